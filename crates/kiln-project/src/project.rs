@@ -1,0 +1,296 @@
+//! Loading a whole project: the root project file, its installed packages, and every model,
+//! macro, seed, test, schema YAML and docs file under their paths.
+
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use walkdir::WalkDir;
+
+use crate::diagnostic::{Diagnostic, DiagnosticSink, Diagnostics, Location, relative_to};
+use crate::docs::{self, DocBlock};
+use crate::packages::{self, PackageSpec};
+use crate::project_file::{self, PROJECT_FILE_NAMES, ProjectFile};
+use crate::schema::{self, SchemaFile};
+use crate::yaml;
+
+/// A SQL file of a package: a model, a macro file or a singular test.
+#[derive(Debug, Clone)]
+pub struct SqlFile {
+    /// Relative to the package's directory (dbt's `original_file_path`).
+    pub path: PathBuf,
+    /// Relative to the root project, for messages and template names.
+    pub display: PathBuf,
+    /// The file name without `.sql`.
+    pub name: String,
+    /// Folders between the resource path (`models/`) and the file, for the node's fqn.
+    pub folders: Vec<String>,
+    pub text: String,
+}
+
+/// A seed CSV file; its rows are read when it is loaded into the warehouse.
+#[derive(Debug, Clone)]
+pub struct SeedFile {
+    pub path: PathBuf,
+    pub display: PathBuf,
+    pub name: String,
+    pub folders: Vec<String>,
+}
+
+/// The root project or an installed package.
+#[derive(Debug, Clone)]
+pub struct Package {
+    pub name: String,
+    /// Absolute directory.
+    pub dir: PathBuf,
+    /// Relative to the root project (empty for the root project itself).
+    pub rel_dir: PathBuf,
+    pub is_root: bool,
+    pub file: ProjectFile,
+    pub models: Vec<SqlFile>,
+    /// Macro files, including generic tests in `<test-path>/generic/`.
+    pub macros: Vec<SqlFile>,
+    /// Singular data tests.
+    pub tests: Vec<SqlFile>,
+    pub seeds: Vec<SeedFile>,
+    pub schema_files: Vec<SchemaFile>,
+    pub docs: Vec<DocBlock>,
+}
+
+/// Everything Kiln knows about a project before rendering any model.
+#[derive(Debug, Clone)]
+pub struct Project {
+    /// Absolute root directory.
+    pub root: PathBuf,
+    /// The root project first, then installed packages by name.
+    pub packages: Vec<Package>,
+    /// Warnings found while loading (unknown keys...).
+    pub warnings: Vec<Diagnostic>,
+}
+
+impl Project {
+    pub fn root_package(&self) -> &Package {
+        &self.packages[0]
+    }
+
+    pub fn name(&self) -> &str {
+        &self.root_package().name
+    }
+
+    pub fn file(&self) -> &ProjectFile {
+        &self.root_package().file
+    }
+
+    pub fn target_dir(&self) -> PathBuf {
+        self.root.join(&self.file().target_path)
+    }
+
+    pub fn package(&self, name: &str) -> Option<&Package> {
+        self.packages.iter().find(|p| p.name == name)
+    }
+}
+
+/// Loads the project in `dir` and its installed packages, collecting every error.
+pub fn load(dir: &Path) -> Result<Project, Diagnostics> {
+    let root = dir.canonicalize().map_err(|error| {
+        Diagnostic::error(format!("project directory {} not found: {error}", dir.display()))
+    })?;
+    let Some(project_path) = project_file::find(&root) else {
+        return Err(Diagnostic::error(format!("no project file in {}", root.display()))
+            .help(format!(
+                "run kiln in a directory with {}, pass --project-dir, or create one with `kiln init`",
+                PROJECT_FILE_NAMES.join(" or ")
+            ))
+            .into());
+    };
+    let mut sink = DiagnosticSink::default();
+    let mut warnings = Vec::new();
+    let display = relative_to(&project_path, &root);
+    let file = match project_file::load(&project_path, &display, &mut warnings) {
+        Ok(file) => file,
+        Err(errors) => {
+            sink.extend(errors);
+            sink.extend(warnings);
+            return Err(sink.finish().err().unwrap_or_else(|| Diagnostics(Vec::new())));
+        }
+    };
+    let install_path = file.packages_install_path.clone();
+    let mut packages = vec![load_package(&root, &root, file, true, &mut sink)];
+    load_installed_packages(&root, &install_path, &mut packages, &mut sink);
+    sink.extend(warnings);
+    let warnings = sink.finish()?;
+    Ok(Project { root, packages, warnings })
+}
+
+fn load_installed_packages(
+    root: &Path,
+    install_path: &str,
+    packages: &mut Vec<Package>,
+    sink: &mut DiagnosticSink,
+) {
+    let install_dir = root.join(install_path);
+    let specs = match packages::read_specs(root) {
+        Ok((_, specs)) => specs,
+        Err(error) => {
+            sink.push(error);
+            return;
+        }
+    };
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&install_dir)
+        .map(|entries| entries.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.is_dir()).collect())
+        .unwrap_or_default();
+    dirs.sort();
+    for dir in dirs {
+        let Some(path) = project_file::find(&dir) else { continue };
+        let display = relative_to(&path, root);
+        let mut warnings = Vec::new();
+        match project_file::load(&path, &display, &mut warnings) {
+            Ok(file) => {
+                let package = load_package(root, &dir, file, false, sink);
+                packages.push(package);
+            }
+            Err(errors) => sink.extend(errors),
+        }
+    }
+    let installed = packages.len() - 1;
+    let wanted = specs.iter().filter(|s| matches!(s, PackageSpec::Local { .. })).count();
+    if installed < wanted {
+        sink.push(
+            Diagnostic::error(format!(
+                "the packages file lists {wanted} local package(s) but {installed} are installed in {install_path}/"
+            ))
+            .help("run `kiln deps`"),
+        );
+    }
+}
+
+/// What kind of file a path under a resource directory is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Resource {
+    Model,
+    Macro,
+    Test,
+    Seed,
+}
+
+fn load_package(root: &Path, dir: &Path, file: ProjectFile, is_root: bool, sink: &mut DiagnosticSink) -> Package {
+    let rel_dir = relative_to(dir, root);
+    let mut found: Vec<(Resource, PathBuf, PathBuf)> = Vec::new(); // (kind, resource dir, file)
+    let kinds = [
+        (Resource::Model, &file.model_paths),
+        (Resource::Macro, &file.macro_paths),
+        (Resource::Test, &file.test_paths),
+        (Resource::Seed, &file.seed_paths),
+    ];
+    for (kind, paths) in kinds {
+        for path in paths {
+            let resource_dir = dir.join(path);
+            for entry in WalkDir::new(&resource_dir)
+                .sort_by_file_name()
+                .into_iter()
+                .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'))
+                .filter_map(Result::ok)
+                .filter(|e| e.file_type().is_file())
+            {
+                found.push((kind, PathBuf::from(path), entry.into_path()));
+            }
+        }
+    }
+    // Read and parse every file in parallel; results keep the sorted walk order.
+    let loaded: Vec<Loaded> = found
+        .par_iter()
+        .map(|(kind, resource_dir, path)| load_file(*kind, root, dir, resource_dir, path))
+        .collect();
+    let mut package = Package {
+        name: file.name.clone(),
+        dir: dir.to_path_buf(),
+        rel_dir,
+        is_root,
+        file,
+        models: Vec::new(),
+        macros: Vec::new(),
+        tests: Vec::new(),
+        seeds: Vec::new(),
+        schema_files: Vec::new(),
+        docs: Vec::new(),
+    };
+    for item in loaded {
+        match item {
+            Loaded::Model(f) => package.models.push(f),
+            Loaded::Macro(f) => package.macros.push(f),
+            Loaded::Test(f) => package.tests.push(f),
+            Loaded::Seed(f) => package.seeds.push(f),
+            Loaded::Schema(f, warnings) => {
+                package.schema_files.push(f);
+                sink.extend(warnings);
+            }
+            Loaded::Docs(blocks) => package.docs.extend(blocks),
+            Loaded::Skipped => {}
+            Loaded::Problem(diagnostic) => sink.push(diagnostic),
+        }
+    }
+    package
+}
+
+enum Loaded {
+    Model(SqlFile),
+    Macro(SqlFile),
+    Test(SqlFile),
+    Seed(SeedFile),
+    Schema(SchemaFile, Vec<Diagnostic>),
+    Docs(Vec<DocBlock>),
+    Skipped,
+    Problem(Diagnostic),
+}
+
+fn load_file(kind: Resource, root: &Path, package_dir: &Path, resource_dir: &Path, path: &Path) -> Loaded {
+    let display = relative_to(path, root);
+    let in_package = relative_to(path, package_dir);
+    let extension = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    let folders: Vec<String> = in_package
+        .strip_prefix(resource_dir)
+        .unwrap_or(&in_package)
+        .parent()
+        .map(|p| p.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
+    let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let read = || {
+        std::fs::read_to_string(path)
+            .map_err(|error| Diagnostic::error(format!("cannot read {}: {error}", display.display())))
+    };
+    match (kind, extension) {
+        (Resource::Seed, "csv") => Loaded::Seed(SeedFile { path: in_package, display, name, folders }),
+        (_, "sql") => match read() {
+            Ok(text) => {
+                let file = SqlFile { path: in_package, display, name, folders, text };
+                match kind {
+                    Resource::Model => Loaded::Model(file),
+                    Resource::Test if file.folders.first().is_some_and(|f| f == "generic") => {
+                        Loaded::Macro(file)
+                    }
+                    Resource::Test => Loaded::Test(file),
+                    Resource::Macro | Resource::Seed => Loaded::Macro(file),
+                }
+            }
+            Err(error) => Loaded::Problem(error),
+        },
+        (_, "yml" | "yaml") => {
+            let parsed = read().and_then(|text| yaml::parse(&display, &text)).and_then(|node| {
+                let mut warnings = Vec::new();
+                schema::read(&node, &display, &mut warnings).map(|file| (file, warnings))
+            });
+            match parsed {
+                Ok((file, warnings)) => Loaded::Schema(file, warnings),
+                Err(error) => Loaded::Problem(error),
+            }
+        }
+        (_, "md") => match read().and_then(|text| docs::parse(&display, &text)) {
+            Ok(blocks) => Loaded::Docs(blocks),
+            Err(error) => Loaded::Problem(error),
+        },
+        (Resource::Model, "py") => Loaded::Problem(
+            Diagnostic::warning("Python models are not supported; this file is ignored")
+                .at(Location::new(display, 1)),
+        ),
+        _ => Loaded::Skipped,
+    }
+}

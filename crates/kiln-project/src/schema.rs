@@ -1,0 +1,294 @@
+//! Schema YAML (`schema.yml`, `sources.yml`, `_models.yml`...): sources, model, seed and
+//! snapshot properties, columns and their data tests.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_json::Value as Json;
+
+use crate::diagnostic::Diagnostic;
+use crate::yaml::Node;
+
+const KNOWN_KEYS: &[&str] = &[
+    "version", "sources", "models", "seeds", "snapshots", "macros", "analyses", "exposures",
+    "metrics", "semantic_models", "saved_queries", "unit_tests", "groups", "name", "description",
+    "columns", "tests", "data_tests", "config", "meta", "tags", "docs", "data_type", "quote",
+    "constraints", "tables", "database", "schema", "identifier", "loader", "loaded_at_field",
+    "freshness", "quoting", "external", "overrides", "access", "group", "latest_version",
+    "versions", "contract", "deprecation_date", "arguments", "policy_tags", "granularity",
+    "time_spine", "event_time",
+];
+
+/// A data test as declared in YAML (`- unique`, `- accepted_values: {...}`), kept as written;
+/// the test step interprets it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TestDecl {
+    pub definition: Json,
+    pub line: usize,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ColumnProps {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub data_type: Option<String>,
+    #[serde(default)]
+    pub quote: Option<bool>,
+    #[serde(default)]
+    pub meta: BTreeMap<String, Json>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub constraints: Vec<Json>,
+    #[serde(default)]
+    pub config: Option<Json>,
+    #[serde(default)]
+    pub policy_tags: Option<Json>,
+    #[serde(default)]
+    pub granularity: Option<Json>,
+    #[serde(default)]
+    tests: Vec<Json>,
+    #[serde(default)]
+    data_tests: Vec<Json>,
+    #[serde(skip)]
+    pub line: usize,
+    #[serde(skip)]
+    pub data_test_decls: Vec<TestDecl>,
+}
+
+/// Properties of a model, seed, snapshot or analysis.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct NodeProps {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// The `config:` block: a config layer (see [`crate::config`]).
+    pub config: Option<Json>,
+    #[serde(default)]
+    pub columns: Vec<ColumnProps>,
+    #[serde(default)]
+    pub meta: BTreeMap<String, Json>,
+    #[serde(default)]
+    pub docs: Option<Json>,
+    pub access: Option<String>,
+    pub group: Option<String>,
+    pub latest_version: Option<Json>,
+    pub versions: Option<Json>,
+    pub constraints: Option<Json>,
+    pub contract: Option<Json>,
+    pub deprecation_date: Option<Json>,
+    pub time_spine: Option<Json>,
+    #[serde(default)]
+    tests: Vec<Json>,
+    #[serde(default)]
+    data_tests: Vec<Json>,
+    #[serde(skip)]
+    pub line: usize,
+    #[serde(skip)]
+    pub data_test_decls: Vec<TestDecl>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct SourceTable {
+    pub name: String,
+    pub identifier: Option<String>,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub columns: Vec<ColumnProps>,
+    pub loaded_at_field: Option<String>,
+    pub freshness: Option<Json>,
+    #[serde(default)]
+    pub meta: BTreeMap<String, Json>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    pub config: Option<Json>,
+    pub external: Option<Json>,
+    pub quoting: Option<Json>,
+    #[serde(default)]
+    tests: Vec<Json>,
+    #[serde(default)]
+    data_tests: Vec<Json>,
+    #[serde(skip)]
+    pub line: usize,
+    #[serde(skip)]
+    pub data_test_decls: Vec<TestDecl>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct SourceProps {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub database: Option<String>,
+    /// Defaults to the source's name, as in dbt.
+    pub schema: Option<String>,
+    pub loader: Option<String>,
+    pub loaded_at_field: Option<String>,
+    pub freshness: Option<Json>,
+    #[serde(default)]
+    pub meta: BTreeMap<String, Json>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    pub config: Option<Json>,
+    pub quoting: Option<Json>,
+    pub overrides: Option<String>,
+    #[serde(default)]
+    pub tables: Vec<SourceTable>,
+    #[serde(skip)]
+    pub line: usize,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct MacroProps {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub arguments: Option<Json>,
+    pub docs: Option<Json>,
+    pub meta: Option<Json>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct RawSchemaFile {
+    #[allow(dead_code)]
+    version: Option<Json>,
+    #[serde(default)]
+    sources: Vec<SourceProps>,
+    #[serde(default)]
+    models: Vec<NodeProps>,
+    #[serde(default)]
+    seeds: Vec<NodeProps>,
+    #[serde(default)]
+    snapshots: Vec<NodeProps>,
+    #[serde(default)]
+    analyses: Vec<NodeProps>,
+    #[serde(default)]
+    macros: Vec<MacroProps>,
+    // Declared by dbt projects, not used by Kiln yet: accepted without a warning.
+    #[allow(dead_code)]
+    exposures: Option<Json>,
+    #[allow(dead_code)]
+    metrics: Option<Json>,
+    #[allow(dead_code)]
+    semantic_models: Option<Json>,
+    #[allow(dead_code)]
+    saved_queries: Option<Json>,
+    #[allow(dead_code)]
+    unit_tests: Option<Json>,
+    #[allow(dead_code)]
+    groups: Option<Json>,
+}
+
+/// One schema YAML file.
+#[derive(Debug, Clone, Default)]
+pub struct SchemaFile {
+    /// Relative to the project root.
+    pub path: PathBuf,
+    pub sources: Vec<SourceProps>,
+    pub models: Vec<NodeProps>,
+    pub seeds: Vec<NodeProps>,
+    pub snapshots: Vec<NodeProps>,
+    pub macros: Vec<MacroProps>,
+}
+
+/// Reads a schema file from its parsed YAML.
+pub fn read(root: &Node, path: &Path, warnings: &mut Vec<Diagnostic>) -> Result<SchemaFile, Diagnostic> {
+    if matches!(root.value, crate::yaml::Value::Null) {
+        return Ok(SchemaFile { path: path.to_path_buf(), ..SchemaFile::default() });
+    }
+    let raw: RawSchemaFile = root.deserialize(path, KNOWN_KEYS, warnings)?;
+    let mut file = SchemaFile {
+        path: path.to_path_buf(),
+        sources: raw.sources,
+        models: raw.models,
+        seeds: raw.seeds,
+        snapshots: raw.snapshots,
+        macros: raw.macros,
+    };
+    let _ = raw.analyses;
+    attach_node_lines(&mut file.models, root.get("models"));
+    attach_node_lines(&mut file.seeds, root.get("seeds"));
+    attach_node_lines(&mut file.snapshots, root.get("snapshots"));
+    let source_nodes = root.get("sources").and_then(Node::as_seq).unwrap_or_default();
+    for (source, node) in file.sources.iter_mut().zip(source_nodes) {
+        source.line = node.line;
+        let table_nodes = node.get("tables").and_then(Node::as_seq).unwrap_or_default();
+        for (table, node) in source.tables.iter_mut().zip(table_nodes) {
+            table.line = node.line;
+            table.data_test_decls =
+                test_decls(std::mem::take(&mut table.tests), std::mem::take(&mut table.data_tests), node);
+            attach_column_lines(&mut table.columns, node.get("columns"));
+        }
+    }
+    Ok(file)
+}
+
+fn attach_node_lines(props: &mut [NodeProps], seq: Option<&Node>) {
+    let nodes = seq.and_then(Node::as_seq).unwrap_or_default();
+    for (entry, node) in props.iter_mut().zip(nodes) {
+        entry.line = node.line;
+        entry.data_test_decls =
+            test_decls(std::mem::take(&mut entry.tests), std::mem::take(&mut entry.data_tests), node);
+        attach_column_lines(&mut entry.columns, node.get("columns"));
+    }
+}
+
+fn attach_column_lines(columns: &mut [ColumnProps], seq: Option<&Node>) {
+    let nodes = seq.and_then(Node::as_seq).unwrap_or_default();
+    for (column, node) in columns.iter_mut().zip(nodes) {
+        column.line = node.line;
+        column.data_test_decls =
+            test_decls(std::mem::take(&mut column.tests), std::mem::take(&mut column.data_tests), node);
+    }
+}
+
+/// `tests:` and the newer `data_tests:` together, each with the line it is written on.
+fn test_decls(tests: Vec<Json>, data_tests: Vec<Json>, node: &Node) -> Vec<TestDecl> {
+    let lines = |key: &str| -> Vec<usize> {
+        node.get(key).and_then(Node::as_seq).unwrap_or_default().iter().map(|n| n.line).collect()
+    };
+    let (test_lines, data_test_lines) = (lines("tests"), lines("data_tests"));
+    tests
+        .into_iter()
+        .zip(test_lines)
+        .chain(data_tests.into_iter().zip(data_test_lines))
+        .map(|(definition, line)| TestDecl { definition, line })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::yaml;
+
+    #[test]
+    fn reads_sources_models_and_test_lines() {
+        let text = "\
+version: 2
+sources:
+  - name: stripe
+    tables:
+      - name: charges
+        identifier: stripe_charges
+models:
+  - name: orders
+    columns:
+      - name: id
+        data_tests:
+          - unique
+          - not_null
+";
+        let path = Path::new("models/schema.yml");
+        let root = yaml::parse(path, text).unwrap();
+        let mut warnings = Vec::new();
+        let file = read(&root, path, &mut warnings).unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(file.sources[0].tables[0].identifier.as_deref(), Some("stripe_charges"));
+        assert_eq!(file.models[0].line, 8);
+        let tests = &file.models[0].columns[0].data_test_decls;
+        assert_eq!(tests.iter().map(|t| t.line).collect::<Vec<_>>(), [12, 13]);
+    }
+}
