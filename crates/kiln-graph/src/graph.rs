@@ -1,0 +1,221 @@
+//! The dependency graph of a project's nodes.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, VecDeque};
+
+use kiln_project::{Diagnostic, Diagnostics, Location};
+use petgraph::Direction;
+use petgraph::stable_graph::{NodeIndex, StableDiGraph};
+
+/// The kinds of node Kiln knows, named as dbt names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ResourceType {
+    Model,
+    Seed,
+    Test,
+    Source,
+    Snapshot,
+    Analysis,
+}
+
+impl ResourceType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResourceType::Model => "model",
+            ResourceType::Seed => "seed",
+            ResourceType::Test => "test",
+            ResourceType::Source => "source",
+            ResourceType::Snapshot => "snapshot",
+            ResourceType::Analysis => "analysis",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Some(match name {
+            "model" | "models" => ResourceType::Model,
+            "seed" | "seeds" => ResourceType::Seed,
+            "test" | "tests" | "data_test" => ResourceType::Test,
+            "source" | "sources" => ResourceType::Source,
+            "snapshot" | "snapshots" => ResourceType::Snapshot,
+            "analysis" | "analyses" => ResourceType::Analysis,
+            _ => return None,
+        })
+    }
+}
+
+/// What selection and ordering need to know about a node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GraphNode {
+    pub unique_id: String,
+    pub name: String,
+    pub resource_type: ResourceType,
+    pub package: String,
+    pub fqn: Vec<String>,
+    /// Relative to its package (dbt's `original_file_path`).
+    pub path: String,
+    /// Where to point in messages about this node.
+    pub location: Location,
+    pub tags: Vec<String>,
+    /// The node's config as JSON, for `config.<key>:` selectors.
+    pub config: serde_json::Value,
+    /// Unique ids of the nodes it depends on.
+    pub depends_on: Vec<String>,
+    /// For sources: the source's name; for tests: the test's kind (`generic` or `singular`).
+    pub group: Option<String>,
+}
+
+/// The DAG of a project, with nodes in a stable order.
+#[derive(Debug)]
+pub struct Graph {
+    graph: StableDiGraph<String, ()>,
+    nodes: BTreeMap<String, GraphNode>,
+    index: HashMap<String, NodeIndex>,
+}
+
+impl Graph {
+    /// Builds the graph. Every dependency must name a node in `nodes`; a cycle is an error
+    /// that names every node on it.
+    pub fn build(nodes: Vec<GraphNode>) -> Result<Graph, Diagnostics> {
+        let mut graph = StableDiGraph::new();
+        let mut index = HashMap::new();
+        let mut by_id = BTreeMap::new();
+        for node in nodes {
+            index.insert(node.unique_id.clone(), graph.add_node(node.unique_id.clone()));
+            by_id.insert(node.unique_id.clone(), node);
+        }
+        let mut errors = Vec::new();
+        for node in by_id.values() {
+            let child = index[&node.unique_id];
+            for parent in &node.depends_on {
+                match index.get(parent) {
+                    Some(&parent) => {
+                        graph.update_edge(parent, child, ());
+                    }
+                    None => errors.push(
+                        Diagnostic::error(format!("{} depends on `{parent}`, which does not exist", node.unique_id))
+                            .at(node.location.clone()),
+                    ),
+                }
+            }
+        }
+        let graph = Graph { graph, nodes: by_id, index };
+        errors.extend(graph.cycles());
+        if errors.is_empty() { Ok(graph) } else { Err(Diagnostics(errors)) }
+    }
+
+    fn cycles(&self) -> Vec<Diagnostic> {
+        let mut errors = Vec::new();
+        for component in petgraph::algo::tarjan_scc(&self.graph) {
+            let self_loop = component.len() == 1 && self.graph.contains_edge(component[0], component[0]);
+            if component.len() < 2 && !self_loop {
+                continue;
+            }
+            let members: BTreeSet<NodeIndex> = component.iter().copied().collect();
+            // Walk the cycle from its smallest id, always to the smallest next member.
+            let start = *members.iter().min_by_key(|&&i| &self.graph[i]).unwrap_or(&component[0]);
+            let mut path = vec![start];
+            let mut current = start;
+            loop {
+                let next = self
+                    .graph
+                    .neighbors_directed(current, Direction::Outgoing)
+                    .filter(|n| members.contains(n))
+                    .filter(|n| *n == start || !path.contains(n))
+                    .min_by_key(|&n| (n != start, &self.graph[n]));
+                match next {
+                    Some(next) if next == start => break,
+                    Some(next) => {
+                        path.push(next);
+                        current = next;
+                    }
+                    None => break,
+                }
+            }
+            path.push(start);
+            let names: Vec<&str> = path.iter().map(|&i| self.nodes[&self.graph[i]].name.as_str()).collect();
+            let first = &self.nodes[&self.graph[start]];
+            let mut error = Diagnostic::error(format!("dependency cycle: {}", names.join(" -> ")))
+                .at(first.location.clone())
+                .help("a model cannot depend on itself, directly or through other models; remove one of these refs");
+            for &i in &path[1..path.len() - 1] {
+                let node = &self.nodes[&self.graph[i]];
+                error = error.note(format!("{} is at {}", node.name, node.location));
+            }
+            errors.push(error);
+        }
+        errors
+    }
+
+    pub fn get(&self, unique_id: &str) -> Option<&GraphNode> {
+        self.nodes.get(unique_id)
+    }
+
+    /// Every node, by unique id.
+    pub fn nodes(&self) -> impl Iterator<Item = &GraphNode> {
+        self.nodes.values()
+    }
+
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// Direct parents or children of a node.
+    pub fn neighbors(&self, unique_id: &str, direction: Direction) -> Vec<&str> {
+        let Some(&index) = self.index.get(unique_id) else { return Vec::new() };
+        let mut out: Vec<&str> =
+            self.graph.neighbors_directed(index, direction).map(|i| self.graph[i].as_str()).collect();
+        out.sort_unstable();
+        out
+    }
+
+    /// Nodes reachable from `unique_id` in `direction` within `depth` steps (all if `None`),
+    /// not including the node itself.
+    pub fn reachable(&self, unique_id: &str, direction: Direction, depth: Option<usize>) -> BTreeSet<String> {
+        let mut seen = BTreeSet::new();
+        let Some(&start) = self.index.get(unique_id) else { return seen };
+        let mut queue = VecDeque::from([(start, 0)]);
+        while let Some((index, distance)) = queue.pop_front() {
+            if depth.is_some_and(|d| distance >= d) {
+                continue;
+            }
+            for next in self.graph.neighbors_directed(index, direction) {
+                if seen.insert(self.graph[next].clone()) {
+                    queue.push_back((next, distance + 1));
+                }
+            }
+        }
+        seen
+    }
+
+    /// All nodes in dependency order; among nodes that are ready at the same time, by name
+    /// then unique id, so the order never changes between runs.
+    pub fn topological_order(&self) -> Vec<&str> {
+        let mut indegree: HashMap<NodeIndex, usize> = self
+            .graph
+            .node_indices()
+            .map(|i| (i, self.graph.neighbors_directed(i, Direction::Incoming).count()))
+            .collect();
+        let key = |i: NodeIndex| {
+            let node = &self.nodes[&self.graph[i]];
+            Reverse((node.name.clone(), node.unique_id.clone(), i))
+        };
+        let mut ready: BinaryHeap<_> = indegree.iter().filter(|(_, d)| **d == 0).map(|(&i, _)| key(i)).collect();
+        let mut order = Vec::with_capacity(self.nodes.len());
+        while let Some(Reverse((_, _, index))) = ready.pop() {
+            order.push(self.graph[index].as_str());
+            for child in self.graph.neighbors_directed(index, Direction::Outgoing) {
+                if let Some(d) = indegree.get_mut(&child) {
+                    *d -= 1;
+                    if *d == 0 {
+                        ready.push(key(child));
+                    }
+                }
+            }
+        }
+        order
+    }
+}

@@ -1,0 +1,338 @@
+//! dbt's Jinja functions: `ref`, `source`, `var`, `is_incremental`, `log`, `exceptions`,
+//! `adapter`, `run_query`, `statement`, `fromjson`... as Kiln provides them when no warehouse
+//! is connected (`execute` is false): introspective calls answer as in dbt's parse phase.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use minijinja::value::{Kwargs, Object, ObjectRepr, Rest, from_args};
+use minijinja::{Error, ErrorKind, State, Value};
+use serde_json::Value as Json;
+
+use crate::context::{NodeContext, RefCall, SourceCall};
+use crate::macros::{self, MacroRegistry};
+use crate::relation::{Relation, quote_identifier};
+
+fn invalid(message: impl Into<String>) -> Error {
+    Error::new(ErrorKind::InvalidOperation, message.into())
+}
+
+/// `ref('model')`, `ref('package', 'model')`, `ref('model', version=2)`.
+pub fn ref_(state: &State<'_, '_>, args: Rest<Value>) -> Result<Value, Error> {
+    let ctx = NodeContext::require(state, "ref")?;
+    let strings: Vec<String> = args
+        .iter()
+        .filter(|v| !v.is_kwargs())
+        .map(|v| v.as_str().map(str::to_owned).ok_or_else(|| invalid("ref() takes model names as strings")))
+        .collect::<Result<_, _>>()?;
+    let call = match strings.as_slice() {
+        [name] => RefCall { package: None, name: name.clone() },
+        [package, name] => RefCall { package: Some(package.clone()), name: name.clone() },
+        _ => return Err(invalid("ref() takes a model name, or a package name and a model name")),
+    };
+    ctx.resolve_ref(call).map(|r| r.to_value()).map_err(invalid)
+}
+
+/// `source('source_name', 'table_name')`.
+pub fn source(state: &State<'_, '_>, source: String, table: String) -> Result<Value, Error> {
+    let ctx = NodeContext::require(state, "source")?;
+    ctx.resolve_source(SourceCall { source, table }).map(|r| r.to_value()).map_err(invalid)
+}
+
+/// `is_incremental()`: true only when rendering an incremental model whose table exists.
+pub fn is_incremental(state: &State<'_, '_>) -> bool {
+    NodeContext::current(state).is_some_and(|ctx| ctx.is_incremental)
+}
+
+/// Variables: `--vars` first, then the root project's `vars:` (scoped to the node's package,
+/// then global), then the node's own package's `vars:`.
+#[derive(Debug, Default)]
+pub struct Vars {
+    pub cli: BTreeMap<String, Json>,
+    pub root_package: String,
+    /// Each package's `vars:` block as written.
+    pub project: BTreeMap<String, BTreeMap<String, Json>>,
+}
+
+impl Vars {
+    pub fn lookup(&self, package: &str, name: &str) -> Option<&Json> {
+        if let Some(value) = self.cli.get(name) {
+            return Some(value);
+        }
+        let root = self.project.get(&self.root_package);
+        let scoped = root.and_then(|vars| vars.get(package)).and_then(|scope| scope.get(name));
+        let global = root.and_then(|vars| vars.get(name)).filter(|_| !self.project.contains_key(name));
+        scoped.or(global).or_else(|| self.project.get(package).and_then(|vars| vars.get(name)))
+    }
+}
+
+#[derive(Debug)]
+pub struct VarFn(pub Arc<Vars>);
+
+impl Object for VarFn {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+
+    fn call(self: &Arc<Self>, state: &mut State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
+        let (name, default): (String, Option<Value>) = from_args(args)?;
+        let package = NodeContext::current(state)
+            .map(|ctx| ctx.node.package.clone())
+            .unwrap_or_else(|| self.0.root_package.clone());
+        match self.0.lookup(&package, &name) {
+            Some(value) => Ok(crate::to_value(value)),
+            None => default.ok_or_else(|| {
+                invalid(format!(
+                    "variable `{name}` is not set: pass --vars '{{{name}: ...}}' or set it under `vars:` in the project file"
+                ))
+            }),
+        }
+    }
+
+    fn call_method(self: &Arc<Self>, state: &mut State<'_, '_>, method: &str, args: &[Value]) -> Result<Value, Error> {
+        match method {
+            "has_var" => {
+                let (name,): (String,) = from_args(args)?;
+                let package = NodeContext::current(state).map(|c| c.node.package.clone()).unwrap_or_default();
+                Ok(Value::from(self.0.lookup(&package, &name).is_some()))
+            }
+            _ => Err(Error::from(ErrorKind::UnknownMethod)),
+        }
+    }
+}
+
+/// A message from `log()` or `exceptions.warn()`, for the command to print.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLine {
+    pub message: String,
+    /// `log(msg, info=True)`, or a warning: shown to the user; other log lines go to debug.
+    pub info: bool,
+}
+
+pub type LogSink = Arc<Mutex<Vec<LogLine>>>;
+
+fn push_log(sink: &LogSink, line: LogLine) {
+    sink.lock().unwrap_or_else(PoisonError::into_inner).push(line);
+}
+
+/// `log(message, info=False)`.
+#[derive(Debug)]
+pub struct LogFn(pub LogSink);
+
+impl Object for LogFn {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+
+    fn call(self: &Arc<Self>, _state: &mut State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
+        let (message, info, kwargs): (Value, Option<bool>, Kwargs) = from_args(args)?;
+        let info = info.or(kwargs.get::<Option<bool>>("info")?).unwrap_or(false);
+        push_log(&self.0, LogLine { message: message.to_string(), info });
+        Ok(Value::from(""))
+    }
+}
+
+/// `exceptions.raise_compiler_error(msg)`, `exceptions.warn(msg)`...
+#[derive(Debug)]
+pub struct Exceptions(pub LogSink);
+
+impl Object for Exceptions {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+
+    fn call_method(self: &Arc<Self>, _state: &mut State<'_, '_>, method: &str, args: &[Value]) -> Result<Value, Error> {
+        let (message, _rest): (Option<Value>, Rest<Value>) = from_args(args)?;
+        let message = message.map(|m| m.to_string()).unwrap_or_default();
+        match method {
+            "warn" => {
+                push_log(&self.0, LogLine { message: format!("warning: {message}"), info: true });
+                Ok(Value::from(""))
+            }
+            "raise_compiler_error" | "raise_not_implemented" | "raise_database_error"
+            | "raise_dependency_error" => Err(invalid(message)),
+            _ => Err(invalid(format!("exceptions.{method}() is not supported"))),
+        }
+    }
+}
+
+/// `adapter`: dispatch and quoting always; introspection answers as in dbt's parse phase.
+#[derive(Debug)]
+pub struct Adapter {
+    pub registry: Arc<MacroRegistry>,
+    pub adapter_type: String,
+}
+
+impl Object for Adapter {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+
+    fn call_method(self: &Arc<Self>, state: &mut State<'_, '_>, method: &str, args: &[Value]) -> Result<Value, Error> {
+        match method {
+            "dispatch" => macros::dispatch(state, &self.registry, args),
+            "quote" => {
+                let (name,): (String,) = from_args(args)?;
+                Ok(Value::from(quote_identifier(&name)))
+            }
+            "type" => Ok(Value::from(self.adapter_type.clone())),
+            // No warehouse: nothing exists yet and nothing has columns.
+            "get_columns_in_relation" | "get_missing_columns" | "get_columns_in_query" | "list_relations_without_caching" => {
+                Ok(Value::from(Vec::<Value>::new()))
+            }
+            "get_relation" | "load_relation" | "load_cached_relation" => Ok(Value::from(())),
+            "already_exists" | "check_schema_exists" => Ok(Value::from(false)),
+            "quote_as_configured" | "quote_seed_column" => {
+                let (name, _rest): (String, Rest<Value>) = from_args(args)?;
+                Ok(Value::from(quote_identifier(&name)))
+            }
+            "expand_target_column_types" | "drop_relation" | "rename_relation" | "truncate_relation"
+            | "create_schema" | "drop_schema" | "commit" => Ok(Value::from("")),
+            _ => Err(Error::new(ErrorKind::UnknownMethod, format!("adapter.{method}() is not supported by Kiln yet"))),
+        }
+    }
+}
+
+/// `run_query(sql)`: no warehouse, no result (dbt returns none while parsing).
+pub fn run_query(_sql: Option<Value>) -> Value {
+    Value::from(())
+}
+
+/// `{% call statement('name', fetch_result=True) %}`: nothing runs without a warehouse.
+pub fn statement(_args: Rest<Value>) -> Value {
+    Value::from("")
+}
+
+/// `load_result('name')`: none, as in dbt's parse phase.
+pub fn load_result(_name: Option<Value>) -> Value {
+    Value::from(())
+}
+
+/// `api.Relation.create(database=..., schema=..., identifier=..., type=...)`.
+#[derive(Debug)]
+pub struct Api;
+
+impl Object for Api {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        (key.as_str()? == "Relation").then(|| Value::from_object(RelationApi))
+    }
+}
+
+#[derive(Debug)]
+struct RelationApi;
+
+impl Object for RelationApi {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+
+    fn call_method(self: &Arc<Self>, _state: &mut State<'_, '_>, method: &str, args: &[Value]) -> Result<Value, Error> {
+        if method != "create" {
+            return Err(Error::from(ErrorKind::UnknownMethod));
+        }
+        let (kwargs,): (Kwargs,) = from_args(args)?;
+        let relation = Relation {
+            database: kwargs.get("database")?,
+            schema: kwargs.get("schema")?,
+            identifier: kwargs.get::<Option<String>>("identifier")?.unwrap_or_default(),
+            kind: kwargs.get("type")?,
+        };
+        Ok(relation.to_value())
+    }
+}
+
+pub fn fromjson(text: String, default: Option<Value>) -> Result<Value, Error> {
+    match serde_json::from_str::<Json>(&text) {
+        Ok(value) => Ok(crate::to_value(value)),
+        Err(error) => default.ok_or_else(|| invalid(format!("fromjson: {error}"))),
+    }
+}
+
+pub fn tojson(value: Value, kwargs: Kwargs) -> Result<Value, Error> {
+    let sort_keys = kwargs.get::<Option<bool>>("sort_keys")?.unwrap_or(false);
+    let json = serde_json::to_value(&value).map_err(|e| invalid(format!("tojson: {e}")))?;
+    let json = if sort_keys { sorted(json) } else { json };
+    Ok(Value::from(json.to_string()))
+}
+
+fn sorted(json: Json) -> Json {
+    match json {
+        Json::Object(map) => {
+            let sorted: BTreeMap<String, Json> = map.into_iter().map(|(k, v)| (k, sorted(v))).collect();
+            Json::Object(sorted.into_iter().collect())
+        }
+        Json::Array(items) => Json::Array(items.into_iter().map(sorted).collect()),
+        other => other,
+    }
+}
+
+pub fn fromyaml(text: String) -> Result<Value, Error> {
+    let node = kiln_project::yaml::parse(std::path::Path::new("fromyaml"), &text)
+        .map_err(|d| invalid(format!("fromyaml: {}", d.message)))?;
+    Ok(crate::to_value(node.to_json()))
+}
+
+/// Python's `zip`.
+pub fn zip(lists: Rest<Value>) -> Result<Value, Error> {
+    let lists: Vec<Vec<Value>> =
+        lists.iter().map(|l| l.try_iter().map(Iterator::collect)).collect::<Result<_, _>>()?;
+    let len = lists.iter().map(Vec::len).min().unwrap_or(0);
+    Ok(Value::from((0..len).map(|i| Value::from(lists.iter().map(|l| l[i].clone()).collect::<Vec<_>>())).collect::<Vec<_>>()))
+}
+
+/// Python's `set`: the distinct items, in first-seen order.
+pub fn set(items: Value) -> Result<Value, Error> {
+    let mut out: Vec<Value> = Vec::new();
+    for item in items.try_iter()? {
+        if !out.contains(&item) {
+            out.push(item);
+        }
+    }
+    Ok(Value::from(out))
+}
+
+/// dbt's `as_bool`, `as_number`, `as_native` and `as_text` filters.
+pub fn as_bool(value: Value) -> Value {
+    match value.as_str().map(str::trim) {
+        Some("true" | "True" | "TRUE") => Value::from(true),
+        Some("false" | "False" | "FALSE") => Value::from(false),
+        _ => value,
+    }
+}
+
+pub fn as_number(value: Value) -> Value {
+    match value.as_str().map(str::trim) {
+        Some(text) => text
+            .parse::<i64>()
+            .map(Value::from)
+            .or_else(|_| text.parse::<f64>().map(Value::from))
+            .unwrap_or(value),
+        None => value,
+    }
+}
+
+pub fn as_native(value: Value) -> Value {
+    match value.as_str().and_then(|text| serde_json::from_str::<Json>(text.trim()).ok()) {
+        Some(json) => crate::to_value(json),
+        None => as_bool(value),
+    }
+}
+
+pub fn as_text(value: Value) -> Value {
+    Value::from(value.to_string())
+}
+
+/// Methods on lists and dicts that Python code uses and MiniJinja's values cannot support
+/// because they mutate in place: a clear error with the idiom to use instead.
+pub fn unknown_method(state: &mut State<'_, '_>, value: &Value, method: &str, args: &[Value]) -> Result<Value, Error> {
+    match method {
+        "append" | "extend" | "insert" | "pop" | "remove" | "update" | "clear" => Err(invalid(format!(
+            "`.{method}()` changes a value in place, which Kiln's templates do not support; build a new one instead, e.g. `{{% set items = items + [item] %}}` or `{{% set d = dict(d, key=value) %}}`"
+        ))),
+        _ => minijinja_contrib::pycompat::unknown_method_callback(state, value, method, args),
+    }
+}

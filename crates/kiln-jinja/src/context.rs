@@ -1,0 +1,278 @@
+//! The context a node is rendered in: `this`, `model`, `config`, `execute`, and what the parse
+//! render records (the `ref`s, `source`s and `config()` calls it made).
+//!
+//! A [`NodeContext`] is the root render context. Kiln's global functions (`ref`, `source`,
+//! `is_incremental`, `var`...) find it through the name `__kiln`, and macros are rendered with
+//! the same context, so a macro sees the `this` and `config` of the model that called it.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use kiln_project::RawConfig;
+use minijinja::value::{Kwargs, Object, ObjectRepr, from_args};
+use minijinja::{Error, ErrorKind, State, Value};
+use serde_json::Value as Json;
+
+use crate::relation::Relation;
+
+/// Which render this is: the first one finds dependencies and config, the second one produces
+/// the SQL that runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Parse,
+    Compile,
+}
+
+/// Who is being rendered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeInfo {
+    pub unique_id: String,
+    pub name: String,
+    pub package: String,
+    pub resource_type: String,
+    /// Relative to the package (dbt's `original_file_path`).
+    pub original_file_path: String,
+    pub fqn: Vec<String>,
+}
+
+/// A `ref()` call.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct RefCall {
+    pub package: Option<String>,
+    pub name: String,
+}
+
+/// A `source()` call.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SourceCall {
+    pub source: String,
+    pub table: String,
+}
+
+/// Turns `ref` and `source` calls into relations. The parse render gets one that knows only
+/// sources; the compile render one that knows every node's final relation.
+pub trait Resolver: Send + Sync {
+    fn resolve_ref(&self, from: &NodeInfo, call: &RefCall) -> Result<Relation, String>;
+    fn resolve_source(&self, call: &SourceCall) -> Result<Relation, String>;
+}
+
+/// What a render recorded.
+#[derive(Debug, Default, Clone)]
+pub struct Recorded {
+    pub refs: Vec<RefCall>,
+    pub sources: Vec<SourceCall>,
+    /// The node's config: the base layers with every `config()` call merged on top.
+    pub config: RawConfig,
+}
+
+#[derive(Debug)]
+struct Mutable {
+    recorded: Recorded,
+    /// `config` as JSON, for `config.get()`.
+    config_json: Json,
+}
+
+pub struct NodeContext {
+    pub phase: Phase,
+    pub node: NodeInfo,
+    pub this: Relation,
+    pub is_incremental: bool,
+    resolver: Arc<dyn Resolver>,
+    /// Extra names (a test's `model` and `column_name`, for instance).
+    extra: BTreeMap<String, Value>,
+    /// `model` in Jinja: the node as a dict.
+    model: Value,
+    state: Mutex<Mutable>,
+}
+
+impl std::fmt::Debug for NodeContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeContext").field("node", &self.node.unique_id).field("phase", &self.phase).finish()
+    }
+}
+
+impl NodeContext {
+    /// A context for rendering `node`. `config` is the node's config before the SQL's own
+    /// `config()` calls (parse) or its final config (compile).
+    pub fn new(
+        phase: Phase,
+        node: NodeInfo,
+        this: Relation,
+        config: RawConfig,
+        config_json: Json,
+        resolver: Arc<dyn Resolver>,
+    ) -> Self {
+        let model = crate::to_value(serde_json::json!({
+            "unique_id": node.unique_id,
+            "name": node.name,
+            "package_name": node.package,
+            "resource_type": node.resource_type,
+            "original_file_path": node.original_file_path,
+            "fqn": node.fqn,
+            "alias": this.identifier,
+            "schema": this.schema,
+            "database": this.database,
+            "config": config_json,
+        }));
+        NodeContext {
+            phase,
+            node,
+            this,
+            is_incremental: false,
+            resolver,
+            extra: BTreeMap::new(),
+            model,
+            state: Mutex::new(Mutable { recorded: Recorded { config, ..Recorded::default() }, config_json }),
+        }
+    }
+
+    pub fn with_incremental(mut self, is_incremental: bool) -> Self {
+        self.is_incremental = is_incremental;
+        self
+    }
+
+    pub fn with_extra(mut self, name: &str, value: Value) -> Self {
+        self.extra.insert(name.to_owned(), value);
+        self
+    }
+
+    /// The context of the node being rendered, if any.
+    pub fn current(state: &State<'_, '_>) -> Option<Arc<NodeContext>> {
+        state.lookup("__kiln")?.downcast_object::<NodeContext>()
+    }
+
+    /// The context for a function that needs one, or an error naming the function.
+    pub fn require(state: &State<'_, '_>, function: &str) -> Result<Arc<NodeContext>, Error> {
+        Self::current(state).ok_or_else(|| {
+            Error::new(ErrorKind::InvalidOperation, format!("{function}() is only available while rendering a node"))
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Mutable> {
+        // A panic while holding the lock cannot leave the recording half-written in a way that
+        // matters: the render that panicked is reported as failed anyway.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Takes what the render recorded.
+    pub fn into_recorded(&self) -> Recorded {
+        std::mem::take(&mut self.lock().recorded)
+    }
+
+    pub fn resolve_ref(&self, call: RefCall) -> Result<Relation, String> {
+        let relation = self.resolver.resolve_ref(&self.node, &call);
+        if self.phase == Phase::Parse {
+            self.lock().recorded.refs.push(call);
+        }
+        relation
+    }
+
+    pub fn resolve_source(&self, call: SourceCall) -> Result<Relation, String> {
+        let relation = self.resolver.resolve_source(&call);
+        if self.phase == Phase::Parse {
+            self.lock().recorded.sources.push(call);
+        }
+        relation
+    }
+
+    /// A `config(...)` call: merged in during the parse render, ignored after.
+    fn apply_config(&self, layer: Json) -> Result<(), Error> {
+        if self.phase != Phase::Parse {
+            return Ok(());
+        }
+        let layer = RawConfig::from_json(layer).map_err(|message| Error::new(ErrorKind::InvalidOperation, message))?;
+        let mut state = self.lock();
+        state.recorded.config.merge(layer);
+        state.config_json = serde_json::to_value(&state.recorded.config).unwrap_or(Json::Null);
+        Ok(())
+    }
+
+    fn config_value(&self, key: &str) -> Option<Json> {
+        let state = self.lock();
+        let value = state.config_json.get(key).or_else(|| match key {
+            "pre_hook" => state.config_json.get("pre-hook"),
+            "post_hook" => state.config_json.get("post-hook"),
+            _ => None,
+        })?;
+        (!value.is_null()).then(|| value.clone())
+    }
+}
+
+impl Object for NodeContext {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        match key.as_str()? {
+            "__kiln" => Some(Value::from_dyn_object(self.clone())),
+            "this" => Some(self.this.to_value()),
+            "model" => Some(self.model.clone()),
+            "execute" => Some(Value::from(false)),
+            "config" => Some(Value::from_object(ConfigObject(self.clone()))),
+            name => self.extra.get(name).cloned(),
+        }
+    }
+}
+
+/// `config`: callable (`config(materialized='table')`) with `get` and `require` methods.
+#[derive(Debug)]
+struct ConfigObject(Arc<NodeContext>);
+
+impl Object for ConfigObject {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+
+    fn call(self: &Arc<Self>, _state: &mut State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
+        let (positional, kwargs): (Option<Value>, Kwargs) = from_args(args)?;
+        let mut layer = serde_json::Map::new();
+        if let Some(positional) = positional {
+            match serde_json::to_value(&positional) {
+                Ok(Json::Object(map)) => layer.extend(map),
+                _ => {
+                    return Err(Error::new(
+                        ErrorKind::InvalidOperation,
+                        "config() takes keyword arguments or a dict, e.g. config(materialized='table')",
+                    ));
+                }
+            }
+        }
+        for key in kwargs.args() {
+            let value: Value = kwargs.get(key)?;
+            layer.insert(key.to_owned(), serde_json::to_value(&value).unwrap_or(Json::Null));
+        }
+        self.0.apply_config(Json::Object(layer))?;
+        Ok(Value::from(""))
+    }
+
+    fn call_method(
+        self: &Arc<Self>,
+        _state: &mut State<'_, '_>,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Value, Error> {
+        match method {
+            "get" => {
+                let (key, default, kwargs): (String, Option<Value>, Kwargs) = from_args(args)?;
+                let default = match default {
+                    Some(default) => Some(default),
+                    None => kwargs.get::<Option<Value>>("default")?,
+                };
+                Ok(self
+                    .0
+                    .config_value(&key)
+                    .map(|v| crate::to_value(&v))
+                    .or(default)
+                    .unwrap_or(Value::from(())))
+            }
+            "require" => {
+                let (key,): (String,) = from_args(args)?;
+                self.0.config_value(&key).map(|v| crate::to_value(&v)).ok_or_else(|| {
+                    Error::new(ErrorKind::InvalidOperation, format!("config `{key}` is required but not set"))
+                })
+            }
+            _ => Err(Error::new(ErrorKind::UnknownMethod, format!("config has no method `{method}`"))),
+        }
+    }
+}

@@ -1,0 +1,218 @@
+//! The Jinja environment of a project: its macros, its packages' macros, Kiln's built-ins, and
+//! dbt's global functions.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use kiln_project::diagnostic::DiagnosticSink;
+use kiln_project::{Diagnostic, Diagnostics, Location, Project};
+use minijinja::{Environment, UndefinedBehavior, Value};
+use serde_json::Value as Json;
+
+use crate::builtins::{self, Adapter, Api, Exceptions, LogFn, LogLine, LogSink, VarFn, Vars};
+use crate::context::NodeContext;
+use crate::error::to_diagnostic;
+use crate::macro_file::{self, BlockKind};
+use crate::macros::{self, BUILTIN_PACKAGE, MacroDef, MacroFn, MacroRegistry, Namespace, TEMPLATE_SEPARATOR};
+
+const BUILTIN_MACROS: &str = include_str!("builtin_macros.sql");
+
+/// What the environment needs besides the project.
+#[derive(Debug, Clone)]
+pub struct EnvOptions {
+    /// `target` in Jinja (the profile's target, without its password).
+    pub target: Json,
+    /// `--vars`.
+    pub cli_vars: BTreeMap<String, Json>,
+    /// `flags` in Jinja (`FULL_REFRESH`, `WHICH`...).
+    pub flags: Json,
+    pub invocation_id: String,
+    pub run_started_at: String,
+}
+
+/// A project's Jinja environment, shared by every render (it is `Sync`).
+pub struct JinjaEnv {
+    env: Environment<'static>,
+    registry: Arc<MacroRegistry>,
+    logs: LogSink,
+}
+
+impl JinjaEnv {
+    /// Registers every macro of the project and its packages. Returns the environment and the
+    /// warnings found, or every error found.
+    pub fn new(project: &Project, options: EnvOptions) -> Result<(JinjaEnv, Vec<Diagnostic>), Diagnostics> {
+        let adapter_type = options.target.get("type").and_then(Json::as_str).unwrap_or("postgres").to_owned();
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::SemiStrict);
+        env.set_debug(true);
+        env.set_recursion_limit(500);
+        env.set_unknown_method_callback(builtins::unknown_method);
+        let mut sink = DiagnosticSink::default();
+        let mut registry = MacroRegistry::new(project.name(), project.file().dispatch.clone(), &adapter_type);
+
+        let builtin_file = PathBuf::from("<kiln builtins>");
+        let mut sources = vec![(BUILTIN_PACKAGE.to_owned(), builtin_file, BUILTIN_MACROS.to_owned())];
+        for package in &project.packages {
+            for file in &package.macros {
+                sources.push((package.name.clone(), file.display.clone(), file.text.clone()));
+            }
+        }
+        for (package, file, text) in sources {
+            register_file(&mut env, &mut registry, &package, &file, &text, &mut sink);
+        }
+
+        let registry = Arc::new(registry);
+        let logs: LogSink = Arc::new(Mutex::new(Vec::new()));
+        let vars = Vars {
+            cli: options.cli_vars.clone(),
+            root_package: project.name().to_owned(),
+            project: project.packages.iter().map(|p| (p.name.clone(), p.file.vars.clone())).collect(),
+        };
+        add_globals(&mut env, &registry, &logs, vars, &adapter_type, project, &options);
+        let warnings = sink.finish()?;
+        Ok((JinjaEnv { env, registry, logs }, warnings))
+    }
+
+    pub fn registry(&self) -> &MacroRegistry {
+        &self.registry
+    }
+
+    /// Whether the root project (or a package) overrides a built-in macro such as
+    /// `generate_schema_name`.
+    pub fn is_overridden(&self, name: &str) -> bool {
+        self.registry.packages().any(|p| p != BUILTIN_PACKAGE && self.registry.get(p, name).is_some())
+    }
+
+    /// Renders a node's SQL. `name` is the file's project-relative path, used in errors.
+    pub fn render(&self, name: &str, source: &str, context: Arc<NodeContext>) -> Result<String, Diagnostic> {
+        self.env
+            .render_named_str(name, source, Value::from_dyn_object(context))
+            .map_err(|error| to_diagnostic(&error))
+    }
+
+    /// Calls a macro by name with plain arguments, as `{{ name(args...) }}` would, in the
+    /// context of `context` if given. Used for `generate_schema_name` and friends.
+    pub fn call_macro(&self, name: &str, args: Vec<Value>, context: Option<Arc<NodeContext>>) -> Result<String, Diagnostic> {
+        let mut ctx: BTreeMap<String, Value> = BTreeMap::new();
+        let mut call_args = Vec::new();
+        for (i, arg) in args.into_iter().enumerate() {
+            let key = format!("__arg{i}");
+            call_args.push(key.clone());
+            ctx.insert(key, arg);
+        }
+        if let Some(context) = context {
+            ctx.insert("__kiln".to_owned(), Value::from_dyn_object(context));
+        }
+        let source = format!("{{{{ {name}({}) }}}}", call_args.join(", "));
+        self.env
+            .render_named_str("<kiln>", &source, Value::from(ctx))
+            .map(|s| s.trim().to_owned())
+            .map_err(|error| to_diagnostic(&error))
+    }
+
+    /// Takes the lines `log()` and `exceptions.warn()` produced so far.
+    pub fn take_logs(&self) -> Vec<LogLine> {
+        std::mem::take(&mut *self.logs.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+fn register_file(
+    env: &mut Environment<'static>,
+    registry: &mut MacroRegistry,
+    package: &str,
+    file: &Path,
+    text: &str,
+    sink: &mut DiagnosticSink,
+) {
+    let macros = match macro_file::split(file, text) {
+        Ok(macros) => macros,
+        Err(error) => {
+            sink.push(error);
+            return;
+        }
+    };
+    for source in macros {
+        let name = match source.kind {
+            BlockKind::Macro => source.name.clone(),
+            BlockKind::Test => format!("test_{}", source.name),
+            BlockKind::Materialization => {
+                sink.push(
+                    Diagnostic::warning(format!(
+                        "custom materialization `{}` is ignored: Kiln has its own materializations",
+                        source.name
+                    ))
+                    .at(Location::new(file, source.line)),
+                );
+                continue;
+            }
+        };
+        let template = format!("{}{TEMPLATE_SEPARATOR}{name}", file.display());
+        if let Err(error) = env.add_template_owned(template.clone(), source.template) {
+            sink.push(to_diagnostic(&error));
+            continue;
+        }
+        let def = MacroDef { package: package.to_owned(), name: name.clone(), template, file: file.to_path_buf(), line: source.line };
+        if let Some(previous) = registry.insert(def) {
+            sink.push(
+                Diagnostic::error(format!("macro `{name}` is defined twice in package `{package}`"))
+                    .at(Location::new(file, source.line))
+                    .note(format!("first defined at {}:{}", previous.file.display(), previous.line))
+                    .help("rename or remove one of them"),
+            );
+        }
+    }
+}
+
+fn add_globals(
+    env: &mut Environment<'static>,
+    registry: &Arc<MacroRegistry>,
+    logs: &LogSink,
+    vars: Vars,
+    adapter_type: &str,
+    project: &Project,
+    options: &EnvOptions,
+) {
+    env.add_function("ref", builtins::ref_);
+    env.add_function("source", builtins::source);
+    env.add_function("is_incremental", builtins::is_incremental);
+    env.add_function("env_var", kiln_project::env::env_var);
+    env.add_function("return", macros::return_);
+    env.add_function("run_query", builtins::run_query);
+    env.add_function("statement", builtins::statement);
+    env.add_function("load_result", builtins::load_result);
+    env.add_function("fromjson", builtins::fromjson);
+    env.add_function("tojson", builtins::tojson);
+    env.add_function("fromyaml", builtins::fromyaml);
+    env.add_function("zip", builtins::zip);
+    env.add_function("set", builtins::set);
+    env.add_filter("as_bool", builtins::as_bool);
+    env.add_filter("as_number", builtins::as_number);
+    env.add_filter("as_native", builtins::as_native);
+    env.add_filter("as_text", builtins::as_text);
+    env.add_global("var", Value::from_object(VarFn(Arc::new(vars))));
+    env.add_global("log", Value::from_object(LogFn(logs.clone())));
+    env.add_global("exceptions", Value::from_object(Exceptions(logs.clone())));
+    env.add_global("adapter", Value::from_object(Adapter { registry: registry.clone(), adapter_type: adapter_type.to_owned() }));
+    env.add_global("api", Value::from_object(Api));
+    env.add_global("target", crate::to_value(&options.target));
+    env.add_global("flags", crate::to_value(&options.flags));
+    env.add_global("project_name", Value::from(project.name().to_owned()));
+    env.add_global("dbt_version", Value::from("1.11.0"));
+    env.add_global("kiln_version", Value::from(env!("CARGO_PKG_VERSION")));
+    env.add_global("invocation_id", Value::from(options.invocation_id.clone()));
+    env.add_global("run_started_at", Value::from(options.run_started_at.clone()));
+    env.add_global("graph", crate::to_value(serde_json::json!({"nodes": {}, "sources": {}, "macros": {}})));
+    env.add_global("selected_resources", Value::from(Vec::<Value>::new()));
+    let mut builtin_functions = BTreeMap::new();
+    builtin_functions.insert("ref", Value::from_function(builtins::ref_));
+    builtin_functions.insert("source", Value::from_function(builtins::source));
+    env.add_global("builtins", Value::from(builtin_functions));
+    // Macros last, so that a project macro can shadow a function (dbt allows overriding `ref`).
+    for name in registry.names() {
+        env.add_global(name.to_owned(), Value::from_object(MacroFn { name: name.to_owned(), registry: registry.clone() }));
+    }
+    for package in registry.packages() {
+        env.add_global(package.to_owned(), Value::from_object(Namespace { package: package.to_owned(), registry: registry.clone() }));
+    }
+}

@@ -1,0 +1,259 @@
+//! The macro registry and how macros are called.
+//!
+//! Every macro is a template of its own (see [`crate::macro_file`]). A call to a macro, from a
+//! model or from another macro, goes through a [`MacroFn`] global, which finds the right
+//! definition (the calling package's own, then the root project's, then Kiln's built-in `dbt`
+//! ones, as dbt resolves them), renders the macro's template with the caller's node context and
+//! calls it. `return(x)` inside a macro stores `x` in a per-thread slot and stops the macro with
+//! an error that the call catches, which is how dbt's `return` behaves.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use kiln_project::project_file::DispatchConfig;
+use minijinja::value::{Object, ObjectRepr, from_args};
+use minijinja::{Error, ErrorKind, State, Value};
+
+use crate::context::NodeContext;
+
+/// The package name of Kiln's built-in macros, as in dbt (`dbt.dateadd(...)`).
+pub const BUILTIN_PACKAGE: &str = "dbt";
+
+/// Separates the file and the macro name in a macro template's name.
+pub const TEMPLATE_SEPARATOR: &str = "::";
+
+/// One macro definition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MacroDef {
+    pub package: String,
+    pub name: String,
+    /// The template it is registered under: `<file>::<name>`.
+    pub template: String,
+    pub file: PathBuf,
+    pub line: usize,
+}
+
+/// Every macro of the project, its packages and the built-ins.
+#[derive(Debug, Default)]
+pub struct MacroRegistry {
+    by_package: BTreeMap<String, BTreeMap<String, Arc<MacroDef>>>,
+    root: String,
+    dispatch: Vec<DispatchConfig>,
+    adapter_type: String,
+}
+
+impl MacroRegistry {
+    pub fn new(root: &str, dispatch: Vec<DispatchConfig>, adapter_type: &str) -> Self {
+        MacroRegistry {
+            by_package: BTreeMap::new(),
+            root: root.to_owned(),
+            dispatch,
+            adapter_type: adapter_type.to_owned(),
+        }
+    }
+
+    /// Adds a macro; returns the previous definition of the same name in the same package.
+    pub fn insert(&mut self, def: MacroDef) -> Option<Arc<MacroDef>> {
+        self.by_package.entry(def.package.clone()).or_default().insert(def.name.clone(), Arc::new(def))
+    }
+
+    pub fn get(&self, package: &str, name: &str) -> Option<&Arc<MacroDef>> {
+        self.by_package.get(package)?.get(name)
+    }
+
+    pub fn packages(&self) -> impl Iterator<Item = &str> {
+        self.by_package.keys().map(String::as_str)
+    }
+
+    /// Every macro name defined anywhere.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        let mut names: Vec<&str> = self.by_package.values().flat_map(|m| m.keys().map(String::as_str)).collect();
+        names.sort_unstable();
+        names.dedup();
+        names.into_iter()
+    }
+
+    pub fn all(&self) -> impl Iterator<Item = &Arc<MacroDef>> {
+        self.by_package.values().flat_map(BTreeMap::values)
+    }
+
+    /// An unqualified call from `package`: its own macros, the root project's, the built-ins.
+    pub fn resolve(&self, package: &str, name: &str) -> Option<&Arc<MacroDef>> {
+        [package, self.root.as_str(), BUILTIN_PACKAGE].into_iter().find_map(|p| self.get(p, name))
+    }
+
+    /// `adapter.dispatch(name, namespace)`: the first `<adapter>__name` or `default__name` in
+    /// the search order (the project's `dispatch:` config for the namespace, else the namespace
+    /// itself; the root project comes first for dbt's own namespace).
+    pub fn dispatch(&self, name: &str, namespace: Option<&str>, package: &str) -> Result<&Arc<MacroDef>, String> {
+        let order: Vec<&str> = match namespace {
+            None => vec![package, self.root.as_str(), BUILTIN_PACKAGE],
+            Some(namespace) => match self.dispatch.iter().find(|d| d.macro_namespace == namespace) {
+                Some(config) => config.search_order.iter().map(String::as_str).collect(),
+                None if namespace == BUILTIN_PACKAGE => vec![self.root.as_str(), BUILTIN_PACKAGE],
+                None => vec![namespace],
+            },
+        };
+        let prefixes = [self.adapter_type.as_str(), "default"];
+        for package in &order {
+            for prefix in prefixes {
+                if let Some(def) = self.get(package, &format!("{prefix}__{name}")) {
+                    return Ok(def);
+                }
+            }
+        }
+        Err(format!(
+            "adapter.dispatch found no `{}__{name}` or `default__{name}` in {}",
+            self.adapter_type,
+            order.join(", ")
+        ))
+    }
+}
+
+thread_local! {
+    /// One slot per macro call in progress on this thread; `return()` fills the innermost one.
+    static RETURN_SLOTS: RefCell<Vec<Option<Value>>> = const { RefCell::new(Vec::new()) };
+    /// The packages of the macros being called, innermost last, for unqualified lookups.
+    static PACKAGE_STACK: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+}
+
+/// `return(value)`: ends the current macro with `value`.
+pub fn return_(value: Option<Value>) -> Result<Value, Error> {
+    let stored = RETURN_SLOTS.with(|slots| {
+        let mut slots = slots.borrow_mut();
+        match slots.last_mut() {
+            Some(slot) => {
+                *slot = Some(value.unwrap_or(Value::from(())));
+                true
+            }
+            None => false,
+        }
+    });
+    if stored {
+        Err(Error::new(ErrorKind::InvalidOperation, "return() ended the macro"))
+    } else {
+        Err(Error::new(ErrorKind::InvalidOperation, "return() can only be used inside a macro"))
+    }
+}
+
+/// The package whose macros an unqualified call sees first.
+fn current_package(state: &State<'_, '_>, registry: &MacroRegistry) -> String {
+    PACKAGE_STACK
+        .with(|stack| stack.borrow().last().cloned())
+        .or_else(|| NodeContext::current(state).map(|ctx| ctx.node.package.clone()))
+        .unwrap_or_else(|| registry.root.clone())
+}
+
+/// Calls a macro definition with the caller's context.
+pub fn call(state: &State<'_, '_>, def: &MacroDef, args: &[Value]) -> Result<Value, Error> {
+    let template = state.env().get_template(&def.template)?;
+    let context = state.lookup("__kiln").unwrap_or(Value::from(()));
+    let mut captured = template.render_captured(context)?;
+    captured.with_state_mut(|macro_state| {
+        let Some(function) = macro_state.lookup(&def.name) else {
+            return Err(Error::new(ErrorKind::UnknownFunction, format!("macro `{}` not found in its file", def.name)));
+        };
+        RETURN_SLOTS.with(|slots| slots.borrow_mut().push(None));
+        PACKAGE_STACK.with(|stack| stack.borrow_mut().push(def.package.clone()));
+        let result = function.call(macro_state, args);
+        PACKAGE_STACK.with(|stack| stack.borrow_mut().pop());
+        let returned = RETURN_SLOTS.with(|slots| slots.borrow_mut().pop().flatten());
+        match (returned, result) {
+            (Some(value), _) => Ok(value),
+            (None, Ok(value)) => Ok(value),
+            (None, Err(error)) => Err(Error::new(error.kind(), format!("in macro `{}`", def.name)).with_source(error)),
+        }
+    })
+}
+
+/// A global name that calls the macro of that name visible from the caller's package.
+#[derive(Debug)]
+pub struct MacroFn {
+    pub name: String,
+    pub registry: Arc<MacroRegistry>,
+}
+
+impl Object for MacroFn {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+
+    fn call(self: &Arc<Self>, state: &mut State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
+        let package = current_package(state, &self.registry);
+        match self.registry.resolve(&package, &self.name) {
+            Some(def) => call(state, def, args),
+            None => {
+                let owners: Vec<&str> =
+                    self.registry.packages().filter(|p| self.registry.get(p, &self.name).is_some()).collect();
+                Err(Error::new(
+                    ErrorKind::UnknownFunction,
+                    format!(
+                        "macro `{}` is defined in package `{}`: call it as `{}.{}(...)`",
+                        self.name, owners[0], owners[0], self.name
+                    ),
+                ))
+            }
+        }
+    }
+}
+
+/// A macro pinned to one definition (`dbt_utils.star`, or what `adapter.dispatch` returns).
+#[derive(Debug)]
+pub struct MacroRef(pub Arc<MacroDef>);
+
+impl Object for MacroRef {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+
+    fn call(self: &Arc<Self>, state: &mut State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
+        call(state, &self.0, args)
+    }
+}
+
+/// A package name as a global: `dbt_utils.star(...)`.
+#[derive(Debug)]
+pub struct Namespace {
+    pub package: String,
+    pub registry: Arc<MacroRegistry>,
+}
+
+impl Object for Namespace {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let def = self.registry.get(&self.package, key.as_str()?)?;
+        Some(Value::from_object(MacroRef(def.clone())))
+    }
+
+    fn call_method(
+        self: &Arc<Self>,
+        state: &mut State<'_, '_>,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Value, Error> {
+        match self.registry.get(&self.package, method) {
+            Some(def) => call(state, def, args),
+            None => Err(Error::new(
+                ErrorKind::UnknownFunction,
+                format!("package `{}` has no macro `{method}`", self.package),
+            )),
+        }
+    }
+}
+
+/// `adapter.dispatch(name, macro_namespace=None)`.
+pub fn dispatch(state: &State<'_, '_>, registry: &MacroRegistry, args: &[Value]) -> Result<Value, Error> {
+    let (name, namespace, kwargs): (String, Option<String>, minijinja::value::Kwargs) = from_args(args)?;
+    let namespace = namespace.or(kwargs.get::<Option<String>>("macro_namespace")?);
+    kwargs.get::<Option<Value>>("packages")?;
+    let package = current_package(state, registry);
+    registry
+        .dispatch(&name, namespace.as_deref(), &package)
+        .map(|def| Value::from_object(MacroRef(def.clone())))
+        .map_err(|message| Error::new(ErrorKind::UnknownFunction, message))
+}
