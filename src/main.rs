@@ -1,1 +1,51 @@
-fn main() {}
+//! `kiln`: the command-line interface. Parses arguments, runs one command, prints what it
+//! found, and exits with 0 (all good), 1 (a node failed) or 2 (bad usage, a bad project, or an
+//! unexpected error).
+
+mod cli;
+mod commands;
+mod printer;
+mod session;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use kiln_project::Diagnostics;
+
+use crate::cli::{Cli, LogFormat};
+use crate::printer::Printer;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let printer = Printer::new(log_format(&cli));
+    match commands::run(cli, &printer) {
+        Ok(code) => code,
+        Err(error) => {
+            report(&printer, &error);
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn log_format(cli: &Cli) -> LogFormat {
+    use cli::Command;
+    match &cli.command {
+        Command::Compile(a) => a.common.log_format,
+        Command::Ls(a) => a.common.log_format,
+        Command::Parse(a) => a.log_format,
+        Command::Deps(_) | Command::Clean(_) => LogFormat::Text,
+    }
+}
+
+/// Prints an error: every diagnostic of a failed step, or the whole cause chain.
+fn report(printer: &Printer, error: &anyhow::Error) {
+    if let Some(diagnostics) = error.downcast_ref::<Diagnostics>() {
+        printer.diagnostics(&diagnostics.0);
+        let count = diagnostics.errors().count();
+        printer.info(&format!("{count} error{} found", if count == 1 { "" } else { "s" }));
+    } else if let Some(diagnostic) = error.downcast_ref::<kiln_project::Diagnostic>() {
+        printer.diagnostic(diagnostic);
+    } else {
+        printer.diagnostic(&kiln_project::Diagnostic::error(format!("{error:#}")));
+    }
+}

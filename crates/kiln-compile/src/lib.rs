@@ -1,1 +1,19 @@
-//! placeholder
+//! Project to compiled SQL: the fourth step of Kiln's pipeline.
+//!
+//! [`parse`] renders every model once with recording `ref`/`source`/`config` (in parallel),
+//! resolves each node's config (project file < schema YAML < `config()` in the SQL) and its
+//! relation (`generate_schema_name` & co.), resolves dependencies and builds the graph.
+//! [`compile`] renders the selected models again with `ref` resolved to quoted relations and
+//! inlines ephemeral models as CTEs; [`manifest`] writes `target/manifest.json` and the
+//! compiled SQL files. Nothing here opens a database connection.
+
+pub mod compile;
+pub mod discover;
+pub mod docs;
+pub mod manifest;
+pub mod node;
+pub mod parse;
+
+pub use compile::{CompileFlags, compile};
+pub use node::Node;
+pub use parse::{Options, Parsed, Timings, parse};

@@ -1,0 +1,187 @@
+//! The compile phase: render the selected models again with `ref` resolved to the final
+//! relations, and inline ephemeral models as CTEs.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Instant;
+
+use kiln_graph::{NameIndex, ResourceType};
+use kiln_jinja::{NodeContext, NodeInfo, Phase, RefCall, Relation, Resolver, SourceCall};
+use kiln_project::diagnostic::DiagnosticSink;
+use kiln_project::{Diagnostic, Diagnostics, RawConfig};
+use rayon::prelude::*;
+
+use crate::node::Node;
+use crate::parse::{Parsed, node_info};
+
+/// Resolves `ref` and `source` to the relations chosen in the parse phase.
+struct CompileResolver {
+    names: Arc<NameIndex>,
+    relations: BTreeMap<String, Relation>,
+}
+
+impl CompileResolver {
+    fn relation(&self, id: &str) -> Result<Relation, String> {
+        self.relations.get(id).cloned().ok_or_else(|| format!("`{id}` has no relation"))
+    }
+}
+
+impl Resolver for CompileResolver {
+    fn resolve_ref(&self, from: &NodeInfo, call: &RefCall) -> Result<Relation, String> {
+        self.relation(self.names.resolve_ref(&from.package, call.package.as_deref(), &call.name)?)
+    }
+
+    fn resolve_source(&self, call: &SourceCall) -> Result<Relation, String> {
+        self.relation(self.names.resolve_source(&call.source, &call.table)?)
+    }
+}
+
+/// Options of the compile render.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CompileFlags {
+    /// Render `is_incremental()` as true for incremental models (`kiln compile --incremental`).
+    pub incremental: bool,
+}
+
+/// Compiles the nodes in `selected` (and the ephemeral models they use). Sets each node's
+/// `compiled_code`.
+pub fn compile(parsed: &mut Parsed, selected: &BTreeSet<String>, flags: CompileFlags) -> Result<(), Diagnostics> {
+    let started = Instant::now();
+    let mut needed: BTreeSet<String> = selected
+        .iter()
+        .filter(|id| parsed.nodes.get(*id).is_some_and(|n| n.resource_type == ResourceType::Model))
+        .cloned()
+        .collect();
+    let mut stack: Vec<String> = needed.iter().cloned().collect();
+    while let Some(id) = stack.pop() {
+        for parent in &parsed.nodes[&id].depends_on {
+            if parsed.nodes.get(parent).is_some_and(Node::is_ephemeral) && needed.insert(parent.clone()) {
+                stack.push(parent.clone());
+            }
+        }
+    }
+    let resolver: Arc<dyn Resolver> = Arc::new(CompileResolver {
+        names: parsed.names.clone(),
+        relations: parsed.nodes.iter().map(|(id, n)| (id.clone(), n.relation.clone())).collect(),
+    });
+    let env = &parsed.env;
+    let nodes = &parsed.nodes;
+    let rendered: Vec<(String, Result<String, Diagnostic>)> = needed
+        .par_iter()
+        .map(|id| {
+            let node = &nodes[id];
+            let incremental = flags.incremental && node.config.materialized == "incremental";
+            let context = NodeContext::new(
+                Phase::Compile,
+                node_info(node),
+                node.relation.clone(),
+                RawConfig::default(),
+                node.config.to_json(),
+                resolver.clone(),
+            )
+            .with_incremental(incremental);
+            let sql = env.render(&node.display_path.display().to_string(), &node.raw_code, Arc::new(context));
+            (id.clone(), sql)
+        })
+        .collect();
+    let mut sink = DiagnosticSink::default();
+    for (id, result) in rendered {
+        match result {
+            Ok(sql) => parsed.nodes.get_mut(&id).map(|n| n.compiled_code = Some(sql)).unwrap_or_default(),
+            Err(error) => sink.push(error),
+        }
+    }
+    if sink.has_errors() {
+        return Err(sink.finish().err().unwrap_or_else(|| Diagnostics(Vec::new())));
+    }
+    let injected: Vec<(String, String)> = needed
+        .iter()
+        .filter(|id| !nodes_ephemeral(&parsed.nodes, id))
+        .filter_map(|id| {
+            let ctes = ephemeral_ctes(&parsed.nodes, id);
+            let sql = parsed.nodes[id].compiled_code.as_deref()?;
+            (!ctes.is_empty()).then(|| (id.clone(), inject_ctes(sql, &ctes)))
+        })
+        .collect();
+    for (id, sql) in injected {
+        if let Some(node) = parsed.nodes.get_mut(&id) {
+            node.compiled_code = Some(sql);
+        }
+    }
+    parsed.timings.compile = started.elapsed();
+    Ok(())
+}
+
+fn nodes_ephemeral(nodes: &BTreeMap<String, Node>, id: &str) -> bool {
+    nodes.get(id).is_some_and(Node::is_ephemeral)
+}
+
+/// The ephemeral models a node uses, directly or through other ephemeral models, each before
+/// the ones that use it: `(cte name, sql)`.
+fn ephemeral_ctes(nodes: &BTreeMap<String, Node>, id: &str) -> Vec<(String, String)> {
+    fn visit(nodes: &BTreeMap<String, Node>, id: &str, seen: &mut BTreeSet<String>, out: &mut Vec<(String, String)>) {
+        for parent in &nodes[id].depends_on {
+            let Some(node) = nodes.get(parent).filter(|n| n.is_ephemeral()) else { continue };
+            if !seen.insert(parent.clone()) {
+                continue;
+            }
+            visit(nodes, parent, seen, out);
+            out.push((node.relation.identifier.clone(), node.compiled_code.clone().unwrap_or_default()));
+        }
+    }
+    let mut out = Vec::new();
+    visit(nodes, id, &mut BTreeSet::new(), &mut out);
+    out
+}
+
+/// Puts CTEs in front of a query, as dbt does: merged into its `with` if it has one.
+pub fn inject_ctes(sql: &str, ctes: &[(String, String)]) -> String {
+    let joined: Vec<String> = ctes.iter().map(|(name, body)| format!("{name} as (\n{}\n)", body.trim())).collect();
+    let joined = joined.join(", ");
+    let start = leading_trivia_len(sql);
+    let rest = &sql[start..];
+    let starts_with_with = rest.len() >= 4
+        && rest[..4].eq_ignore_ascii_case("with")
+        && rest[4..].chars().next().is_none_or(|c| c.is_whitespace());
+    if starts_with_with {
+        format!("{}with {joined}, {}", &sql[..start], rest[4..].trim_start())
+    } else {
+        format!("{}with {joined}\n{rest}", &sql[..start])
+    }
+}
+
+/// Length of leading whitespace and SQL comments.
+fn leading_trivia_len(sql: &str) -> usize {
+    let mut pos = 0;
+    loop {
+        let rest = &sql[pos..];
+        let trimmed = rest.trim_start();
+        pos += rest.len() - trimmed.len();
+        if trimmed.starts_with("--") {
+            pos += trimmed.find('\n').map_or(trimmed.len(), |n| n + 1);
+        } else if trimmed.starts_with("/*") {
+            pos += trimmed.find("*/").map_or(trimmed.len(), |n| n + 2);
+        } else {
+            return pos;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ctes_merge_into_an_existing_with() {
+        let ctes = vec![("__dbt__cte__a".to_owned(), "select 1 as x".to_owned())];
+        assert_eq!(
+            inject_ctes("-- note\nWITH b as (select 2) select * from b", &ctes),
+            "-- note\nwith __dbt__cte__a as (\nselect 1 as x\n), b as (select 2) select * from b"
+        );
+        assert_eq!(
+            inject_ctes("select * from __dbt__cte__a", &ctes),
+            "with __dbt__cte__a as (\nselect 1 as x\n)\nselect * from __dbt__cte__a"
+        );
+        assert_eq!(inject_ctes("without_with", &ctes), "with __dbt__cte__a as (\nselect 1 as x\n)\nwithout_with");
+    }
+}

@@ -1,0 +1,366 @@
+//! The parse phase: render every model once with recording `ref`/`source`/`config`, resolve
+//! each node's config and relation, and build the graph.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kiln_graph::{Graph, GraphNode, NameIndex, ResourceType};
+use kiln_jinja::{EnvOptions, JinjaEnv, NodeContext, NodeInfo, Phase, RefCall, Relation, Resolver, SourceCall};
+use kiln_project::diagnostic::{DiagnosticSink, closest};
+use kiln_project::{Diagnostic, Diagnostics, Location, Profile, Project};
+use minijinja::Value;
+use rayon::prelude::*;
+use serde_json::Value as Json;
+
+use crate::discover::{Discovered, discover};
+use crate::node::Node;
+
+/// Materializations a model can have.
+pub const MATERIALIZATIONS: &[&str] = &["view", "table", "incremental", "ephemeral"];
+
+/// What the parse and compile phases need from the command line.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub cli_vars: BTreeMap<String, Json>,
+    /// The command, for `flags.WHICH`.
+    pub which: String,
+    pub full_refresh: bool,
+}
+
+/// How long each step took.
+#[derive(Debug, Clone, Default)]
+pub struct Timings {
+    pub load: Duration,
+    pub parse: Duration,
+    pub graph: Duration,
+    pub compile: Duration,
+}
+
+/// A parsed project: every node with its final config and relation, and the graph.
+pub struct Parsed {
+    pub env: JinjaEnv,
+    pub nodes: BTreeMap<String, Node>,
+    pub graph: Graph,
+    pub names: Arc<NameIndex>,
+    pub profile: Profile,
+    pub options: Options,
+    pub warnings: Vec<Diagnostic>,
+    pub timings: Timings,
+}
+
+/// During the parse render, sources are known and refs are placeholders.
+struct ParseResolver {
+    database: String,
+    schema: String,
+    sources: BTreeMap<(String, String), Relation>,
+}
+
+impl Resolver for ParseResolver {
+    fn resolve_ref(&self, _from: &NodeInfo, call: &RefCall) -> Result<Relation, String> {
+        Ok(Relation::new(&self.database, &self.schema, &call.name))
+    }
+
+    fn resolve_source(&self, call: &SourceCall) -> Result<Relation, String> {
+        Ok(self
+            .sources
+            .get(&(call.source.clone(), call.table.clone()))
+            .cloned()
+            .unwrap_or_else(|| Relation::new(&self.database, &call.source, &call.table)))
+    }
+}
+
+pub(crate) fn node_info(node: &Node) -> NodeInfo {
+    NodeInfo {
+        unique_id: node.unique_id.clone(),
+        name: node.name.clone(),
+        package: node.package.clone(),
+        resource_type: node.resource_type.as_str().to_owned(),
+        original_file_path: node.original_file_path.display().to_string(),
+        fqn: node.fqn.clone(),
+    }
+}
+
+/// The `node` argument of `generate_schema_name` and friends.
+fn node_value(node: &Node) -> Value {
+    Value::from(minijinja::value::Serde(serde_json::json!({
+        "unique_id": node.unique_id,
+        "name": node.name,
+        "resource_type": node.resource_type.as_str(),
+        "package_name": node.package,
+        "fqn": node.fqn,
+        "original_file_path": node.original_file_path,
+        "config": node.config.to_json(),
+    })))
+}
+
+/// The line of the first quoted mention of `name` in `text` (where a `ref` most likely is).
+pub(crate) fn line_of_mention(text: &str, name: &str) -> usize {
+    [format!("'{name}'"), format!("\"{name}\"")]
+        .iter()
+        .filter_map(|needle| text.find(needle.as_str()))
+        .min()
+        .map_or(1, |offset| text[..offset].matches('\n').count() + 1)
+}
+
+/// Loads nothing: takes a loaded project and parses it.
+pub fn parse(project: &Project, profile: &Profile, options: &Options) -> Result<Parsed, Diagnostics> {
+    let started = Instant::now();
+    let mut sink = DiagnosticSink::default();
+    let env_options = EnvOptions {
+        target: profile.target_json(),
+        cli_vars: options.cli_vars.clone(),
+        flags: serde_json::json!({
+            "FULL_REFRESH": options.full_refresh,
+            "WHICH": options.which,
+            "STORE_FAILURES": false,
+        }),
+        invocation_id: invocation_id(),
+        run_started_at: now_rfc3339(),
+    };
+    let (env, warnings) = match JinjaEnv::new(project, env_options) {
+        Ok(result) => result,
+        Err(errors) => {
+            sink.extend(errors.0);
+            return Err(finish_err(sink));
+        }
+    };
+    sink.extend(warnings);
+    let database = profile.database().to_owned();
+    let schema = profile.schema().to_owned();
+    let discovered = discover(project, &database, &mut sink);
+
+    let resolver = Arc::new(ParseResolver {
+        database: database.clone(),
+        schema: schema.clone(),
+        sources: discovered
+            .iter()
+            .filter_map(|d| {
+                let source = d.node.source.as_ref()?;
+                Some(((source.source_name.clone(), d.node.name.clone()), d.node.relation.clone()))
+            })
+            .collect(),
+    });
+    let overrides = Overrides {
+        schema: env.is_overridden("generate_schema_name"),
+        alias: env.is_overridden("generate_alias_name"),
+        database: env.is_overridden("generate_database_name"),
+    };
+    let results: Vec<Result<Node, Diagnostic>> = discovered
+        .into_par_iter()
+        .map(|discovered| parse_node(&env, discovered, resolver.clone(), &database, &schema, overrides))
+        .collect();
+    let mut nodes = BTreeMap::new();
+    let mut disabled = BTreeSet::new();
+    for result in results {
+        match result {
+            Ok(node) if !node.config.enabled => {
+                disabled.insert(node.name.clone());
+            }
+            Ok(node) => {
+                nodes.insert(node.unique_id.clone(), node);
+            }
+            Err(error) => sink.push(error),
+        }
+    }
+    let parse_time = started.elapsed();
+
+    let started = Instant::now();
+    let names = name_index(project.name(), &nodes);
+    for node in nodes.values_mut() {
+        resolve_dependencies(node, &names, &disabled, &mut sink);
+    }
+    if sink.has_errors() {
+        return Err(finish_err(sink));
+    }
+    let graph = match Graph::build(nodes.values().map(graph_node).collect()) {
+        Ok(graph) => graph,
+        Err(errors) => {
+            sink.extend(errors.0);
+            return Err(finish_err(sink));
+        }
+    };
+    let graph_time = started.elapsed();
+    let warnings = sink.finish()?;
+    Ok(Parsed {
+        env,
+        nodes,
+        graph,
+        names: Arc::new(names),
+        profile: profile.clone(),
+        options: options.clone(),
+        warnings,
+        timings: Timings { parse: parse_time, graph: graph_time, ..Timings::default() },
+    })
+}
+
+fn finish_err(sink: DiagnosticSink) -> Diagnostics {
+    match sink.finish() {
+        Err(errors) => errors,
+        Ok(warnings) => Diagnostics(warnings),
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Overrides {
+    schema: bool,
+    alias: bool,
+    database: bool,
+}
+
+/// Renders one node in the parse phase and resolves its config and relation.
+fn parse_node(
+    env: &JinjaEnv,
+    discovered: Discovered,
+    resolver: Arc<ParseResolver>,
+    database: &str,
+    schema: &str,
+    overrides: Overrides,
+) -> Result<Node, Diagnostic> {
+    let Discovered { mut node, base_config } = discovered;
+    if node.resource_type == ResourceType::Source {
+        return Ok(node);
+    }
+    if node.resource_type == ResourceType::Model {
+        let this = Relation::new(database, schema, &node.name);
+        let config_json = serde_json::to_value(&base_config).unwrap_or(Json::Null);
+        let context = Arc::new(NodeContext::new(Phase::Parse, node_info(&node), this, base_config, config_json, resolver));
+        env.render(&node.display_path.display().to_string(), &node.raw_code, context.clone())?;
+        node.apply_recorded(context.into_recorded(), "view");
+        if !MATERIALIZATIONS.contains(&node.config.materialized.as_str()) {
+            let mut error = Diagnostic::error(format!(
+                "model `{}` has unknown materialization `{}`",
+                node.name, node.config.materialized
+            ))
+            .at(node.location.clone());
+            error = match closest(&node.config.materialized, MATERIALIZATIONS.iter().copied()) {
+                Some(known) => error.help(format!("did you mean `{known}`?")),
+                None => error.help(format!("use one of {}", MATERIALIZATIONS.join(", "))),
+            };
+            return Err(error);
+        }
+    }
+    if !node.config.enabled {
+        return Ok(node);
+    }
+    node.relation = relation_for(env, &node, database, schema, overrides)?;
+    if node.is_ephemeral() {
+        node.relation = Relation::ephemeral(&node.name);
+    }
+    Ok(node)
+}
+
+/// dbt's `generate_database_name`, `generate_schema_name` and `generate_alias_name`: Kiln's
+/// built-in rules unless the project defines its own macro.
+fn relation_for(env: &JinjaEnv, node: &Node, database: &str, schema: &str, overrides: Overrides) -> Result<Relation, Diagnostic> {
+    let at_node = |mut error: Diagnostic| {
+        if error.location.is_none() {
+            error = error.at(node.location.clone());
+        }
+        error.note(format!("while naming the relation of `{}`", node.name))
+    };
+    let custom = |value: &Option<String>| value.clone().map_or(Value::from(()), Value::from);
+    let database = if overrides.database {
+        env.call_macro("generate_database_name", vec![custom(&node.config.database), node_value(node)], None)
+            .map_err(at_node)?
+    } else {
+        node.config.database.clone().unwrap_or_else(|| database.to_owned())
+    };
+    let schema = if overrides.schema {
+        env.call_macro("generate_schema_name", vec![custom(&node.config.schema), node_value(node)], None)
+            .map_err(at_node)?
+    } else {
+        match &node.config.schema {
+            Some(custom) => format!("{schema}_{}", custom.trim()),
+            None => schema.to_owned(),
+        }
+    };
+    let alias = if overrides.alias {
+        env.call_macro("generate_alias_name", vec![custom(&node.config.alias), node_value(node)], None)
+            .map_err(at_node)?
+    } else {
+        node.config.alias.clone().map_or_else(|| node.name.clone(), |a| a.trim().to_owned())
+    };
+    let kind = match node.config.materialized.as_str() {
+        "view" => "view",
+        _ => "table",
+    };
+    Ok(Relation::new(database, schema, alias).with_kind(kind))
+}
+
+fn name_index(root: &str, nodes: &BTreeMap<String, Node>) -> NameIndex {
+    let mut names = NameIndex::new(root);
+    for node in nodes.values() {
+        match (&node.resource_type, &node.source) {
+            (ResourceType::Source, Some(source)) => names.add_source(&source.source_name, &node.name, &node.unique_id),
+            (ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot, _) => {
+                names.add_ref_target(&node.package, &node.name, &node.unique_id);
+            }
+            _ => {}
+        }
+    }
+    names
+}
+
+fn resolve_dependencies(node: &mut Node, names: &NameIndex, disabled: &BTreeSet<String>, sink: &mut DiagnosticSink) {
+    let mut depends_on = BTreeSet::new();
+    let at = |name: &str| Location::new(&node.display_path, line_of_mention(&node.raw_code, name));
+    for call in &node.refs {
+        match names.resolve_ref(&node.package, call.package.as_deref(), &call.name) {
+            Ok(id) => {
+                depends_on.insert(id.to_owned());
+            }
+            Err(_) if disabled.contains(&call.name) => sink.push(
+                Diagnostic::error(format!("model `{}` refs `{}`, which is disabled", node.name, call.name))
+                    .at(at(&call.name))
+                    .help("enable it, or remove the ref"),
+            ),
+            Err(message) => sink.push(
+                Diagnostic::error(format!("model `{}` has a {message}", node.name)).at(at(&call.name)),
+            ),
+        }
+    }
+    for call in &node.sources {
+        match names.resolve_source(&call.source, &call.table) {
+            Ok(id) => {
+                depends_on.insert(id.to_owned());
+            }
+            Err(message) => sink.push(
+                Diagnostic::error(format!("model `{}` uses a {message}", node.name.clone()))
+                    .at(at(&call.table))
+                    .help("declare it under `sources:` in a schema YAML file"),
+            ),
+        }
+    }
+    node.depends_on = depends_on.into_iter().collect();
+}
+
+fn graph_node(node: &Node) -> GraphNode {
+    let mut config = node.config.to_json();
+    if let Json::Object(map) = &mut config {
+        map.insert("materialized".to_owned(), Json::from(node.config.materialized.clone()));
+    }
+    GraphNode {
+        unique_id: node.unique_id.clone(),
+        name: node.name.clone(),
+        resource_type: node.resource_type,
+        package: node.package.clone(),
+        fqn: node.fqn.clone(),
+        path: node.original_file_path.display().to_string(),
+        location: node.location.clone(),
+        tags: node.config.tags.clone(),
+        config,
+        depends_on: node.depends_on.clone(),
+        group: node.source.as_ref().map(|s| s.source_name.clone()),
+    }
+}
+
+/// dbt's `invocation_id`.
+fn invocation_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// The current UTC time as RFC 3339.
+pub(crate) fn now_rfc3339() -> String {
+    jiff::Timestamp::now().to_string()
+}

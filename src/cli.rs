@@ -1,0 +1,108 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(name = "kiln", version, about = "A fast, single-binary, dbt-style SQL compiler and runner")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Compile models to SQL under target/compiled/ and write target/manifest.json.
+    Compile(CompileArgs),
+    /// List the project's nodes (alias: list).
+    #[command(alias = "list")]
+    Ls(LsArgs),
+    /// Load and validate the whole project; report counts and timing.
+    Parse(CommonArgs),
+    /// Install the packages listed in packages.yml (local packages).
+    Deps(ProjectArgs),
+    /// Remove build output (the target directory, except the managed warehouse, and installed packages).
+    Clean(ProjectArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ProjectArgs {
+    /// The directory of project.yml or dbt_project.yml.
+    #[arg(long, global = true, default_value = ".")]
+    pub project_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct CommonArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    /// Where profiles.yml is (default: $KILN_PROFILES_DIR, the project directory, ~/.kiln, ~/.dbt).
+    #[arg(long)]
+    pub profiles_dir: Option<PathBuf>,
+    /// The profile's target to use (default: the profile's `target:`).
+    #[arg(long, short = 't')]
+    pub target: Option<String>,
+    /// Variables for var(), as YAML or JSON: --vars '{start_date: 2024-01-01}'.
+    #[arg(long)]
+    pub vars: Option<String>,
+    /// Worker threads (default: the profile's `threads`, for parsing: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Output format for messages.
+    #[arg(long, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct SelectArgs {
+    /// Nodes to include: names, +x, x+, 2+x, x+1, @x, tag:, path:, config.materialized:,
+    /// source:, resource_type:; space-separated for a union, comma-joined for an intersection.
+    #[arg(long, short = 's', alias = "models", short_alias = 'm', num_args = 1..)]
+    pub select: Vec<String>,
+    /// Nodes to leave out, with the same syntax.
+    #[arg(long, num_args = 1..)]
+    pub exclude: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompileArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// Render is_incremental() as true for incremental models, to preview their incremental SQL.
+    #[arg(long)]
+    pub incremental: bool,
+    /// Sets flags.FULL_REFRESH in templates.
+    #[arg(long)]
+    pub full_refresh: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LsOutput {
+    /// dbt's selector form: the fqn joined with dots (sources as source:...).
+    Selector,
+    Name,
+    Path,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// Only nodes of these types (model, seed, source, test, snapshot).
+    #[arg(long = "resource-type", alias = "resource-types", num_args = 1..)]
+    pub resource_types: Vec<String>,
+    #[arg(long, short = 'o', value_enum, default_value = "selector")]
+    pub output: LsOutput,
+}

@@ -1,0 +1,59 @@
+//! `kiln ls`: the selected nodes, one per line.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use kiln_graph::ResourceType;
+use kiln_project::Diagnostic;
+use serde_json::json;
+
+use crate::cli::{LsArgs, LsOutput};
+use crate::printer::Printer;
+use crate::session;
+
+pub fn run(args: &LsArgs, printer: &Printer) -> Result<ExitCode> {
+    let session = session::load(&args.common, "list", false, printer)?;
+    let parsed = kiln_compile::parse(&session.project, &session.profile, &session.options)?;
+    printer.diagnostics(&parsed.warnings);
+    let mut types = Vec::new();
+    for name in &args.resource_types {
+        match ResourceType::parse(name) {
+            Some(kind) => types.push(kind),
+            None if name == "all" => {}
+            None => {
+                return Err(kiln_project::Diagnostics::from(
+                    Diagnostic::error(format!("unknown resource type `{name}`"))
+                        .help("use model, seed, source, test, snapshot or all"),
+                )
+                .into());
+            }
+        }
+    }
+    let selected = kiln_graph::select(&parsed.graph, &args.select.select, &args.select.exclude)?;
+    for id in &selected {
+        let Some(node) = parsed.nodes.get(id) else { continue };
+        if !types.is_empty() && !types.contains(&node.resource_type) {
+            continue;
+        }
+        let line = match args.output {
+            LsOutput::Name => node.name.clone(),
+            LsOutput::Path => node.original_file_path.display().to_string(),
+            LsOutput::Selector if node.resource_type == ResourceType::Source => format!("source:{}", node.fqn.join(".")),
+            LsOutput::Selector => node.fqn.join("."),
+            LsOutput::Json => json!({
+                "name": node.name,
+                "resource_type": node.resource_type.as_str(),
+                "package_name": node.package,
+                "original_file_path": node.original_file_path,
+                "unique_id": node.unique_id,
+                "alias": node.relation.identifier,
+                "config": node.config.to_json(),
+                "tags": node.config.tags,
+                "depends_on": {"nodes": node.depends_on},
+            })
+            .to_string(),
+        };
+        printer.data(&line);
+    }
+    Ok(ExitCode::SUCCESS)
+}

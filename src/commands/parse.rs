@@ -1,0 +1,39 @@
+//! `kiln parse`: load and validate everything, write the manifest, report counts and timing.
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Result;
+use kiln_graph::ResourceType;
+
+use crate::cli::CommonArgs;
+use crate::commands::seconds;
+use crate::printer::Printer;
+use crate::session;
+
+pub fn run(args: &CommonArgs, printer: &Printer) -> Result<ExitCode> {
+    let started = Instant::now();
+    let session = session::load(args, "parse", false, printer)?;
+    let load_time = started.elapsed();
+    let parsed = kiln_compile::parse(&session.project, &session.profile, &session.options)?;
+    printer.diagnostics(&parsed.warnings);
+    kiln_compile::manifest::write_artifacts(&session.project, &parsed)?;
+    let count = |kind: ResourceType| parsed.nodes.values().filter(|n| n.resource_type == kind).count();
+    let macros = parsed.env.registry().all().filter(|m| m.package != kiln_jinja::macros::BUILTIN_PACKAGE).count();
+    printer.info(&format!(
+        "Found {} models, {} seeds, {} sources, {} macros, {} packages",
+        count(ResourceType::Model),
+        count(ResourceType::Seed),
+        count(ResourceType::Source),
+        macros,
+        session.project.packages.len() - 1,
+    ));
+    printer.success(&format!(
+        "Parsed in {} (load {}, render {}, graph {})",
+        seconds(started.elapsed()),
+        seconds(load_time),
+        seconds(parsed.timings.parse),
+        seconds(parsed.timings.graph),
+    ));
+    Ok(ExitCode::SUCCESS)
+}
