@@ -5,7 +5,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
-#[command(name = "kiln", version, about = "A fast, single-binary, dbt-style SQL compiler and runner")]
+#[command(
+    name = "kiln",
+    version,
+    about = "A fast, single-binary, dbt-style SQL compiler and runner"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

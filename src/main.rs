@@ -42,9 +42,13 @@ fn report(printer: &Printer, error: &anyhow::Error) {
     if let Some(diagnostics) = error.downcast_ref::<Diagnostics>() {
         printer.diagnostics(&diagnostics.0);
         let count = diagnostics.errors().count();
-        printer.info(&format!("{count} error{} found", if count == 1 { "" } else { "s" }));
+        printer.info(&format!(
+            "{count} error{} found",
+            if count == 1 { "" } else { "s" }
+        ));
     } else if let Some(diagnostic) = error.downcast_ref::<kiln_project::Diagnostic>() {
         printer.diagnostic(diagnostic);
+        printer.info("1 error found");
     } else {
         printer.diagnostic(&kiln_project::Diagnostic::error(format!("{error:#}")));
     }

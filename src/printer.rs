@@ -21,12 +21,17 @@ const RESET: &str = "\x1b[0m";
 
 impl Printer {
     pub fn new(format: LogFormat) -> Self {
-        let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        let color = std::io::stderr().is_terminal()
+            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
         Printer { format, color }
     }
 
     fn paint(&self, color: &str, text: &str) -> String {
-        if self.color { format!("{color}{text}{RESET}") } else { text.to_owned() }
+        if self.color {
+            format!("{color}{text}{RESET}")
+        } else {
+            text.to_owned()
+        }
     }
 
     fn stderr_line(&self, line: &str) {
@@ -44,7 +49,9 @@ impl Printer {
     pub fn info(&self, message: &str) {
         match self.format {
             LogFormat::Text => self.stderr_line(message),
-            LogFormat::Json => self.stderr_line(&json!({"level": "info", "msg": message}).to_string()),
+            LogFormat::Json => {
+                self.stderr_line(&json!({"level": "info", "msg": message}).to_string())
+            }
         }
     }
 

@@ -19,13 +19,17 @@ pub struct Session {
 
 /// `--vars` as YAML or JSON: a mapping.
 fn parse_vars(text: Option<&str>) -> Result<BTreeMap<String, Json>, Diagnostic> {
-    let Some(text) = text else { return Ok(BTreeMap::new()) };
-    let node = kiln_project::yaml::parse(Path::new("--vars"), text)
-        .map_err(|d| Diagnostic::error(format!("--vars is not valid YAML or JSON: {}", d.message)))?;
+    let Some(text) = text else {
+        return Ok(BTreeMap::new());
+    };
+    let node = kiln_project::yaml::parse(Path::new("--vars"), text).map_err(|d| {
+        Diagnostic::error(format!("--vars is not valid YAML or JSON: {}", d.message))
+    })?;
     match node.to_json() {
         Json::Object(map) => Ok(map.into_iter().collect()),
         Json::Null => Ok(BTreeMap::new()),
-        _ => Err(Diagnostic::error("--vars must be a mapping").help("e.g. --vars '{start_date: \"2024-01-01\"}'")),
+        _ => Err(Diagnostic::error("--vars must be a mapping")
+            .help("e.g. --vars '{start_date: \"2024-01-01\"}'")),
     }
 }
 
@@ -33,17 +37,37 @@ fn parse_vars(text: Option<&str>) -> Result<BTreeMap<String, Json>, Diagnostic> 
 pub fn configure_threads(threads: Option<usize>) {
     if let Some(threads) = threads.filter(|t| *t > 0) {
         // Fails only if the pool was already built, which leaves the default in place.
-        let _ = rayon::ThreadPoolBuilder::new().num_threads(threads).build_global();
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build_global();
     }
 }
 
-pub fn load(args: &CommonArgs, which: &str, full_refresh: bool, printer: &Printer) -> Result<Session> {
+pub fn load(
+    args: &CommonArgs,
+    which: &str,
+    full_refresh: bool,
+    printer: &Printer,
+) -> Result<Session> {
     configure_threads(args.threads);
     let cli_vars = parse_vars(args.vars.as_deref()).map_err(Diagnostics::from)?;
     let project = kiln_project::project::load(&args.project.project_dir)?;
     printer.diagnostics(&project.warnings);
-    let profile_name = project.file().profile.clone().unwrap_or_else(|| project.name().to_owned());
+    let profile_name = project
+        .file()
+        .profile
+        .clone()
+        .unwrap_or_else(|| project.name().to_owned());
     let dirs = profiles::search_dirs(args.profiles_dir.as_deref(), &project.root);
-    let profile = profiles::load(&dirs, &profile_name, args.target.as_deref()).map_err(Diagnostics::from)?;
-    Ok(Session { project, profile, options: Options { cli_vars, which: which.to_owned(), full_refresh } })
+    let profile = profiles::load(&dirs, &project.root, &profile_name, args.target.as_deref())
+        .map_err(Diagnostics::from)?;
+    Ok(Session {
+        project,
+        profile,
+        options: Options {
+            cli_vars,
+            which: which.to_owned(),
+            full_refresh,
+        },
+    })
 }

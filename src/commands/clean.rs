@@ -15,7 +15,11 @@ const KEEP: &str = "postgres";
 pub fn run(args: &ProjectArgs, printer: &Printer) -> Result<ExitCode> {
     let root = &args.project_dir;
     let Some(path) = project_file::find(root) else {
-        return Err(Diagnostics::from(Diagnostic::error(format!("no project file in {}", root.display()))).into());
+        return Err(Diagnostics::from(Diagnostic::error(format!(
+            "no project file in {}",
+            root.display()
+        )))
+        .into());
     };
     let file = project_file::load(&path, &path, &mut Vec::new()).map_err(Diagnostics)?;
     let mut targets = file.clean_targets.clone();
@@ -28,14 +32,20 @@ pub fn run(args: &ProjectArgs, printer: &Printer) -> Result<ExitCode> {
             continue;
         }
         if target == file.target_path {
-            for entry in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
+            for entry in
+                std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))?
+            {
                 let entry = entry?;
                 if entry.file_name() == KEEP {
                     continue;
                 }
                 let path = entry.path();
-                if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) }
-                    .with_context(|| format!("removing {}", path.display()))?;
+                if path.is_dir() {
+                    std::fs::remove_dir_all(&path)
+                } else {
+                    std::fs::remove_file(&path)
+                }
+                .with_context(|| format!("removing {}", path.display()))?;
             }
         } else {
             std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;

@@ -18,7 +18,13 @@ pub fn run(args: &CompileArgs, printer: &Printer) -> Result<ExitCode> {
     let mut parsed = kiln_compile::parse(&session.project, &session.profile, &session.options)?;
     printer.diagnostics(&parsed.warnings);
     let selected = kiln_graph::select(&parsed.graph, &args.select.select, &args.select.exclude)?;
-    kiln_compile::compile(&mut parsed, &selected, CompileFlags { incremental: args.incremental })?;
+    kiln_compile::compile(
+        &mut parsed,
+        &selected,
+        CompileFlags {
+            incremental: args.incremental,
+        },
+    )?;
     for line in parsed.env.take_logs().into_iter().filter(|l| l.info) {
         printer.info(&line.message);
     }

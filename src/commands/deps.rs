@@ -11,13 +11,26 @@ use crate::printer::Printer;
 pub fn run(args: &ProjectArgs, printer: &Printer) -> Result<ExitCode> {
     let root = &args.project_dir;
     let Some(path) = project_file::find(root) else {
-        return Err(Diagnostics::from(Diagnostic::error(format!("no project file in {}", root.display()))).into());
+        return Err(Diagnostics::from(Diagnostic::error(format!(
+            "no project file in {}",
+            root.display()
+        )))
+        .into());
     };
     let file = project_file::load(&path, &path, &mut Vec::new()).map_err(Diagnostics)?;
-    let installed = kiln_project::packages::install(root, &file.packages_install_path).map_err(Diagnostics)?;
+    let installed =
+        kiln_project::packages::install(root, &file.packages_install_path).map_err(Diagnostics)?;
     for package in &installed {
-        printer.info(&format!("Installed package {} from {}", package.name, package.source.display()));
+        printer.info(&format!(
+            "Installed package {} from {}",
+            package.name,
+            package.source.display()
+        ));
     }
-    printer.success(&format!("{} package(s) installed in {}/", installed.len(), file.packages_install_path));
+    printer.success(&format!(
+        "{} package(s) installed in {}/",
+        installed.len(),
+        file.packages_install_path
+    ));
     Ok(ExitCode::SUCCESS)
 }

@@ -31,14 +31,18 @@ pub fn run(args: &LsArgs, printer: &Printer) -> Result<ExitCode> {
     }
     let selected = kiln_graph::select(&parsed.graph, &args.select.select, &args.select.exclude)?;
     for id in &selected {
-        let Some(node) = parsed.nodes.get(id) else { continue };
+        let Some(node) = parsed.nodes.get(id) else {
+            continue;
+        };
         if !types.is_empty() && !types.contains(&node.resource_type) {
             continue;
         }
         let line = match args.output {
             LsOutput::Name => node.name.clone(),
             LsOutput::Path => node.original_file_path.display().to_string(),
-            LsOutput::Selector if node.resource_type == ResourceType::Source => format!("source:{}", node.fqn.join(".")),
+            LsOutput::Selector if node.resource_type == ResourceType::Source => {
+                format!("source:{}", node.fqn.join("."))
+            }
             LsOutput::Selector => node.fqn.join("."),
             LsOutput::Json => json!({
                 "name": node.name,

@@ -18,8 +18,19 @@ pub fn run(args: &CommonArgs, printer: &Printer) -> Result<ExitCode> {
     let parsed = kiln_compile::parse(&session.project, &session.profile, &session.options)?;
     printer.diagnostics(&parsed.warnings);
     kiln_compile::manifest::write_artifacts(&session.project, &parsed)?;
-    let count = |kind: ResourceType| parsed.nodes.values().filter(|n| n.resource_type == kind).count();
-    let macros = parsed.env.registry().all().filter(|m| m.package != kiln_jinja::macros::BUILTIN_PACKAGE).count();
+    let count = |kind: ResourceType| {
+        parsed
+            .nodes
+            .values()
+            .filter(|n| n.resource_type == kind)
+            .count()
+    };
+    let macros = parsed
+        .env
+        .registry()
+        .all()
+        .filter(|m| m.package != kiln_jinja::macros::BUILTIN_PACKAGE)
+        .count();
     printer.info(&format!(
         "Found {} models, {} seeds, {} sources, {} macros, {} packages",
         count(ResourceType::Model),

@@ -22,13 +22,19 @@ struct CompileResolver {
 
 impl CompileResolver {
     fn relation(&self, id: &str) -> Result<Relation, String> {
-        self.relations.get(id).cloned().ok_or_else(|| format!("`{id}` has no relation"))
+        self.relations
+            .get(id)
+            .cloned()
+            .ok_or_else(|| format!("`{id}` has no relation"))
     }
 }
 
 impl Resolver for CompileResolver {
     fn resolve_ref(&self, from: &NodeInfo, call: &RefCall) -> Result<Relation, String> {
-        self.relation(self.names.resolve_ref(&from.package, call.package.as_deref(), &call.name)?)
+        self.relation(
+            self.names
+                .resolve_ref(&from.package, call.package.as_deref(), &call.name)?,
+        )
     }
 
     fn resolve_source(&self, call: &SourceCall) -> Result<Relation, String> {
@@ -45,24 +51,39 @@ pub struct CompileFlags {
 
 /// Compiles the nodes in `selected` (and the ephemeral models they use). Sets each node's
 /// `compiled_code`.
-pub fn compile(parsed: &mut Parsed, selected: &BTreeSet<String>, flags: CompileFlags) -> Result<(), Diagnostics> {
+pub fn compile(
+    parsed: &mut Parsed,
+    selected: &BTreeSet<String>,
+    flags: CompileFlags,
+) -> Result<(), Diagnostics> {
     let started = Instant::now();
     let mut needed: BTreeSet<String> = selected
         .iter()
-        .filter(|id| parsed.nodes.get(*id).is_some_and(|n| n.resource_type == ResourceType::Model))
+        .filter(|id| {
+            parsed
+                .nodes
+                .get(*id)
+                .is_some_and(|n| n.resource_type == ResourceType::Model)
+        })
         .cloned()
         .collect();
     let mut stack: Vec<String> = needed.iter().cloned().collect();
     while let Some(id) = stack.pop() {
         for parent in &parsed.nodes[&id].depends_on {
-            if parsed.nodes.get(parent).is_some_and(Node::is_ephemeral) && needed.insert(parent.clone()) {
+            if parsed.nodes.get(parent).is_some_and(Node::is_ephemeral)
+                && needed.insert(parent.clone())
+            {
                 stack.push(parent.clone());
             }
         }
     }
     let resolver: Arc<dyn Resolver> = Arc::new(CompileResolver {
         names: parsed.names.clone(),
-        relations: parsed.nodes.iter().map(|(id, n)| (id.clone(), n.relation.clone())).collect(),
+        relations: parsed
+            .nodes
+            .iter()
+            .map(|(id, n)| (id.clone(), n.relation.clone()))
+            .collect(),
     });
     let env = &parsed.env;
     let nodes = &parsed.nodes;
@@ -80,19 +101,30 @@ pub fn compile(parsed: &mut Parsed, selected: &BTreeSet<String>, flags: CompileF
                 resolver.clone(),
             )
             .with_incremental(incremental);
-            let sql = env.render(&node.display_path.display().to_string(), &node.raw_code, Arc::new(context));
+            let sql = env.render(
+                &node.display_path.display().to_string(),
+                &node.raw_code,
+                Arc::new(context),
+            );
             (id.clone(), sql)
         })
         .collect();
     let mut sink = DiagnosticSink::default();
     for (id, result) in rendered {
         match result {
-            Ok(sql) => parsed.nodes.get_mut(&id).map(|n| n.compiled_code = Some(sql)).unwrap_or_default(),
+            Ok(sql) => parsed
+                .nodes
+                .get_mut(&id)
+                .map(|n| n.compiled_code = Some(sql))
+                .unwrap_or_default(),
             Err(error) => sink.push(error),
         }
     }
     if sink.has_errors() {
-        return Err(sink.finish().err().unwrap_or_else(|| Diagnostics(Vec::new())));
+        return Err(sink
+            .finish()
+            .err()
+            .unwrap_or_else(|| Diagnostics(Vec::new())));
     }
     let injected: Vec<(String, String)> = needed
         .iter()
@@ -119,14 +151,24 @@ fn nodes_ephemeral(nodes: &BTreeMap<String, Node>, id: &str) -> bool {
 /// The ephemeral models a node uses, directly or through other ephemeral models, each before
 /// the ones that use it: `(cte name, sql)`.
 fn ephemeral_ctes(nodes: &BTreeMap<String, Node>, id: &str) -> Vec<(String, String)> {
-    fn visit(nodes: &BTreeMap<String, Node>, id: &str, seen: &mut BTreeSet<String>, out: &mut Vec<(String, String)>) {
+    fn visit(
+        nodes: &BTreeMap<String, Node>,
+        id: &str,
+        seen: &mut BTreeSet<String>,
+        out: &mut Vec<(String, String)>,
+    ) {
         for parent in &nodes[id].depends_on {
-            let Some(node) = nodes.get(parent).filter(|n| n.is_ephemeral()) else { continue };
+            let Some(node) = nodes.get(parent).filter(|n| n.is_ephemeral()) else {
+                continue;
+            };
             if !seen.insert(parent.clone()) {
                 continue;
             }
             visit(nodes, parent, seen, out);
-            out.push((node.relation.identifier.clone(), node.compiled_code.clone().unwrap_or_default()));
+            out.push((
+                node.relation.identifier.clone(),
+                node.compiled_code.clone().unwrap_or_default(),
+            ));
         }
     }
     let mut out = Vec::new();
@@ -136,7 +178,10 @@ fn ephemeral_ctes(nodes: &BTreeMap<String, Node>, id: &str) -> Vec<(String, Stri
 
 /// Puts CTEs in front of a query, as dbt does: merged into its `with` if it has one.
 pub fn inject_ctes(sql: &str, ctes: &[(String, String)]) -> String {
-    let joined: Vec<String> = ctes.iter().map(|(name, body)| format!("{name} as (\n{}\n)", body.trim())).collect();
+    let joined: Vec<String> = ctes
+        .iter()
+        .map(|(name, body)| format!("{name} as (\n{}\n)", body.trim()))
+        .collect();
     let joined = joined.join(", ");
     let start = leading_trivia_len(sql);
     let rest = &sql[start..];
@@ -182,6 +227,9 @@ mod tests {
             inject_ctes("select * from __dbt__cte__a", &ctes),
             "with __dbt__cte__a as (\nselect 1 as x\n)\nselect * from __dbt__cte__a"
         );
-        assert_eq!(inject_ctes("without_with", &ctes), "with __dbt__cte__a as (\nselect 1 as x\n)\nwithout_with");
+        assert_eq!(
+            inject_ctes("without_with", &ctes),
+            "with __dbt__cte__a as (\nselect 1 as x\n)\nwithout_with"
+        );
     }
 }

@@ -25,8 +25,10 @@ pub struct Discovered {
 fn folder_layers<'a>(trees: &[&'a [FolderConfig]], fqn: &[String]) -> Vec<&'a FolderConfig> {
     let mut layers: Vec<&FolderConfig> = Vec::new();
     for tree in trees {
-        let mut matching: Vec<&FolderConfig> =
-            tree.iter().filter(|f| f.path.len() <= fqn.len() && f.path[..] == fqn[..f.path.len()]).collect();
+        let mut matching: Vec<&FolderConfig> = tree
+            .iter()
+            .filter(|f| f.path.len() <= fqn.len() && f.path[..] == fqn[..f.path.len()])
+            .collect();
         matching.sort_by_key(|f| f.path.len());
         layers.extend(matching);
     }
@@ -47,7 +49,12 @@ fn trees<'a>(
     trees
 }
 
-fn base_config(layers: &[&FolderConfig], props: Option<&NodeProps>, sink: &mut DiagnosticSink, yml: Option<Location>) -> RawConfig {
+fn base_config(
+    layers: &[&FolderConfig],
+    props: Option<&NodeProps>,
+    sink: &mut DiagnosticSink,
+    yml: Option<Location>,
+) -> RawConfig {
     let mut config = RawConfig::default();
     for layer in layers {
         config.merge(layer.config.clone());
@@ -74,16 +81,27 @@ struct Props<'a> {
 }
 
 fn props<'a>(package: &'a Package, sink: &mut DiagnosticSink) -> Props<'a> {
-    let mut props = Props { models: HashMap::new(), seeds: HashMap::new() };
+    let mut props = Props {
+        models: HashMap::new(),
+        seeds: HashMap::new(),
+    };
     for file in &package.schema_files {
-        for (entries, map) in [(&file.models, &mut props.models), (&file.seeds, &mut props.seeds)] {
+        for (entries, map) in [
+            (&file.models, &mut props.models),
+            (&file.seeds, &mut props.seeds),
+        ] {
             for entry in entries {
-                if let Some((_, previous)) = map.insert(entry.name.as_str(), (entry, file.path.as_path())) {
+                if let Some((_, previous)) =
+                    map.insert(entry.name.as_str(), (entry, file.path.as_path()))
+                {
                     sink.push(
-                        Diagnostic::error(format!("`{}` is described twice in schema YAML", entry.name))
-                            .at(Location::new(&file.path, entry.line))
-                            .note(format!("also described in {}", previous.display()))
-                            .help("keep one entry per model"),
+                        Diagnostic::error(format!(
+                            "`{}` is described twice in schema YAML",
+                            entry.name
+                        ))
+                        .at(Location::new(&file.path, entry.line))
+                        .note(format!("also described in {}", previous.display()))
+                        .help("keep one entry per model"),
                     );
                 }
             }
@@ -93,7 +111,11 @@ fn props<'a>(package: &'a Package, sink: &mut DiagnosticSink) -> Props<'a> {
 }
 
 /// Every model, seed and source of the project, before rendering.
-pub fn discover(project: &Project, target_database: &str, sink: &mut DiagnosticSink) -> Vec<Discovered> {
+pub fn discover(
+    project: &Project,
+    target_database: &str,
+    sink: &mut DiagnosticSink,
+) -> Vec<Discovered> {
     let docs = Docs::new(project);
     let mut out = Vec::new();
     for package in &project.packages {
@@ -101,15 +123,36 @@ pub fn discover(project: &Project, target_database: &str, sink: &mut DiagnosticS
         let model_trees = trees(project, package, |f| &f.models);
         let seed_trees = trees(project, package, |f| &f.seeds);
         let mut seen: BTreeMap<String, &std::path::Path> = BTreeMap::new();
-        let sql_files = package.models.iter().map(|f| (ResourceType::Model, &f.name, &f.folders, &f.path, &f.display, Some(&f.text)));
-        let seed_files = package.seeds.iter().map(|f| (ResourceType::Seed, &f.name, &f.folders, &f.path, &f.display, None));
+        let sql_files = package.models.iter().map(|f| {
+            (
+                ResourceType::Model,
+                &f.name,
+                &f.folders,
+                &f.path,
+                &f.display,
+                Some(&f.text),
+            )
+        });
+        let seed_files = package.seeds.iter().map(|f| {
+            (
+                ResourceType::Seed,
+                &f.name,
+                &f.folders,
+                &f.path,
+                &f.display,
+                None,
+            )
+        });
         for (kind, name, folders, path, display, text) in sql_files.chain(seed_files) {
             if let Some(previous) = seen.insert(name.clone(), display) {
                 sink.push(
-                    Diagnostic::error(format!("two nodes are named `{name}` in package `{}`", package.name))
-                        .at(Location::new(display, 1))
-                        .note(format!("the other one is {}", previous.display()))
-                        .help("rename one of the files: node names must be unique within a package"),
+                    Diagnostic::error(format!(
+                        "two nodes are named `{name}` in package `{}`",
+                        package.name
+                    ))
+                    .at(Location::new(display, 1))
+                    .note(format!("the other one is {}", previous.display()))
+                    .help("rename one of the files: node names must be unique within a package"),
                 );
                 continue;
             }
@@ -121,8 +164,17 @@ pub fn discover(project: &Project, target_database: &str, sink: &mut DiagnosticS
                 _ => (props.models.get(name.as_str()), &model_trees),
             };
             let yml_location = entry.map(|(p, file)| Location::new(*file, p.line));
-            let base = base_config(&folder_layers(trees, &fqn), entry.map(|(p, _)| *p), sink, yml_location);
-            let default_materialization = if kind == ResourceType::Seed { "seed" } else { "view" };
+            let base = base_config(
+                &folder_layers(trees, &fqn),
+                entry.map(|(p, _)| *p),
+                sink,
+                yml_location,
+            );
+            let default_materialization = if kind == ResourceType::Seed {
+                "seed"
+            } else {
+                "view"
+            };
             let node = Node {
                 unique_id: format!("{}.{}.{name}", kind.as_str(), package.name),
                 name: name.clone(),
@@ -135,8 +187,12 @@ pub fn discover(project: &Project, target_database: &str, sink: &mut DiagnosticS
                 raw_code: text.cloned().unwrap_or_default(),
                 config: base.clone().resolve(default_materialization),
                 relation: Relation::new(target_database, "", name.clone()),
-                description: entry.map(|(p, _)| p.description.clone()).unwrap_or_default(),
-                columns: entry.map(|(p, _)| p.columns.iter().map(Column::from).collect()).unwrap_or_default(),
+                description: entry
+                    .map(|(p, _)| p.description.clone())
+                    .unwrap_or_default(),
+                columns: entry
+                    .map(|(p, _)| p.columns.iter().map(Column::from).collect())
+                    .unwrap_or_default(),
                 meta: entry.map(|(p, _)| p.meta.clone()).unwrap_or_default(),
                 refs: Vec::new(),
                 sources: Vec::new(),
@@ -145,14 +201,19 @@ pub fn discover(project: &Project, target_database: &str, sink: &mut DiagnosticS
                 source: None,
                 patch_path: entry.map(|(_, file)| file.to_path_buf()),
             };
-            out.push(Discovered { node: document(node, entry.map(|(p, f)| (*p, *f)), &docs, sink), base_config: base });
+            out.push(Discovered {
+                node: document(node, entry.map(|(p, f)| (*p, *f)), &docs, sink),
+                base_config: base,
+            });
         }
         for (name, (entry, file)) in props.models.iter().chain(props.seeds.iter()) {
             if !seen.contains_key(*name) {
                 sink.push(
-                    Diagnostic::warning(format!("schema YAML describes `{name}`, but there is no such model or seed"))
-                        .at(Location::new(*file, entry.line))
-                        .help("check the name, or remove the entry"),
+                    Diagnostic::warning(format!(
+                        "schema YAML describes `{name}`, but there is no such model or seed"
+                    ))
+                    .at(Location::new(*file, entry.line))
+                    .help("check the name, or remove the entry"),
                 );
             }
         }
@@ -162,12 +223,20 @@ pub fn discover(project: &Project, target_database: &str, sink: &mut DiagnosticS
 }
 
 /// Resolves `doc()` in the descriptions of a node and its columns.
-fn document(mut node: Node, entry: Option<(&NodeProps, &std::path::Path)>, docs: &Docs, sink: &mut DiagnosticSink) -> Node {
-    let Some((props, file)) = entry else { return node };
-    let mut render = |text: &mut String, line: usize| match docs.render(text, &Location::new(file, line)) {
-        Ok(rendered) => *text = rendered,
-        Err(error) => sink.push(error),
+fn document(
+    mut node: Node,
+    entry: Option<(&NodeProps, &std::path::Path)>,
+    docs: &Docs,
+    sink: &mut DiagnosticSink,
+) -> Node {
+    let Some((props, file)) = entry else {
+        return node;
     };
+    let mut render =
+        |text: &mut String, line: usize| match docs.render(text, &Location::new(file, line)) {
+            Ok(rendered) => *text = rendered,
+            Err(error) => sink.push(error),
+        };
     render(&mut node.description, props.line);
     for (column, column_props) in node.columns.iter_mut().zip(&props.columns) {
         render(&mut column.description, column_props.line);
@@ -182,16 +251,24 @@ fn sources(package: &Package, target_database: &str, sink: &mut DiagnosticSink) 
         for source in &file.sources {
             for table in &source.tables {
                 let location = Location::new(&file.path, table.line);
-                if let Some(previous) = seen.insert((source.name.clone(), table.name.clone()), location.clone()) {
+                if let Some(previous) =
+                    seen.insert((source.name.clone(), table.name.clone()), location.clone())
+                {
                     sink.push(
-                        Diagnostic::error(format!("source table `{}.{}` is declared twice", source.name, table.name))
-                            .at(location.clone())
-                            .note(format!("first declared at {previous}")),
+                        Diagnostic::error(format!(
+                            "source table `{}.{}` is declared twice",
+                            source.name, table.name
+                        ))
+                        .at(location.clone())
+                        .note(format!("first declared at {previous}")),
                     );
                     continue;
                 }
                 let mut config = RawConfig::default();
-                for json in [source.config.clone(), table.config.clone()].into_iter().flatten() {
+                for json in [source.config.clone(), table.config.clone()]
+                    .into_iter()
+                    .flatten()
+                {
                     match RawConfig::from_json(json) {
                         Ok(layer) => config.merge(layer),
                         Err(message) => sink.push(Diagnostic::error(message).at(location.clone())),
@@ -204,17 +281,31 @@ fn sources(package: &Package, target_database: &str, sink: &mut DiagnosticSink) 
                     }
                 }
                 let relation = Relation::new(
-                    source.database.clone().unwrap_or_else(|| target_database.to_owned()),
+                    source
+                        .database
+                        .clone()
+                        .unwrap_or_else(|| target_database.to_owned()),
                     source.schema.clone().unwrap_or_else(|| source.name.clone()),
-                    table.identifier.clone().unwrap_or_else(|| table.name.clone()),
+                    table
+                        .identifier
+                        .clone()
+                        .unwrap_or_else(|| table.name.clone()),
                 );
                 let node = Node {
                     unique_id: format!("source.{}.{}.{}", package.name, source.name, table.name),
                     name: table.name.clone(),
                     resource_type: ResourceType::Source,
                     package: package.name.clone(),
-                    fqn: vec![package.name.clone(), source.name.clone(), table.name.clone()],
-                    original_file_path: file.path.strip_prefix(&package.rel_dir).unwrap_or(&file.path).to_path_buf(),
+                    fqn: vec![
+                        package.name.clone(),
+                        source.name.clone(),
+                        table.name.clone(),
+                    ],
+                    original_file_path: file
+                        .path
+                        .strip_prefix(&package.rel_dir)
+                        .unwrap_or(&file.path)
+                        .to_path_buf(),
                     display_path: file.path.clone(),
                     location,
                     raw_code: String::new(),
@@ -231,12 +322,18 @@ fn sources(package: &Package, target_database: &str, sink: &mut DiagnosticSink) 
                         source_name: source.name.clone(),
                         source_description: source.description.clone(),
                         loader: source.loader.clone(),
-                        loaded_at_field: table.loaded_at_field.clone().or_else(|| source.loaded_at_field.clone()),
+                        loaded_at_field: table
+                            .loaded_at_field
+                            .clone()
+                            .or_else(|| source.loaded_at_field.clone()),
                         freshness: table.freshness.clone().or_else(|| source.freshness.clone()),
                     }),
                     patch_path: Some(file.path.clone()),
                 };
-                out.push(Discovered { node, base_config: config });
+                out.push(Discovered {
+                    node,
+                    base_config: config,
+                });
             }
         }
     }

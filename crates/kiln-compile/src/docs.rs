@@ -19,15 +19,21 @@ impl Docs {
             .flat_map(|p| p.docs.iter().map(|d| (d.name.clone(), d.text.clone())))
             .collect();
         let mut env = Environment::new();
-        env.add_function("doc", move |name: String, second: Option<String>| -> Result<String, Error> {
-            let name = second.unwrap_or(name);
-            blocks.get(&name).cloned().ok_or_else(|| {
-                let hint = closest(&name, blocks.keys().map(String::as_str))
-                    .map(|c| format!("; did you mean `{c}`?"))
-                    .unwrap_or_default();
-                Error::new(ErrorKind::InvalidOperation, format!("no docs block named `{name}`{hint}"))
-            })
-        });
+        env.add_function(
+            "doc",
+            move |name: String, second: Option<String>| -> Result<String, Error> {
+                let name = second.unwrap_or(name);
+                blocks.get(&name).cloned().ok_or_else(|| {
+                    let hint = closest(&name, blocks.keys().map(String::as_str))
+                        .map(|c| format!("; did you mean `{c}`?"))
+                        .unwrap_or_default();
+                    Error::new(
+                        ErrorKind::InvalidOperation,
+                        format!("no docs block named `{name}`{hint}"),
+                    )
+                })
+            },
+        );
         Docs { env }
     }
 
@@ -37,9 +43,14 @@ impl Docs {
             return Ok(text.to_owned());
         }
         self.env.render_str(text, ()).map_err(|error| {
-            Diagnostic::error(error.detail().unwrap_or("cannot render this description").to_owned())
-                .at(location.clone())
-                .help("declare the block in a .md file: {% docs name %}...{% enddocs %}")
+            Diagnostic::error(
+                error
+                    .detail()
+                    .unwrap_or("cannot render this description")
+                    .to_owned(),
+            )
+            .at(location.clone())
+            .help("declare the block in a .md file: {% docs name %}...{% enddocs %}")
         })
     }
 }

@@ -13,7 +13,10 @@ use crate::parse::{Parsed, now_rfc3339};
 
 /// Where a node's compiled SQL is written: `target/compiled/<package>/<original_file_path>`.
 pub fn compiled_path(target_path: &str, node: &Node) -> PathBuf {
-    Path::new(target_path).join("compiled").join(&node.package).join(&node.original_file_path)
+    Path::new(target_path)
+        .join("compiled")
+        .join(&node.package)
+        .join(&node.original_file_path)
 }
 
 fn columns_json(node: &Node) -> Json {
@@ -33,11 +36,22 @@ fn columns_json(node: &Node) -> Json {
     Json::Object(columns)
 }
 
-fn node_json(node: &Node, target_path: &str, parsed: &Parsed) -> Json {
-    let path_in_resource = node.original_file_path.components().skip(1).collect::<PathBuf>();
-    let refs: Vec<Json> =
-        node.refs.iter().map(|r| json!({"name": r.name, "package": r.package, "version": null})).collect();
-    let sources: Vec<Json> = node.sources.iter().map(|s| json!([s.source, s.table])).collect();
+fn node_json(node: &Node, target_path: &str) -> Json {
+    let path_in_resource = node
+        .original_file_path
+        .components()
+        .skip(1)
+        .collect::<PathBuf>();
+    let refs: Vec<Json> = node
+        .refs
+        .iter()
+        .map(|r| json!({"name": r.name, "package": r.package, "version": null}))
+        .collect();
+    let sources: Vec<Json> = node
+        .sources
+        .iter()
+        .map(|s| json!([s.source, s.table]))
+        .collect();
     let mut value = json!({
         "database": node.relation.database,
         "schema": node.relation.schema,
@@ -63,13 +77,14 @@ fn node_json(node: &Node, target_path: &str, parsed: &Parsed) -> Json {
         "sources": sources,
         "depends_on": {"macros": [], "nodes": node.depends_on},
     });
-    if node.resource_type == ResourceType::Model {
-        if let (Json::Object(map), Some(sql)) = (&mut value, &node.compiled_code) {
-            map.insert("compiled_path".to_owned(), json!(compiled_path(target_path, node)));
-            map.insert("compiled".to_owned(), json!(true));
-            map.insert("compiled_code".to_owned(), json!(sql));
-            map.insert("extra_ctes_injected".to_owned(), json!(true));
-        }
+    if let (Json::Object(map), Some(sql)) = (&mut value, &node.compiled_code) {
+        map.insert(
+            "compiled_path".to_owned(),
+            json!(compiled_path(target_path, node)),
+        );
+        map.insert("compiled".to_owned(), json!(true));
+        map.insert("compiled_code".to_owned(), json!(sql));
+        map.insert("extra_ctes_injected".to_owned(), json!(true));
     }
     if let (Json::Object(map), Some(source)) = (&mut value, &node.source) {
         map.remove("raw_code");
@@ -78,13 +93,18 @@ fn node_json(node: &Node, target_path: &str, parsed: &Parsed) -> Json {
         map.remove("sources");
         map.remove("depends_on");
         map.insert("source_name".to_owned(), json!(source.source_name));
-        map.insert("source_description".to_owned(), json!(source.source_description));
-        map.insert("loader".to_owned(), json!(source.loader.clone().unwrap_or_default()));
+        map.insert(
+            "source_description".to_owned(),
+            json!(source.source_description),
+        );
+        map.insert(
+            "loader".to_owned(),
+            json!(source.loader.clone().unwrap_or_default()),
+        );
         map.insert("identifier".to_owned(), json!(node.relation.identifier));
         map.insert("loaded_at_field".to_owned(), json!(source.loaded_at_field));
         map.insert("freshness".to_owned(), json!(source.freshness));
     }
-    let _ = parsed;
     value
 }
 
@@ -94,7 +114,7 @@ pub fn manifest(project: &Project, parsed: &Parsed) -> Json {
     let mut nodes = serde_json::Map::new();
     let mut sources = serde_json::Map::new();
     for (id, node) in &parsed.nodes {
-        let value = node_json(node, target_path, parsed);
+        let value = node_json(node, target_path);
         if node.resource_type == ResourceType::Source {
             sources.insert(id.clone(), value);
         } else {
@@ -116,7 +136,11 @@ pub fn manifest(project: &Project, parsed: &Parsed) -> Json {
         );
     }
     let map_of = |direction: Direction| -> BTreeMap<String, Vec<&str>> {
-        parsed.nodes.keys().map(|id| (id.clone(), parsed.graph.neighbors(id, direction))).collect()
+        parsed
+            .nodes
+            .keys()
+            .map(|id| (id.clone(), parsed.graph.neighbors(id, direction)))
+            .collect()
     };
     json!({
         "metadata": {
@@ -154,8 +178,12 @@ pub fn write_artifacts(project: &Project, parsed: &Parsed) -> Result<(), Diagnos
             .help("check that the target directory is writable")
     };
     for node in parsed.nodes.values() {
-        let Some(sql) = &node.compiled_code else { continue };
-        let path = project.root.join(compiled_path(&project.file().target_path, node));
+        let Some(sql) = &node.compiled_code else {
+            continue;
+        };
+        let path = project
+            .root
+            .join(compiled_path(&project.file().target_path, node));
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(|e| io_error(parent, e))?;
         }

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kiln_graph::{Graph, GraphNode, NameIndex, ResourceType};
-use kiln_jinja::{EnvOptions, JinjaEnv, NodeContext, NodeInfo, Phase, RefCall, Relation, Resolver, SourceCall};
+use kiln_jinja::{
+    EnvOptions, JinjaEnv, NodeContext, NodeInfo, Phase, RefCall, Relation, Resolver, SourceCall,
+};
 use kiln_project::diagnostic::{DiagnosticSink, closest};
 use kiln_project::{Diagnostic, Diagnostics, Location, Profile, Project};
 use minijinja::Value;
@@ -104,7 +106,11 @@ pub(crate) fn line_of_mention(text: &str, name: &str) -> usize {
 }
 
 /// Loads nothing: takes a loaded project and parses it.
-pub fn parse(project: &Project, profile: &Profile, options: &Options) -> Result<Parsed, Diagnostics> {
+pub fn parse(
+    project: &Project,
+    profile: &Profile,
+    options: &Options,
+) -> Result<Parsed, Diagnostics> {
     let started = Instant::now();
     let mut sink = DiagnosticSink::default();
     let env_options = EnvOptions {
@@ -137,7 +143,10 @@ pub fn parse(project: &Project, profile: &Profile, options: &Options) -> Result<
             .iter()
             .filter_map(|d| {
                 let source = d.node.source.as_ref()?;
-                Some(((source.source_name.clone(), d.node.name.clone()), d.node.relation.clone()))
+                Some((
+                    (source.source_name.clone(), d.node.name.clone()),
+                    d.node.relation.clone(),
+                ))
             })
             .collect(),
     });
@@ -148,7 +157,16 @@ pub fn parse(project: &Project, profile: &Profile, options: &Options) -> Result<
     };
     let results: Vec<Result<Node, Diagnostic>> = discovered
         .into_par_iter()
-        .map(|discovered| parse_node(&env, discovered, resolver.clone(), &database, &schema, overrides))
+        .map(|discovered| {
+            parse_node(
+                &env,
+                discovered,
+                resolver.clone(),
+                &database,
+                &schema,
+                overrides,
+            )
+        })
         .collect();
     let mut nodes = BTreeMap::new();
     let mut disabled = BTreeSet::new();
@@ -190,7 +208,11 @@ pub fn parse(project: &Project, profile: &Profile, options: &Options) -> Result<
         profile: profile.clone(),
         options: options.clone(),
         warnings,
-        timings: Timings { parse: parse_time, graph: graph_time, ..Timings::default() },
+        timings: Timings {
+            parse: parse_time,
+            graph: graph_time,
+            ..Timings::default()
+        },
     })
 }
 
@@ -217,15 +239,29 @@ fn parse_node(
     schema: &str,
     overrides: Overrides,
 ) -> Result<Node, Diagnostic> {
-    let Discovered { mut node, base_config } = discovered;
+    let Discovered {
+        mut node,
+        base_config,
+    } = discovered;
     if node.resource_type == ResourceType::Source {
         return Ok(node);
     }
     if node.resource_type == ResourceType::Model {
         let this = Relation::new(database, schema, &node.name);
         let config_json = serde_json::to_value(&base_config).unwrap_or(Json::Null);
-        let context = Arc::new(NodeContext::new(Phase::Parse, node_info(&node), this, base_config, config_json, resolver));
-        env.render(&node.display_path.display().to_string(), &node.raw_code, context.clone())?;
+        let context = Arc::new(NodeContext::new(
+            Phase::Parse,
+            node_info(&node),
+            this,
+            base_config,
+            config_json,
+            resolver,
+        ));
+        env.render(
+            &node.display_path.display().to_string(),
+            &node.raw_code,
+            context.clone(),
+        )?;
         node.apply_recorded(context.into_recorded(), "view");
         if !MATERIALIZATIONS.contains(&node.config.materialized.as_str()) {
             let mut error = Diagnostic::error(format!(
@@ -252,7 +288,13 @@ fn parse_node(
 
 /// dbt's `generate_database_name`, `generate_schema_name` and `generate_alias_name`: Kiln's
 /// built-in rules unless the project defines its own macro.
-fn relation_for(env: &JinjaEnv, node: &Node, database: &str, schema: &str, overrides: Overrides) -> Result<Relation, Diagnostic> {
+fn relation_for(
+    env: &JinjaEnv,
+    node: &Node,
+    database: &str,
+    schema: &str,
+    overrides: Overrides,
+) -> Result<Relation, Diagnostic> {
     let at_node = |mut error: Diagnostic| {
         if error.location.is_none() {
             error = error.at(node.location.clone());
@@ -261,14 +303,25 @@ fn relation_for(env: &JinjaEnv, node: &Node, database: &str, schema: &str, overr
     };
     let custom = |value: &Option<String>| value.clone().map_or(Value::from(()), Value::from);
     let database = if overrides.database {
-        env.call_macro("generate_database_name", vec![custom(&node.config.database), node_value(node)], None)
-            .map_err(at_node)?
+        env.call_macro(
+            "generate_database_name",
+            vec![custom(&node.config.database), node_value(node)],
+            None,
+        )
+        .map_err(at_node)?
     } else {
-        node.config.database.clone().unwrap_or_else(|| database.to_owned())
+        node.config
+            .database
+            .clone()
+            .unwrap_or_else(|| database.to_owned())
     };
     let schema = if overrides.schema {
-        env.call_macro("generate_schema_name", vec![custom(&node.config.schema), node_value(node)], None)
-            .map_err(at_node)?
+        env.call_macro(
+            "generate_schema_name",
+            vec![custom(&node.config.schema), node_value(node)],
+            None,
+        )
+        .map_err(at_node)?
     } else {
         match &node.config.schema {
             Some(custom) => format!("{schema}_{}", custom.trim()),
@@ -276,10 +329,17 @@ fn relation_for(env: &JinjaEnv, node: &Node, database: &str, schema: &str, overr
         }
     };
     let alias = if overrides.alias {
-        env.call_macro("generate_alias_name", vec![custom(&node.config.alias), node_value(node)], None)
-            .map_err(at_node)?
+        env.call_macro(
+            "generate_alias_name",
+            vec![custom(&node.config.alias), node_value(node)],
+            None,
+        )
+        .map_err(at_node)?
     } else {
-        node.config.alias.clone().map_or_else(|| node.name.clone(), |a| a.trim().to_owned())
+        node.config
+            .alias
+            .clone()
+            .map_or_else(|| node.name.clone(), |a| a.trim().to_owned())
     };
     let kind = match node.config.materialized.as_str() {
         "view" => "view",
@@ -292,7 +352,9 @@ fn name_index(root: &str, nodes: &BTreeMap<String, Node>) -> NameIndex {
     let mut names = NameIndex::new(root);
     for node in nodes.values() {
         match (&node.resource_type, &node.source) {
-            (ResourceType::Source, Some(source)) => names.add_source(&source.source_name, &node.name, &node.unique_id),
+            (ResourceType::Source, Some(source)) => {
+                names.add_source(&source.source_name, &node.name, &node.unique_id)
+            }
             (ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot, _) => {
                 names.add_ref_target(&node.package, &node.name, &node.unique_id);
             }
@@ -302,7 +364,12 @@ fn name_index(root: &str, nodes: &BTreeMap<String, Node>) -> NameIndex {
     names
 }
 
-fn resolve_dependencies(node: &mut Node, names: &NameIndex, disabled: &BTreeSet<String>, sink: &mut DiagnosticSink) {
+fn resolve_dependencies(
+    node: &mut Node,
+    names: &NameIndex,
+    disabled: &BTreeSet<String>,
+    sink: &mut DiagnosticSink,
+) {
     let mut depends_on = BTreeSet::new();
     let at = |name: &str| Location::new(&node.display_path, line_of_mention(&node.raw_code, name));
     for call in &node.refs {
@@ -311,13 +378,23 @@ fn resolve_dependencies(node: &mut Node, names: &NameIndex, disabled: &BTreeSet<
                 depends_on.insert(id.to_owned());
             }
             Err(_) if disabled.contains(&call.name) => sink.push(
-                Diagnostic::error(format!("model `{}` refs `{}`, which is disabled", node.name, call.name))
-                    .at(at(&call.name))
-                    .help("enable it, or remove the ref"),
+                Diagnostic::error(format!(
+                    "model `{}` refs `{}`, which is disabled",
+                    node.name, call.name
+                ))
+                .at(at(&call.name))
+                .help("enable it, or remove the ref"),
             ),
-            Err(message) => sink.push(
-                Diagnostic::error(format!("model `{}` has a {message}", node.name)).at(at(&call.name)),
-            ),
+            Err(message) => {
+                let call_text = match &call.package {
+                    Some(package) => format!("ref('{package}', '{}')", call.name),
+                    None => format!("ref('{}')", call.name),
+                };
+                sink.push(
+                    Diagnostic::error(format!("model `{}` uses {call_text}: {message}", node.name))
+                        .at(at(&call.name)),
+                );
+            }
         }
     }
     for call in &node.sources {
@@ -326,9 +403,12 @@ fn resolve_dependencies(node: &mut Node, names: &NameIndex, disabled: &BTreeSet<
                 depends_on.insert(id.to_owned());
             }
             Err(message) => sink.push(
-                Diagnostic::error(format!("model `{}` uses a {message}", node.name.clone()))
-                    .at(at(&call.table))
-                    .help("declare it under `sources:` in a schema YAML file"),
+                Diagnostic::error(format!(
+                    "model `{}` uses source('{}', '{}'): {message}",
+                    node.name, call.source, call.table
+                ))
+                .at(at(&call.table))
+                .help("declare it under `sources:` in a schema YAML file"),
             ),
         }
     }
@@ -338,7 +418,10 @@ fn resolve_dependencies(node: &mut Node, names: &NameIndex, disabled: &BTreeSet<
 fn graph_node(node: &Node) -> GraphNode {
     let mut config = node.config.to_json();
     if let Json::Object(map) = &mut config {
-        map.insert("materialized".to_owned(), Json::from(node.config.materialized.clone()));
+        map.insert(
+            "materialized".to_owned(),
+            Json::from(node.config.materialized.clone()),
+        );
     }
     GraphNode {
         unique_id: node.unique_id.clone(),

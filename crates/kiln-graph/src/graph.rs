@@ -80,7 +80,10 @@ impl Graph {
         let mut index = HashMap::new();
         let mut by_id = BTreeMap::new();
         for node in nodes {
-            index.insert(node.unique_id.clone(), graph.add_node(node.unique_id.clone()));
+            index.insert(
+                node.unique_id.clone(),
+                graph.add_node(node.unique_id.clone()),
+            );
             by_id.insert(node.unique_id.clone(), node);
         }
         let mut errors = Vec::new();
@@ -92,27 +95,42 @@ impl Graph {
                         graph.update_edge(parent, child, ());
                     }
                     None => errors.push(
-                        Diagnostic::error(format!("{} depends on `{parent}`, which does not exist", node.unique_id))
-                            .at(node.location.clone()),
+                        Diagnostic::error(format!(
+                            "{} depends on `{parent}`, which does not exist",
+                            node.unique_id
+                        ))
+                        .at(node.location.clone()),
                     ),
                 }
             }
         }
-        let graph = Graph { graph, nodes: by_id, index };
+        let graph = Graph {
+            graph,
+            nodes: by_id,
+            index,
+        };
         errors.extend(graph.cycles());
-        if errors.is_empty() { Ok(graph) } else { Err(Diagnostics(errors)) }
+        if errors.is_empty() {
+            Ok(graph)
+        } else {
+            Err(Diagnostics(errors))
+        }
     }
 
     fn cycles(&self) -> Vec<Diagnostic> {
         let mut errors = Vec::new();
         for component in petgraph::algo::tarjan_scc(&self.graph) {
-            let self_loop = component.len() == 1 && self.graph.contains_edge(component[0], component[0]);
+            let self_loop =
+                component.len() == 1 && self.graph.contains_edge(component[0], component[0]);
             if component.len() < 2 && !self_loop {
                 continue;
             }
             let members: BTreeSet<NodeIndex> = component.iter().copied().collect();
             // Walk the cycle from its smallest id, always to the smallest next member.
-            let start = *members.iter().min_by_key(|&&i| &self.graph[i]).unwrap_or(&component[0]);
+            let start = *members
+                .iter()
+                .min_by_key(|&&i| &self.graph[i])
+                .unwrap_or(&component[0]);
             let mut path = vec![start];
             let mut current = start;
             loop {
@@ -132,7 +150,10 @@ impl Graph {
                 }
             }
             path.push(start);
-            let names: Vec<&str> = path.iter().map(|&i| self.nodes[&self.graph[i]].name.as_str()).collect();
+            let names: Vec<&str> = path
+                .iter()
+                .map(|&i| self.nodes[&self.graph[i]].name.as_str())
+                .collect();
             let first = &self.nodes[&self.graph[start]];
             let mut error = Diagnostic::error(format!("dependency cycle: {}", names.join(" -> ")))
                 .at(first.location.clone())
@@ -165,18 +186,30 @@ impl Graph {
 
     /// Direct parents or children of a node.
     pub fn neighbors(&self, unique_id: &str, direction: Direction) -> Vec<&str> {
-        let Some(&index) = self.index.get(unique_id) else { return Vec::new() };
-        let mut out: Vec<&str> =
-            self.graph.neighbors_directed(index, direction).map(|i| self.graph[i].as_str()).collect();
+        let Some(&index) = self.index.get(unique_id) else {
+            return Vec::new();
+        };
+        let mut out: Vec<&str> = self
+            .graph
+            .neighbors_directed(index, direction)
+            .map(|i| self.graph[i].as_str())
+            .collect();
         out.sort_unstable();
         out
     }
 
     /// Nodes reachable from `unique_id` in `direction` within `depth` steps (all if `None`),
     /// not including the node itself.
-    pub fn reachable(&self, unique_id: &str, direction: Direction, depth: Option<usize>) -> BTreeSet<String> {
+    pub fn reachable(
+        &self,
+        unique_id: &str,
+        direction: Direction,
+        depth: Option<usize>,
+    ) -> BTreeSet<String> {
         let mut seen = BTreeSet::new();
-        let Some(&start) = self.index.get(unique_id) else { return seen };
+        let Some(&start) = self.index.get(unique_id) else {
+            return seen;
+        };
         let mut queue = VecDeque::from([(start, 0)]);
         while let Some((index, distance)) = queue.pop_front() {
             if depth.is_some_and(|d| distance >= d) {
@@ -197,13 +230,24 @@ impl Graph {
         let mut indegree: HashMap<NodeIndex, usize> = self
             .graph
             .node_indices()
-            .map(|i| (i, self.graph.neighbors_directed(i, Direction::Incoming).count()))
+            .map(|i| {
+                (
+                    i,
+                    self.graph
+                        .neighbors_directed(i, Direction::Incoming)
+                        .count(),
+                )
+            })
             .collect();
         let key = |i: NodeIndex| {
             let node = &self.nodes[&self.graph[i]];
             Reverse((node.name.clone(), node.unique_id.clone(), i))
         };
-        let mut ready: BinaryHeap<_> = indegree.iter().filter(|(_, d)| **d == 0).map(|(&i, _)| key(i)).collect();
+        let mut ready: BinaryHeap<_> = indegree
+            .iter()
+            .filter(|(_, d)| **d == 0)
+            .map(|(&i, _)| key(i))
+            .collect();
         let mut order = Vec::with_capacity(self.nodes.len());
         while let Some(Reverse((_, _, index))) = ready.pop() {
             order.push(self.graph[index].as_str());

@@ -40,14 +40,26 @@ enum Method {
     TestName,
 }
 
-const METHODS: &[&str] =
-    &["fqn", "tag", "path", "config.<key>", "source", "resource_type", "package", "test_type", "test_name"];
+const METHODS: &[&str] = &[
+    "fqn",
+    "tag",
+    "path",
+    "config.<key>",
+    "source",
+    "resource_type",
+    "package",
+    "test_type",
+    "test_name",
+];
 
 fn parse_depth(digits: &str) -> Result<Option<usize>, String> {
     if digits.is_empty() {
         Ok(None)
     } else {
-        digits.parse().map(Some).map_err(|_| format!("`{digits}` is not a depth"))
+        digits
+            .parse()
+            .map(Some)
+            .map_err(|_| format!("`{digits}` is not a depth"))
     }
 }
 
@@ -58,7 +70,9 @@ fn parse_criterion(text: &str) -> Result<Criterion, String> {
         rest = &rest[1..];
     }
     let mut parents = None;
-    let digits_end = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+    let digits_end = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
     if rest[digits_end..].starts_with('+') {
         parents = Some(parse_depth(&rest[..digits_end])?);
         rest = &rest[digits_end + 1..];
@@ -102,7 +116,13 @@ fn parse_criterion(text: &str) -> Result<Criterion, String> {
     if value.is_empty() {
         return Err(format!("selector `{text}` has no value"));
     }
-    Ok(Criterion { parents, children, at, method, value: value.to_owned() })
+    Ok(Criterion {
+        parents,
+        children,
+        at,
+        method,
+        value: value.to_owned(),
+    })
 }
 
 /// Shell-style matching with `*` and `?`.
@@ -135,9 +155,8 @@ fn glob(pattern: &str, text: &str) -> bool {
 /// without the package name), or the selector is the node's name.
 fn fqn_matches(node: &GraphNode, value: &str) -> bool {
     let parts: Vec<&str> = value.split('.').collect();
-    let matches_prefix = |fqn: &[String]| {
-        parts.len() <= fqn.len() && parts.iter().zip(fqn).all(|(p, f)| glob(p, f))
-    };
+    let matches_prefix =
+        |fqn: &[String]| parts.len() <= fqn.len() && parts.iter().zip(fqn).all(|(p, f)| glob(p, f));
     matches_prefix(&node.fqn) || matches_prefix(node.fqn.get(1..).unwrap_or_default())
 }
 
@@ -148,7 +167,8 @@ fn matches(node: &GraphNode, criterion: &Criterion) -> bool {
             if value.contains('/') || value.ends_with(".sql") || value.ends_with(".csv") {
                 path_matches(node, value)
             } else {
-                node.resource_type != ResourceType::Source && (glob(value, &node.name) || fqn_matches(node, value))
+                node.resource_type != ResourceType::Source
+                    && (glob(value, &node.name) || fqn_matches(node, value))
             }
         }
         Method::Fqn => fqn_matches(node, value),
@@ -156,7 +176,9 @@ fn matches(node: &GraphNode, criterion: &Criterion) -> bool {
         Method::Path => path_matches(node, value),
         Method::Config(key) => match node.config.get(key) {
             Some(serde_json::Value::String(s)) => glob(value, s),
-            Some(serde_json::Value::Array(items)) => items.iter().any(|i| i.as_str().is_some_and(|s| glob(value, s))),
+            Some(serde_json::Value::Array(items)) => items
+                .iter()
+                .any(|i| i.as_str().is_some_and(|s| glob(value, s))),
             Some(serde_json::Value::Bool(b)) => value == b.to_string(),
             Some(serde_json::Value::Number(n)) => value == n.to_string(),
             _ => false,
@@ -172,10 +194,16 @@ fn matches(node: &GraphNode, criterion: &Criterion) -> bool {
         }
         Method::ResourceType => ResourceType::parse(value) == Some(node.resource_type),
         Method::Package => glob(value, &node.package),
-        Method::TestType => node.resource_type == ResourceType::Test && node.group.as_deref() == Some(value),
+        Method::TestType => {
+            node.resource_type == ResourceType::Test && node.group.as_deref() == Some(value)
+        }
         Method::TestName => {
             node.resource_type == ResourceType::Test
-                && node.config.get("test_name").and_then(|v| v.as_str()).is_some_and(|n| glob(value, n))
+                && node
+                    .config
+                    .get("test_name")
+                    .and_then(|v| v.as_str())
+                    .is_some_and(|n| glob(value, n))
         }
     }
 }
@@ -187,8 +215,11 @@ fn path_matches(node: &GraphNode, value: &str) -> bool {
 }
 
 fn select_criterion(graph: &Graph, criterion: &Criterion) -> BTreeSet<String> {
-    let matched: BTreeSet<String> =
-        graph.nodes().filter(|n| matches(n, criterion)).map(|n| n.unique_id.clone()).collect();
+    let matched: BTreeSet<String> = graph
+        .nodes()
+        .filter(|n| matches(n, criterion))
+        .map(|n| n.unique_id.clone())
+        .collect();
     let mut selected = matched.clone();
     for id in &matched {
         if criterion.at {
@@ -209,7 +240,11 @@ fn select_criterion(graph: &Graph, criterion: &Criterion) -> BTreeSet<String> {
 }
 
 /// Nodes matched by a list of selectors (each possibly holding several space-separated ones).
-fn evaluate(graph: &Graph, selectors: &[String], flag: &str) -> Result<BTreeSet<String>, Diagnostic> {
+fn evaluate(
+    graph: &Graph,
+    selectors: &[String],
+    flag: &str,
+) -> Result<BTreeSet<String>, Diagnostic> {
     let mut union = BTreeSet::new();
     for selector in selectors.iter().flat_map(|s| s.split_whitespace()) {
         let mut intersection: Option<BTreeSet<String>> = None;
@@ -231,7 +266,11 @@ fn evaluate(graph: &Graph, selectors: &[String], flag: &str) -> Result<BTreeSet<
 
 /// The unique ids selected by `--select` minus `--exclude`; every node when nothing is
 /// selected.
-pub fn select(graph: &Graph, select: &[String], exclude: &[String]) -> Result<BTreeSet<String>, Diagnostic> {
+pub fn select(
+    graph: &Graph,
+    select: &[String],
+    exclude: &[String],
+) -> Result<BTreeSet<String>, Diagnostic> {
     let mut selected = if select.iter().all(|s| s.trim().is_empty()) {
         graph.nodes().map(|n| n.unique_id.clone()).collect()
     } else {
@@ -269,7 +308,13 @@ mod tests {
         Graph::build(vec![
             node("stg_a", "staging", &[], &["daily"], "view"),
             node("stg_b", "staging", &[], &[], "view"),
-            node("int_ab", "intermediate", &["stg_a", "stg_b"], &[], "ephemeral"),
+            node(
+                "int_ab",
+                "intermediate",
+                &["stg_a", "stg_b"],
+                &[],
+                "ephemeral",
+            ),
             node("mart_x", "marts", &["int_ab"], &["daily"], "table"),
             node("mart_y", "marts", &["stg_b"], &[], "table"),
         ])
@@ -279,17 +324,27 @@ mod tests {
     fn names(graph: &Graph, select_: &[&str], exclude: &[&str]) -> Vec<String> {
         let s: Vec<String> = select_.iter().map(|s| (*s).to_owned()).collect();
         let e: Vec<String> = exclude.iter().map(|s| (*s).to_owned()).collect();
-        select(graph, &s, &e).unwrap().into_iter().map(|id| id.rsplit('.').next().unwrap().to_owned()).collect()
+        select(graph, &s, &e)
+            .unwrap()
+            .into_iter()
+            .map(|id| id.rsplit('.').next().unwrap().to_owned())
+            .collect()
     }
 
     #[test]
     fn graph_operators() {
         let g = graph();
         assert_eq!(names(&g, &["+int_ab"], &[]), ["int_ab", "stg_a", "stg_b"]);
-        assert_eq!(names(&g, &["stg_b+"], &[]), ["int_ab", "mart_x", "mart_y", "stg_b"]);
+        assert_eq!(
+            names(&g, &["stg_b+"], &[]),
+            ["int_ab", "mart_x", "mart_y", "stg_b"]
+        );
         assert_eq!(names(&g, &["stg_b+1"], &[]), ["int_ab", "mart_y", "stg_b"]);
         assert_eq!(names(&g, &["1+mart_x"], &[]), ["int_ab", "mart_x"]);
-        assert_eq!(names(&g, &["@stg_a"], &[]), ["int_ab", "mart_x", "stg_a", "stg_b"]);
+        assert_eq!(
+            names(&g, &["@stg_a"], &[]),
+            ["int_ab", "mart_x", "stg_a", "stg_b"]
+        );
     }
 
     #[test]
@@ -298,7 +353,10 @@ mod tests {
         assert_eq!(names(&g, &["tag:daily"], &[]), ["mart_x", "stg_a"]);
         assert_eq!(names(&g, &["staging"], &[]), ["stg_a", "stg_b"]);
         assert_eq!(names(&g, &["path:models/marts"], &[]), ["mart_x", "mart_y"]);
-        assert_eq!(names(&g, &["config.materialized:table,tag:daily"], &[]), ["mart_x"]);
+        assert_eq!(
+            names(&g, &["config.materialized:table,tag:daily"], &[]),
+            ["mart_x"]
+        );
         assert_eq!(names(&g, &["stg_a mart_y"], &[]), ["mart_y", "stg_a"]);
         assert_eq!(names(&g, &["stg_*"], &["stg_b"]), ["stg_a"]);
         assert_eq!(names(&g, &["shop.marts.*"], &[]), ["mart_x", "mart_y"]);
@@ -308,13 +366,21 @@ mod tests {
     fn bad_selectors_are_errors() {
         let g = graph();
         let error = select(&g, &["colour:red".to_owned()], &[]).unwrap_err();
-        assert!(error.message.contains("unknown selector method `colour`"), "{}", error.message);
+        assert!(
+            error.message.contains("unknown selector method `colour`"),
+            "{}",
+            error.message
+        );
     }
 
     #[test]
     fn topological_order_is_stable_and_breaks_ties_by_name() {
         let g = graph();
-        let order: Vec<&str> = g.topological_order().into_iter().map(|id| id.rsplit('.').next().unwrap()).collect();
+        let order: Vec<&str> = g
+            .topological_order()
+            .into_iter()
+            .map(|id| id.rsplit('.').next().unwrap())
+            .collect();
         assert_eq!(order, ["stg_a", "stg_b", "int_ab", "mart_x", "mart_y"]);
     }
 
@@ -326,6 +392,10 @@ mod tests {
             node("c", "x", &["b"], &[], "view"),
         ])
         .unwrap_err();
-        assert!(error.0[0].message.contains("a -> b -> c -> a"), "{}", error.0[0].message);
+        assert!(
+            error.0[0].message.contains("a -> b -> c -> a"),
+            "{}",
+            error.0[0].message
+        );
     }
 }

@@ -23,12 +23,26 @@ pub fn ref_(state: &State<'_, '_>, args: Rest<Value>) -> Result<Value, Error> {
     let strings: Vec<String> = args
         .iter()
         .filter(|v| !v.is_kwargs())
-        .map(|v| v.as_str().map(str::to_owned).ok_or_else(|| invalid("ref() takes model names as strings")))
+        .map(|v| {
+            v.as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| invalid("ref() takes model names as strings"))
+        })
         .collect::<Result<_, _>>()?;
     let call = match strings.as_slice() {
-        [name] => RefCall { package: None, name: name.clone() },
-        [package, name] => RefCall { package: Some(package.clone()), name: name.clone() },
-        _ => return Err(invalid("ref() takes a model name, or a package name and a model name")),
+        [name] => RefCall {
+            package: None,
+            name: name.clone(),
+        },
+        [package, name] => RefCall {
+            package: Some(package.clone()),
+            name: name.clone(),
+        },
+        _ => {
+            return Err(invalid(
+                "ref() takes a model name, or a package name and a model name",
+            ));
+        }
     };
     ctx.resolve_ref(call).map(|r| r.to_value()).map_err(invalid)
 }
@@ -36,7 +50,9 @@ pub fn ref_(state: &State<'_, '_>, args: Rest<Value>) -> Result<Value, Error> {
 /// `source('source_name', 'table_name')`.
 pub fn source(state: &State<'_, '_>, source: String, table: String) -> Result<Value, Error> {
     let ctx = NodeContext::require(state, "source")?;
-    ctx.resolve_source(SourceCall { source, table }).map(|r| r.to_value()).map_err(invalid)
+    ctx.resolve_source(SourceCall { source, table })
+        .map(|r| r.to_value())
+        .map_err(invalid)
 }
 
 /// `is_incremental()`: true only when rendering an incremental model whose table exists.
@@ -60,9 +76,15 @@ impl Vars {
             return Some(value);
         }
         let root = self.project.get(&self.root_package);
-        let scoped = root.and_then(|vars| vars.get(package)).and_then(|scope| scope.get(name));
-        let global = root.and_then(|vars| vars.get(name)).filter(|_| !self.project.contains_key(name));
-        scoped.or(global).or_else(|| self.project.get(package).and_then(|vars| vars.get(name)))
+        let scoped = root
+            .and_then(|vars| vars.get(package))
+            .and_then(|scope| scope.get(name));
+        let global = root
+            .and_then(|vars| vars.get(name))
+            .filter(|_| !self.project.contains_key(name));
+        scoped
+            .or(global)
+            .or_else(|| self.project.get(package).and_then(|vars| vars.get(name)))
     }
 }
 
@@ -89,11 +111,18 @@ impl Object for VarFn {
         }
     }
 
-    fn call_method(self: &Arc<Self>, state: &mut State<'_, '_>, method: &str, args: &[Value]) -> Result<Value, Error> {
+    fn call_method(
+        self: &Arc<Self>,
+        state: &mut State<'_, '_>,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Value, Error> {
         match method {
             "has_var" => {
                 let (name,): (String,) = from_args(args)?;
-                let package = NodeContext::current(state).map(|c| c.node.package.clone()).unwrap_or_default();
+                let package = NodeContext::current(state)
+                    .map(|c| c.node.package.clone())
+                    .unwrap_or_default();
                 Ok(Value::from(self.0.lookup(&package, &name).is_some()))
             }
             _ => Err(Error::from(ErrorKind::UnknownMethod)),
@@ -111,8 +140,15 @@ pub struct LogLine {
 
 pub type LogSink = Arc<Mutex<Vec<LogLine>>>;
 
-fn push_log(sink: &LogSink, line: LogLine) {
-    sink.lock().unwrap_or_else(PoisonError::into_inner).push(line);
+/// Records a log line. Lines from the parse render are dropped: every node is rendered again
+/// for compilation, and a message should be shown once.
+fn push_log(state: &State<'_, '_>, sink: &LogSink, line: LogLine) {
+    if NodeContext::current(state).is_some_and(|ctx| ctx.phase == crate::context::Phase::Parse) {
+        return;
+    }
+    sink.lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .push(line);
 }
 
 /// `log(message, info=False)`.
@@ -124,10 +160,19 @@ impl Object for LogFn {
         ObjectRepr::Plain
     }
 
-    fn call(self: &Arc<Self>, _state: &mut State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
+    fn call(self: &Arc<Self>, state: &mut State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
         let (message, info, kwargs): (Value, Option<bool>, Kwargs) = from_args(args)?;
-        let info = info.or(kwargs.get::<Option<bool>>("info")?).unwrap_or(false);
-        push_log(&self.0, LogLine { message: message.to_string(), info });
+        let info = info
+            .or(kwargs.get::<Option<bool>>("info")?)
+            .unwrap_or(false);
+        push_log(
+            state,
+            &self.0,
+            LogLine {
+                message: message.to_string(),
+                info,
+            },
+        );
         Ok(Value::from(""))
     }
 }
@@ -141,15 +186,29 @@ impl Object for Exceptions {
         ObjectRepr::Plain
     }
 
-    fn call_method(self: &Arc<Self>, _state: &mut State<'_, '_>, method: &str, args: &[Value]) -> Result<Value, Error> {
+    fn call_method(
+        self: &Arc<Self>,
+        state: &mut State<'_, '_>,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Value, Error> {
         let (message, _rest): (Option<Value>, Rest<Value>) = from_args(args)?;
         let message = message.map(|m| m.to_string()).unwrap_or_default();
         match method {
             "warn" => {
-                push_log(&self.0, LogLine { message: format!("warning: {message}"), info: true });
+                push_log(
+                    state,
+                    &self.0,
+                    LogLine {
+                        message: format!("warning: {message}"),
+                        info: true,
+                    },
+                );
                 Ok(Value::from(""))
             }
-            "raise_compiler_error" | "raise_not_implemented" | "raise_database_error"
+            "raise_compiler_error"
+            | "raise_not_implemented"
+            | "raise_database_error"
             | "raise_dependency_error" => Err(invalid(message)),
             _ => Err(invalid(format!("exceptions.{method}() is not supported"))),
         }
@@ -168,7 +227,12 @@ impl Object for Adapter {
         ObjectRepr::Plain
     }
 
-    fn call_method(self: &Arc<Self>, state: &mut State<'_, '_>, method: &str, args: &[Value]) -> Result<Value, Error> {
+    fn call_method(
+        self: &Arc<Self>,
+        state: &mut State<'_, '_>,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Value, Error> {
         match method {
             "dispatch" => macros::dispatch(state, &self.registry, args),
             "quote" => {
@@ -177,18 +241,27 @@ impl Object for Adapter {
             }
             "type" => Ok(Value::from(self.adapter_type.clone())),
             // No warehouse: nothing exists yet and nothing has columns.
-            "get_columns_in_relation" | "get_missing_columns" | "get_columns_in_query" | "list_relations_without_caching" => {
-                Ok(Value::from(Vec::<Value>::new()))
-            }
+            "get_columns_in_relation"
+            | "get_missing_columns"
+            | "get_columns_in_query"
+            | "list_relations_without_caching" => Ok(Value::from(Vec::<Value>::new())),
             "get_relation" | "load_relation" | "load_cached_relation" => Ok(Value::from(())),
             "already_exists" | "check_schema_exists" => Ok(Value::from(false)),
             "quote_as_configured" | "quote_seed_column" => {
                 let (name, _rest): (String, Rest<Value>) = from_args(args)?;
                 Ok(Value::from(quote_identifier(&name)))
             }
-            "expand_target_column_types" | "drop_relation" | "rename_relation" | "truncate_relation"
-            | "create_schema" | "drop_schema" | "commit" => Ok(Value::from("")),
-            _ => Err(Error::new(ErrorKind::UnknownMethod, format!("adapter.{method}() is not supported by Kiln yet"))),
+            "expand_target_column_types"
+            | "drop_relation"
+            | "rename_relation"
+            | "truncate_relation"
+            | "create_schema"
+            | "drop_schema"
+            | "commit" => Ok(Value::from("")),
+            _ => Err(Error::new(
+                ErrorKind::UnknownMethod,
+                format!("adapter.{method}() is not supported by Kiln yet"),
+            )),
         }
     }
 }
@@ -199,8 +272,12 @@ pub fn run_query(_sql: Option<Value>) -> Value {
 }
 
 /// `{% call statement('name', fetch_result=True) %}`: nothing runs without a warehouse.
-pub fn statement(_args: Rest<Value>) -> Value {
-    Value::from("")
+pub fn statement(_args: Rest<Value>, kwargs: Kwargs) -> Result<Value, Error> {
+    // fetch_result, auto_begin, language and the call block's `caller` are all accepted.
+    for key in kwargs.args() {
+        kwargs.get::<Value>(key)?;
+    }
+    Ok(Value::from(""))
 }
 
 /// `load_result('name')`: none, as in dbt's parse phase.
@@ -230,7 +307,12 @@ impl Object for RelationApi {
         ObjectRepr::Plain
     }
 
-    fn call_method(self: &Arc<Self>, _state: &mut State<'_, '_>, method: &str, args: &[Value]) -> Result<Value, Error> {
+    fn call_method(
+        self: &Arc<Self>,
+        _state: &mut State<'_, '_>,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Value, Error> {
         if method != "create" {
             return Err(Error::from(ErrorKind::UnknownMethod));
         }
@@ -238,7 +320,9 @@ impl Object for RelationApi {
         let relation = Relation {
             database: kwargs.get("database")?,
             schema: kwargs.get("schema")?,
-            identifier: kwargs.get::<Option<String>>("identifier")?.unwrap_or_default(),
+            identifier: kwargs
+                .get::<Option<String>>("identifier")?
+                .unwrap_or_default(),
             kind: kwargs.get("type")?,
         };
         Ok(relation.to_value())
@@ -262,7 +346,8 @@ pub fn tojson(value: Value, kwargs: Kwargs) -> Result<Value, Error> {
 fn sorted(json: Json) -> Json {
     match json {
         Json::Object(map) => {
-            let sorted: BTreeMap<String, Json> = map.into_iter().map(|(k, v)| (k, sorted(v))).collect();
+            let sorted: BTreeMap<String, Json> =
+                map.into_iter().map(|(k, v)| (k, sorted(v))).collect();
             Json::Object(sorted.into_iter().collect())
         }
         Json::Array(items) => Json::Array(items.into_iter().map(sorted).collect()),
@@ -278,10 +363,16 @@ pub fn fromyaml(text: String) -> Result<Value, Error> {
 
 /// Python's `zip`.
 pub fn zip(lists: Rest<Value>) -> Result<Value, Error> {
-    let lists: Vec<Vec<Value>> =
-        lists.iter().map(|l| l.try_iter().map(Iterator::collect)).collect::<Result<_, _>>()?;
+    let lists: Vec<Vec<Value>> = lists
+        .iter()
+        .map(|l| l.try_iter().map(Iterator::collect))
+        .collect::<Result<_, _>>()?;
     let len = lists.iter().map(Vec::len).min().unwrap_or(0);
-    Ok(Value::from((0..len).map(|i| Value::from(lists.iter().map(|l| l[i].clone()).collect::<Vec<_>>())).collect::<Vec<_>>()))
+    Ok(Value::from(
+        (0..len)
+            .map(|i| Value::from(lists.iter().map(|l| l[i].clone()).collect::<Vec<_>>()))
+            .collect::<Vec<_>>(),
+    ))
 }
 
 /// Python's `set`: the distinct items, in first-seen order.
@@ -316,7 +407,10 @@ pub fn as_number(value: Value) -> Value {
 }
 
 pub fn as_native(value: Value) -> Value {
-    match value.as_str().and_then(|text| serde_json::from_str::<Json>(text.trim()).ok()) {
+    match value
+        .as_str()
+        .and_then(|text| serde_json::from_str::<Json>(text.trim()).ok())
+    {
         Some(json) => crate::to_value(json),
         None => as_bool(value),
     }
@@ -328,11 +422,18 @@ pub fn as_text(value: Value) -> Value {
 
 /// Methods on lists and dicts that Python code uses and MiniJinja's values cannot support
 /// because they mutate in place: a clear error with the idiom to use instead.
-pub fn unknown_method(state: &mut State<'_, '_>, value: &Value, method: &str, args: &[Value]) -> Result<Value, Error> {
+pub fn unknown_method(
+    state: &mut State<'_, '_>,
+    value: &Value,
+    method: &str,
+    args: &[Value],
+) -> Result<Value, Error> {
     match method {
-        "append" | "extend" | "insert" | "pop" | "remove" | "update" | "clear" => Err(invalid(format!(
-            "`.{method}()` changes a value in place, which Kiln's templates do not support; build a new one instead, e.g. `{{% set items = items + [item] %}}` or `{{% set d = dict(d, key=value) %}}`"
-        ))),
+        "append" | "extend" | "insert" | "pop" | "remove" | "update" | "clear" => {
+            Err(invalid(format!(
+                "`.{method}()` changes a value in place, which Kiln's templates do not support; build a new one instead, e.g. `{{% set items = items + [item] %}}` or `{{% set d = dict(d, key=value) %}}`"
+            )))
+        }
         _ => minijinja_contrib::pycompat::unknown_method_callback(state, value, method, args),
     }
 }

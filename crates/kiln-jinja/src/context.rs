@@ -87,7 +87,10 @@ pub struct NodeContext {
 
 impl std::fmt::Debug for NodeContext {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NodeContext").field("node", &self.node.unique_id).field("phase", &self.phase).finish()
+        f.debug_struct("NodeContext")
+            .field("node", &self.node.unique_id)
+            .field("phase", &self.phase)
+            .finish()
     }
 }
 
@@ -122,7 +125,13 @@ impl NodeContext {
             resolver,
             extra: BTreeMap::new(),
             model,
-            state: Mutex::new(Mutable { recorded: Recorded { config, ..Recorded::default() }, config_json }),
+            state: Mutex::new(Mutable {
+                recorded: Recorded {
+                    config,
+                    ..Recorded::default()
+                },
+                config_json,
+            }),
         }
     }
 
@@ -144,7 +153,10 @@ impl NodeContext {
     /// The context for a function that needs one, or an error naming the function.
     pub fn require(state: &State<'_, '_>, function: &str) -> Result<Arc<NodeContext>, Error> {
         Self::current(state).ok_or_else(|| {
-            Error::new(ErrorKind::InvalidOperation, format!("{function}() is only available while rendering a node"))
+            Error::new(
+                ErrorKind::InvalidOperation,
+                format!("{function}() is only available while rendering a node"),
+            )
         })
     }
 
@@ -180,7 +192,8 @@ impl NodeContext {
         if self.phase != Phase::Parse {
             return Ok(());
         }
-        let layer = RawConfig::from_json(layer).map_err(|message| Error::new(ErrorKind::InvalidOperation, message))?;
+        let layer = RawConfig::from_json(layer)
+            .map_err(|message| Error::new(ErrorKind::InvalidOperation, message))?;
         let mut state = self.lock();
         state.recorded.config.merge(layer);
         state.config_json = serde_json::to_value(&state.recorded.config).unwrap_or(Json::Null);
@@ -240,7 +253,10 @@ impl Object for ConfigObject {
         }
         for key in kwargs.args() {
             let value: Value = kwargs.get(key)?;
-            layer.insert(key.to_owned(), serde_json::to_value(&value).unwrap_or(Json::Null));
+            layer.insert(
+                key.to_owned(),
+                serde_json::to_value(&value).unwrap_or(Json::Null),
+            );
         }
         self.0.apply_config(Json::Object(layer))?;
         Ok(Value::from(""))
@@ -268,11 +284,20 @@ impl Object for ConfigObject {
             }
             "require" => {
                 let (key,): (String,) = from_args(args)?;
-                self.0.config_value(&key).map(|v| crate::to_value(&v)).ok_or_else(|| {
-                    Error::new(ErrorKind::InvalidOperation, format!("config `{key}` is required but not set"))
-                })
+                self.0
+                    .config_value(&key)
+                    .map(|v| crate::to_value(&v))
+                    .ok_or_else(|| {
+                        Error::new(
+                            ErrorKind::InvalidOperation,
+                            format!("config `{key}` is required but not set"),
+                        )
+                    })
             }
-            _ => Err(Error::new(ErrorKind::UnknownMethod, format!("config has no method `{method}`"))),
+            _ => Err(Error::new(
+                ErrorKind::UnknownMethod,
+                format!("config has no method `{method}`"),
+            )),
         }
     }
 }

@@ -14,7 +14,9 @@ use crate::builtins::{self, Adapter, Api, Exceptions, LogFn, LogLine, LogSink, V
 use crate::context::NodeContext;
 use crate::error::to_diagnostic;
 use crate::macro_file::{self, BlockKind};
-use crate::macros::{self, BUILTIN_PACKAGE, MacroDef, MacroFn, MacroRegistry, Namespace, TEMPLATE_SEPARATOR};
+use crate::macros::{
+    self, BUILTIN_PACKAGE, MacroDef, MacroFn, MacroRegistry, Namespace, TEMPLATE_SEPARATOR,
+};
 
 const BUILTIN_MACROS: &str = include_str!("builtin_macros.sql");
 
@@ -41,21 +43,41 @@ pub struct JinjaEnv {
 impl JinjaEnv {
     /// Registers every macro of the project and its packages. Returns the environment and the
     /// warnings found, or every error found.
-    pub fn new(project: &Project, options: EnvOptions) -> Result<(JinjaEnv, Vec<Diagnostic>), Diagnostics> {
-        let adapter_type = options.target.get("type").and_then(Json::as_str).unwrap_or("postgres").to_owned();
+    pub fn new(
+        project: &Project,
+        options: EnvOptions,
+    ) -> Result<(JinjaEnv, Vec<Diagnostic>), Diagnostics> {
+        let adapter_type = options
+            .target
+            .get("type")
+            .and_then(Json::as_str)
+            .unwrap_or("postgres")
+            .to_owned();
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::SemiStrict);
         env.set_debug(true);
         env.set_recursion_limit(500);
         env.set_unknown_method_callback(builtins::unknown_method);
         let mut sink = DiagnosticSink::default();
-        let mut registry = MacroRegistry::new(project.name(), project.file().dispatch.clone(), &adapter_type);
+        let mut registry = MacroRegistry::new(
+            project.name(),
+            project.file().dispatch.clone(),
+            &adapter_type,
+        );
 
         let builtin_file = PathBuf::from("<kiln builtins>");
-        let mut sources = vec![(BUILTIN_PACKAGE.to_owned(), builtin_file, BUILTIN_MACROS.to_owned())];
+        let mut sources = vec![(
+            BUILTIN_PACKAGE.to_owned(),
+            builtin_file,
+            BUILTIN_MACROS.to_owned(),
+        )];
         for package in &project.packages {
             for file in &package.macros {
-                sources.push((package.name.clone(), file.display.clone(), file.text.clone()));
+                sources.push((
+                    package.name.clone(),
+                    file.display.clone(),
+                    file.text.clone(),
+                ));
             }
         }
         for (package, file, text) in sources {
@@ -67,11 +89,30 @@ impl JinjaEnv {
         let vars = Vars {
             cli: options.cli_vars.clone(),
             root_package: project.name().to_owned(),
-            project: project.packages.iter().map(|p| (p.name.clone(), p.file.vars.clone())).collect(),
+            project: project
+                .packages
+                .iter()
+                .map(|p| (p.name.clone(), p.file.vars.clone()))
+                .collect(),
         };
-        add_globals(&mut env, &registry, &logs, vars, &adapter_type, project, &options);
+        add_globals(
+            &mut env,
+            &registry,
+            &logs,
+            vars,
+            &adapter_type,
+            project,
+            &options,
+        );
         let warnings = sink.finish()?;
-        Ok((JinjaEnv { env, registry, logs }, warnings))
+        Ok((
+            JinjaEnv {
+                env,
+                registry,
+                logs,
+            },
+            warnings,
+        ))
     }
 
     pub fn registry(&self) -> &MacroRegistry {
@@ -81,19 +122,47 @@ impl JinjaEnv {
     /// Whether the root project (or a package) overrides a built-in macro such as
     /// `generate_schema_name`.
     pub fn is_overridden(&self, name: &str) -> bool {
-        self.registry.packages().any(|p| p != BUILTIN_PACKAGE && self.registry.get(p, name).is_some())
+        self.registry
+            .packages()
+            .any(|p| p != BUILTIN_PACKAGE && self.registry.get(p, name).is_some())
     }
 
     /// Renders a node's SQL. `name` is the file's project-relative path, used in errors.
-    pub fn render(&self, name: &str, source: &str, context: Arc<NodeContext>) -> Result<String, Diagnostic> {
+    pub fn render(
+        &self,
+        name: &str,
+        source: &str,
+        context: Arc<NodeContext>,
+    ) -> Result<String, Diagnostic> {
         self.env
             .render_named_str(name, source, Value::from_dyn_object(context))
-            .map_err(|error| to_diagnostic(&error))
+            .map_err(|error| self.diagnostic(&error))
+    }
+
+    /// A template error as a diagnostic, with the closest macro name for an unknown one.
+    fn diagnostic(&self, error: &minijinja::Error) -> Diagnostic {
+        let diagnostic = to_diagnostic(error);
+        let inner = crate::error::innermost(error);
+        if inner.kind() != minijinja::ErrorKind::UnknownFunction {
+            return diagnostic;
+        }
+        let Some(name) = crate::error::unknown_name(inner) else {
+            return diagnostic;
+        };
+        match kiln_project::diagnostic::closest(name, self.registry.names()) {
+            Some(known) => diagnostic.help(format!("did you mean `{known}`?")),
+            None => diagnostic.help("define it in a .sql file under the macro paths"),
+        }
     }
 
     /// Calls a macro by name with plain arguments, as `{{ name(args...) }}` would, in the
     /// context of `context` if given. Used for `generate_schema_name` and friends.
-    pub fn call_macro(&self, name: &str, args: Vec<Value>, context: Option<Arc<NodeContext>>) -> Result<String, Diagnostic> {
+    pub fn call_macro(
+        &self,
+        name: &str,
+        args: Vec<Value>,
+        context: Option<Arc<NodeContext>>,
+    ) -> Result<String, Diagnostic> {
         let mut ctx: BTreeMap<String, Value> = BTreeMap::new();
         let mut call_args = Vec::new();
         for (i, arg) in args.into_iter().enumerate() {
@@ -108,7 +177,7 @@ impl JinjaEnv {
         self.env
             .render_named_str("<kiln>", &source, Value::from(ctx))
             .map(|s| s.trim().to_owned())
-            .map_err(|error| to_diagnostic(&error))
+            .map_err(|error| self.diagnostic(&error))
     }
 
     /// Takes the lines `log()` and `exceptions.warn()` produced so far.
@@ -152,13 +221,25 @@ fn register_file(
             sink.push(to_diagnostic(&error));
             continue;
         }
-        let def = MacroDef { package: package.to_owned(), name: name.clone(), template, file: file.to_path_buf(), line: source.line };
+        let def = MacroDef {
+            package: package.to_owned(),
+            name: name.clone(),
+            template,
+            file: file.to_path_buf(),
+            line: source.line,
+        };
         if let Some(previous) = registry.insert(def) {
             sink.push(
-                Diagnostic::error(format!("macro `{name}` is defined twice in package `{package}`"))
-                    .at(Location::new(file, source.line))
-                    .note(format!("first defined at {}:{}", previous.file.display(), previous.line))
-                    .help("rename or remove one of them"),
+                Diagnostic::error(format!(
+                    "macro `{name}` is defined twice in package `{package}`"
+                ))
+                .at(Location::new(file, source.line))
+                .note(format!(
+                    "first defined at {}:{}",
+                    previous.file.display(),
+                    previous.line
+                ))
+                .help("rename or remove one of them"),
             );
         }
     }
@@ -193,7 +274,13 @@ fn add_globals(
     env.add_global("var", Value::from_object(VarFn(Arc::new(vars))));
     env.add_global("log", Value::from_object(LogFn(logs.clone())));
     env.add_global("exceptions", Value::from_object(Exceptions(logs.clone())));
-    env.add_global("adapter", Value::from_object(Adapter { registry: registry.clone(), adapter_type: adapter_type.to_owned() }));
+    env.add_global(
+        "adapter",
+        Value::from_object(Adapter {
+            registry: registry.clone(),
+            adapter_type: adapter_type.to_owned(),
+        }),
+    );
     env.add_global("api", Value::from_object(Api));
     env.add_global("target", crate::to_value(&options.target));
     env.add_global("flags", crate::to_value(&options.flags));
@@ -201,8 +288,14 @@ fn add_globals(
     env.add_global("dbt_version", Value::from("1.11.0"));
     env.add_global("kiln_version", Value::from(env!("CARGO_PKG_VERSION")));
     env.add_global("invocation_id", Value::from(options.invocation_id.clone()));
-    env.add_global("run_started_at", Value::from(options.run_started_at.clone()));
-    env.add_global("graph", crate::to_value(serde_json::json!({"nodes": {}, "sources": {}, "macros": {}})));
+    env.add_global(
+        "run_started_at",
+        Value::from(options.run_started_at.clone()),
+    );
+    env.add_global(
+        "graph",
+        crate::to_value(serde_json::json!({"nodes": {}, "sources": {}, "macros": {}})),
+    );
     env.add_global("selected_resources", Value::from(Vec::<Value>::new()));
     let mut builtin_functions = BTreeMap::new();
     builtin_functions.insert("ref", Value::from_function(builtins::ref_));
@@ -210,9 +303,21 @@ fn add_globals(
     env.add_global("builtins", Value::from(builtin_functions));
     // Macros last, so that a project macro can shadow a function (dbt allows overriding `ref`).
     for name in registry.names() {
-        env.add_global(name.to_owned(), Value::from_object(MacroFn { name: name.to_owned(), registry: registry.clone() }));
+        env.add_global(
+            name.to_owned(),
+            Value::from_object(MacroFn {
+                name: name.to_owned(),
+                registry: registry.clone(),
+            }),
+        );
     }
     for package in registry.packages() {
-        env.add_global(package.to_owned(), Value::from_object(Namespace { package: package.to_owned(), registry: registry.clone() }));
+        env.add_global(
+            package.to_owned(),
+            Value::from_object(Namespace {
+                package: package.to_owned(),
+                registry: registry.clone(),
+            }),
+        );
     }
 }

@@ -46,7 +46,9 @@ fn tags(text: &str) -> impl Iterator<Item = Tag<'_>> {
             let next = text[start + 1..].chars().next()?;
             match next {
                 '#' => {
-                    pos = text[start..].find("#}").map_or(text.len(), |end| start + end + 2);
+                    pos = text[start..]
+                        .find("#}")
+                        .map_or(text.len(), |end| start + end + 2);
                 }
                 '%' => {
                     let close = start + text[start..].find("%}")?;
@@ -55,13 +57,16 @@ fn tags(text: &str) -> impl Iterator<Item = Tag<'_>> {
                         .trim_start_matches(['-', '+'])
                         .trim_end_matches(['-', '+'])
                         .trim();
-                    let (keyword, rest) = inner.split_once(char::is_whitespace).unwrap_or((inner, ""));
+                    let (keyword, rest) =
+                        inner.split_once(char::is_whitespace).unwrap_or((inner, ""));
                     if keyword == "raw" {
                         // Skip to the end of the raw block.
                         let mut search = pos;
                         while let Some(open) = text[search..].find("{%") {
                             let open = search + open;
-                            let Some(close) = text[open..].find("%}") else { break };
+                            let Some(close) = text[open..].find("%}") else {
+                                break;
+                            };
                             let inner = text[open + 2..open + close].trim_matches(['-', '+', ' ']);
                             search = open + close + 2;
                             if inner == "endraw" {
@@ -71,7 +76,12 @@ fn tags(text: &str) -> impl Iterator<Item = Tag<'_>> {
                         pos = search;
                         continue;
                     }
-                    return Some(Tag { start, end: close + 2, keyword, rest: rest.trim() });
+                    return Some(Tag {
+                        start,
+                        end: close + 2,
+                        keyword,
+                        rest: rest.trim(),
+                    });
                 }
                 _ => pos = start + 1,
             }
@@ -118,8 +128,11 @@ pub fn split(file: &Path, text: &str) -> Result<Vec<MacroSource>, Diagnostic> {
                 continue;
             }
             let Some((start_tag, kind)) = open.take() else {
-                return Err(Diagnostic::error(format!("`{{% {} %}}` without an opening block", tag.keyword))
-                    .at(Location::new(file, line_of(text, tag.start))));
+                return Err(Diagnostic::error(format!(
+                    "`{{% {} %}}` without an opening block",
+                    tag.keyword
+                ))
+                .at(Location::new(file, line_of(text, tag.start))));
             };
             if end_kind != kind {
                 return Err(Diagnostic::error(format!(
@@ -141,7 +154,12 @@ pub fn split(file: &Path, text: &str) -> Result<Vec<MacroSource>, Diagnostic> {
                 }
                 BlockKind::Materialization => {}
             }
-            macros.push(MacroSource { name, kind, line, template });
+            macros.push(MacroSource {
+                name,
+                kind,
+                line,
+                template,
+            });
         }
     }
     if let Some((tag, _)) = open {
@@ -151,7 +169,10 @@ pub fn split(file: &Path, text: &str) -> Result<Vec<MacroSource>, Diagnostic> {
             block_name(tag.rest)
         ))
         .at(Location::new(file, line_of(text, tag.start)))
-        .help(format!("add `{{% end{} %}}` at the end of the block", tag.keyword)));
+        .help(format!(
+            "add `{{% end{} %}}` at the end of the block",
+            tag.keyword
+        )));
     }
     Ok(macros)
 }
@@ -175,7 +196,11 @@ mod tests {
         let macros = split(Path::new("t.sql"), text).unwrap();
         assert_eq!(macros[0].name, "positive");
         assert_eq!(macros[0].kind, BlockKind::Test);
-        assert!(macros[0].template.starts_with("{% macro test_positive(model, column_name) %}"));
+        assert!(
+            macros[0]
+                .template
+                .starts_with("{% macro test_positive(model, column_name) %}")
+        );
         assert!(macros[0].template.ends_with("{% endmacro %}"));
     }
 

@@ -56,7 +56,10 @@ impl MacroRegistry {
 
     /// Adds a macro; returns the previous definition of the same name in the same package.
     pub fn insert(&mut self, def: MacroDef) -> Option<Arc<MacroDef>> {
-        self.by_package.entry(def.package.clone()).or_default().insert(def.name.clone(), Arc::new(def))
+        self.by_package
+            .entry(def.package.clone())
+            .or_default()
+            .insert(def.name.clone(), Arc::new(def))
     }
 
     pub fn get(&self, package: &str, name: &str) -> Option<&Arc<MacroDef>> {
@@ -69,7 +72,11 @@ impl MacroRegistry {
 
     /// Every macro name defined anywhere.
     pub fn names(&self) -> impl Iterator<Item = &str> {
-        let mut names: Vec<&str> = self.by_package.values().flat_map(|m| m.keys().map(String::as_str)).collect();
+        let mut names: Vec<&str> = self
+            .by_package
+            .values()
+            .flat_map(|m| m.keys().map(String::as_str))
+            .collect();
         names.sort_unstable();
         names.dedup();
         names.into_iter()
@@ -81,16 +88,27 @@ impl MacroRegistry {
 
     /// An unqualified call from `package`: its own macros, the root project's, the built-ins.
     pub fn resolve(&self, package: &str, name: &str) -> Option<&Arc<MacroDef>> {
-        [package, self.root.as_str(), BUILTIN_PACKAGE].into_iter().find_map(|p| self.get(p, name))
+        [package, self.root.as_str(), BUILTIN_PACKAGE]
+            .into_iter()
+            .find_map(|p| self.get(p, name))
     }
 
     /// `adapter.dispatch(name, namespace)`: the first `<adapter>__name` or `default__name` in
     /// the search order (the project's `dispatch:` config for the namespace, else the namespace
     /// itself; the root project comes first for dbt's own namespace).
-    pub fn dispatch(&self, name: &str, namespace: Option<&str>, package: &str) -> Result<&Arc<MacroDef>, String> {
+    pub fn dispatch(
+        &self,
+        name: &str,
+        namespace: Option<&str>,
+        package: &str,
+    ) -> Result<&Arc<MacroDef>, String> {
         let order: Vec<&str> = match namespace {
             None => vec![package, self.root.as_str(), BUILTIN_PACKAGE],
-            Some(namespace) => match self.dispatch.iter().find(|d| d.macro_namespace == namespace) {
+            Some(namespace) => match self
+                .dispatch
+                .iter()
+                .find(|d| d.macro_namespace == namespace)
+            {
                 Some(config) => config.search_order.iter().map(String::as_str).collect(),
                 None if namespace == BUILTIN_PACKAGE => vec![self.root.as_str(), BUILTIN_PACKAGE],
                 None => vec![namespace],
@@ -132,9 +150,15 @@ pub fn return_(value: Option<Value>) -> Result<Value, Error> {
         }
     });
     if stored {
-        Err(Error::new(ErrorKind::InvalidOperation, "return() ended the macro"))
+        Err(Error::new(
+            ErrorKind::InvalidOperation,
+            "return() ended the macro",
+        ))
     } else {
-        Err(Error::new(ErrorKind::InvalidOperation, "return() can only be used inside a macro"))
+        Err(Error::new(
+            ErrorKind::InvalidOperation,
+            "return() can only be used inside a macro",
+        ))
     }
 }
 
@@ -153,7 +177,10 @@ pub fn call(state: &State<'_, '_>, def: &MacroDef, args: &[Value]) -> Result<Val
     let mut captured = template.render_captured(context)?;
     captured.with_state_mut(|macro_state| {
         let Some(function) = macro_state.lookup(&def.name) else {
-            return Err(Error::new(ErrorKind::UnknownFunction, format!("macro `{}` not found in its file", def.name)));
+            return Err(Error::new(
+                ErrorKind::UnknownFunction,
+                format!("macro `{}` not found in its file", def.name),
+            ));
         };
         RETURN_SLOTS.with(|slots| slots.borrow_mut().push(None));
         PACKAGE_STACK.with(|stack| stack.borrow_mut().push(def.package.clone()));
@@ -163,7 +190,9 @@ pub fn call(state: &State<'_, '_>, def: &MacroDef, args: &[Value]) -> Result<Val
         match (returned, result) {
             (Some(value), _) => Ok(value),
             (None, Ok(value)) => Ok(value),
-            (None, Err(error)) => Err(Error::new(error.kind(), format!("in macro `{}`", def.name)).with_source(error)),
+            (None, Err(error)) => {
+                Err(Error::new(error.kind(), format!("in macro `{}`", def.name)).with_source(error))
+            }
         }
     })
 }
@@ -185,8 +214,11 @@ impl Object for MacroFn {
         match self.registry.resolve(&package, &self.name) {
             Some(def) => call(state, def, args),
             None => {
-                let owners: Vec<&str> =
-                    self.registry.packages().filter(|p| self.registry.get(p, &self.name).is_some()).collect();
+                let owners: Vec<&str> = self
+                    .registry
+                    .packages()
+                    .filter(|p| self.registry.get(p, &self.name).is_some())
+                    .collect();
                 Err(Error::new(
                     ErrorKind::UnknownFunction,
                     format!(
@@ -247,8 +279,13 @@ impl Object for Namespace {
 }
 
 /// `adapter.dispatch(name, macro_namespace=None)`.
-pub fn dispatch(state: &State<'_, '_>, registry: &MacroRegistry, args: &[Value]) -> Result<Value, Error> {
-    let (name, namespace, kwargs): (String, Option<String>, minijinja::value::Kwargs) = from_args(args)?;
+pub fn dispatch(
+    state: &State<'_, '_>,
+    registry: &MacroRegistry,
+    args: &[Value],
+) -> Result<Value, Error> {
+    let (name, namespace, kwargs): (String, Option<String>, minijinja::value::Kwargs) =
+        from_args(args)?;
     let namespace = namespace.or(kwargs.get::<Option<String>>("macro_namespace")?);
     kwargs.get::<Option<Value>>("packages")?;
     let package = current_package(state, registry);

@@ -19,7 +19,11 @@ pub struct Relation {
 }
 
 impl Relation {
-    pub fn new(database: impl Into<String>, schema: impl Into<String>, identifier: impl Into<String>) -> Self {
+    pub fn new(
+        database: impl Into<String>,
+        schema: impl Into<String>,
+        identifier: impl Into<String>,
+    ) -> Self {
         Relation {
             database: Some(database.into()),
             schema: Some(schema.into()),
@@ -30,7 +34,12 @@ impl Relation {
 
     /// The CTE name an ephemeral model is inlined under (dbt's naming).
     pub fn ephemeral(model_name: &str) -> Self {
-        Relation { database: None, schema: None, identifier: format!("__dbt__cte__{model_name}"), kind: Some("cte".to_owned()) }
+        Relation {
+            database: None,
+            schema: None,
+            identifier: format!("__dbt__cte__{model_name}"),
+            kind: Some("cte".to_owned()),
+        }
     }
 
     pub fn with_kind(mut self, kind: &str) -> Self {
@@ -57,7 +66,11 @@ impl fmt::Display for Relation {
         if self.is_cte() {
             return f.write_str(&self.identifier);
         }
-        let parts = [self.database.as_deref(), self.schema.as_deref(), Some(self.identifier.as_str())];
+        let parts = [
+            self.database.as_deref(),
+            self.schema.as_deref(),
+            Some(self.identifier.as_str()),
+        ];
         let mut first = true;
         for part in parts.into_iter().flatten() {
             if !first {
@@ -85,7 +98,9 @@ impl Object for Relation {
             "is_table" => Value::from(self.kind.as_deref() == Some("table")),
             "is_view" => Value::from(self.kind.as_deref() == Some("view")),
             "is_cte" => Value::from(self.is_cte()),
-            "is_materialized_view" => Value::from(self.kind.as_deref() == Some("materialized_view")),
+            "is_materialized_view" => {
+                Value::from(self.kind.as_deref() == Some("materialized_view"))
+            }
             "path" => crate::to_value(serde_json::json!({
                 "database": self.database, "schema": self.schema, "identifier": self.identifier,
             })),
@@ -126,9 +141,15 @@ impl Object for Relation {
                     }
                 };
                 let fields = [
-                    ("database", path_field("database")?.or(kwargs.get("database")?)),
+                    (
+                        "database",
+                        path_field("database")?.or(kwargs.get("database")?),
+                    ),
                     ("schema", path_field("schema")?.or(kwargs.get("schema")?)),
-                    ("identifier", path_field("identifier")?.or(kwargs.get("identifier")?)),
+                    (
+                        "identifier",
+                        path_field("identifier")?.or(kwargs.get("identifier")?),
+                    ),
                 ];
                 for (name, value) in fields {
                     match (name, value) {
@@ -144,7 +165,10 @@ impl Object for Relation {
                 Ok(relation.to_value())
             }
             "quote" => Ok(Value::from_dyn_object(self.clone())),
-            _ => Err(Error::new(ErrorKind::UnknownMethod, format!("relations have no method `{method}`"))),
+            _ => Err(Error::new(
+                ErrorKind::UnknownMethod,
+                format!("relations have no method `{method}`"),
+            )),
         }
     }
 
@@ -170,7 +194,10 @@ mod tests {
         let mut env = minijinja::Environment::new();
         env.add_global("r", Relation::new("db", "s", "t").to_value());
         let out = env
-            .render_str("{{ r.schema }}.{{ r.identifier }} {{ r.include(database=false) }}", ())
+            .render_str(
+                "{{ r.schema }}.{{ r.identifier }} {{ r.include(database=false) }}",
+                (),
+            )
             .unwrap();
         assert_eq!(out, r#"s.t "s"."t""#);
     }

@@ -184,10 +184,16 @@ impl RawConfig {
         replace(&mut self.database, stronger.database);
         replace(&mut self.alias, stronger.alias);
         replace(&mut self.unique_key, stronger.unique_key);
-        replace(&mut self.incremental_strategy, stronger.incremental_strategy);
+        replace(
+            &mut self.incremental_strategy,
+            stronger.incremental_strategy,
+        );
         replace(&mut self.on_schema_change, stronger.on_schema_change);
         replace(&mut self.full_refresh, stronger.full_refresh);
-        replace(&mut self.incremental_predicates, stronger.incremental_predicates);
+        replace(
+            &mut self.incremental_predicates,
+            stronger.incremental_predicates,
+        );
         replace(&mut self.column_types, stronger.column_types);
         replace(&mut self.quote_columns, stronger.quote_columns);
         replace(&mut self.severity, stronger.severity);
@@ -203,9 +209,10 @@ impl RawConfig {
         if let Some(meta) = stronger.meta {
             self.meta.get_or_insert_with(BTreeMap::new).extend(meta);
         }
-        for (weak, strong) in
-            [(&mut self.pre_hook, stronger.pre_hook), (&mut self.post_hook, stronger.post_hook)]
-        {
+        for (weak, strong) in [
+            (&mut self.pre_hook, stronger.pre_hook),
+            (&mut self.post_hook, stronger.post_hook),
+        ] {
             if let Some(strong) = strong {
                 let mut hooks = weak.take().map(Hooks::into_vec).unwrap_or_default();
                 hooks.extend(strong.into_vec());
@@ -220,7 +227,9 @@ impl RawConfig {
     pub fn resolve(self, default_materialization: &str) -> NodeConfig {
         NodeConfig {
             enabled: self.enabled.unwrap_or(true),
-            materialized: self.materialized.unwrap_or_else(|| default_materialization.to_owned()),
+            materialized: self
+                .materialized
+                .unwrap_or_else(|| default_materialization.to_owned()),
             schema: self.schema,
             database: self.database,
             alias: self.alias,
@@ -235,7 +244,10 @@ impl RawConfig {
             meta: self.meta.unwrap_or_default(),
             column_types: self.column_types.unwrap_or_default(),
             quote_columns: self.quote_columns,
-            severity: self.severity.unwrap_or_else(|| "ERROR".to_owned()).to_uppercase(),
+            severity: self
+                .severity
+                .unwrap_or_else(|| "ERROR".to_owned())
+                .to_uppercase(),
             other: self.other,
         }
     }
@@ -287,8 +299,11 @@ mod tests {
 
     #[test]
     fn stronger_layers_replace_and_tags_accumulate() {
-        let mut config = layer(json!({"materialized": "view", "tags": "nightly", "schema": "staging"}));
-        config.merge(layer(json!({"materialized": "table", "tags": ["finance", "nightly"]})));
+        let mut config =
+            layer(json!({"materialized": "view", "tags": "nightly", "schema": "staging"}));
+        config.merge(layer(
+            json!({"materialized": "table", "tags": ["finance", "nightly"]}),
+        ));
         let resolved = config.resolve("view");
         assert_eq!(resolved.materialized, "table");
         assert_eq!(resolved.schema.as_deref(), Some("staging"));
@@ -298,8 +313,15 @@ mod tests {
     #[test]
     fn hooks_accept_both_spellings_and_accumulate() {
         let mut config = layer(json!({"pre-hook": "select 1"}));
-        config.merge(layer(json!({"pre_hook": ["select 2", {"sql": "select 3", "transaction": false}]})));
-        let hooks: Vec<_> = config.resolve("view").pre_hook.iter().map(|h| h.sql().to_owned()).collect();
+        config.merge(layer(
+            json!({"pre_hook": ["select 2", {"sql": "select 3", "transaction": false}]}),
+        ));
+        let hooks: Vec<_> = config
+            .resolve("view")
+            .pre_hook
+            .iter()
+            .map(|h| h.sql().to_owned())
+            .collect();
         assert_eq!(hooks, ["select 1", "select 2", "select 3"]);
     }
 

@@ -24,7 +24,11 @@ pub struct Location {
 
 impl Location {
     pub fn new(file: impl Into<PathBuf>, line: usize) -> Self {
-        Location { file: file.into(), line, col: None }
+        Location {
+            file: file.into(),
+            line,
+            col: None,
+        }
     }
 
     pub fn with_col(mut self, col: usize) -> Self {
@@ -70,7 +74,10 @@ impl Diagnostic {
     }
 
     pub fn warning(message: impl Into<String>) -> Self {
-        Diagnostic { severity: Severity::Warning, ..Diagnostic::error(message) }
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(message)
+        }
     }
 
     pub fn at(mut self, location: Location) -> Self {
@@ -171,7 +178,11 @@ impl DiagnosticSink {
     pub fn finish(mut self) -> Result<Vec<Diagnostic>, Diagnostics> {
         // Stable: diagnostics without a location keep their order, files in path order.
         self.diagnostics.sort_by(|a, b| a.location.cmp(&b.location));
-        if self.has_errors() { Err(Diagnostics(self.diagnostics)) } else { Ok(self.diagnostics) }
+        if self.has_errors() {
+            Err(Diagnostics(self.diagnostics))
+        } else {
+            Ok(self.diagnostics)
+        }
     }
 
     pub fn into_vec(self) -> Vec<Diagnostic> {
@@ -181,7 +192,9 @@ impl DiagnosticSink {
 
 /// `path` relative to `root` when it is inside it, for messages.
 pub fn relative_to(path: &Path, root: &Path) -> PathBuf {
-    path.strip_prefix(root).map(Path::to_path_buf).unwrap_or_else(|_| path.to_path_buf())
+    path.strip_prefix(root)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|_| path.to_path_buf())
 }
 
 /// The closest candidate to `name` by edit distance, if one is close enough to be a likely typo.
@@ -189,9 +202,7 @@ pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) ->
     candidates
         .into_iter()
         .map(|candidate| (strsim::damerau_levenshtein(name, candidate), candidate))
-        .filter(|(distance, candidate)| {
-            *distance <= (name.len().max(candidate.len()) / 3).max(2)
-        })
+        .filter(|(distance, candidate)| *distance <= (name.len().max(candidate.len()) / 3).max(2))
         .min()
         .map(|(_, candidate)| candidate)
 }

@@ -23,8 +23,10 @@ pub fn parse(file: &Path, text: &str) -> Result<Vec<DocBlock>, Diagnostic> {
             ["docs", name] => {
                 let body_start = end;
                 let Some((close_start, close_end)) = find_end(&rest[body_start..]) else {
-                    return Err(Diagnostic::error(format!("docs block `{name}` has no `{{% enddocs %}}`"))
-                        .at(Location::new(file, line)));
+                    return Err(Diagnostic::error(format!(
+                        "docs block `{name}` has no `{{% enddocs %}}`"
+                    ))
+                    .at(Location::new(file, line)));
                 };
                 let body = &rest[body_start..body_start + close_start];
                 blocks.push(DocBlock {
@@ -49,7 +51,9 @@ pub fn parse(file: &Path, text: &str) -> Result<Vec<DocBlock>, Diagnostic> {
 fn next_tag(text: &str) -> Option<(usize, usize, &str)> {
     let start = text.find("{%")?;
     let close = text[start..].find("%}")? + start;
-    let inner = text[start + 2..close].trim_start_matches('-').trim_end_matches('-');
+    let inner = text[start + 2..close]
+        .trim_start_matches('-')
+        .trim_end_matches('-');
     Some((start, close + 2, inner))
 }
 

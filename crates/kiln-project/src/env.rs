@@ -30,15 +30,28 @@ pub fn render_env_vars(node: &mut Node, file: &Path, skip: &[&str], errors: &mut
     render_node(&env, node, file, skip, errors);
 }
 
-fn render_node(env: &Environment<'_>, node: &mut Node, file: &Path, skip: &[&str], errors: &mut Vec<Diagnostic>) {
+fn render_node(
+    env: &Environment<'_>,
+    node: &mut Node,
+    file: &Path,
+    skip: &[&str],
+    errors: &mut Vec<Diagnostic>,
+) {
     match &mut node.value {
         yaml::Value::String(text) if text.contains("{{") || text.contains("{%") => {
             match env.render_str(text, ()) {
                 Ok(rendered) => *text = rendered,
                 Err(error) => errors.push(
-                    Diagnostic::error(error.detail().unwrap_or("cannot render this value").to_owned())
-                        .at(Location::new(file, node.line))
-                        .help("set the variable, or give env_var() a default: env_var('NAME', 'default')"),
+                    Diagnostic::error(
+                        error
+                            .detail()
+                            .unwrap_or("cannot render this value")
+                            .to_owned(),
+                    )
+                    .at(Location::new(file, node.line))
+                    .help(
+                        "set the variable, or give env_var() a default: env_var('NAME', 'default')",
+                    ),
                 ),
             }
         }

@@ -33,24 +33,41 @@ struct RawPackagesFile {
 
 /// Reads the packages file of the project at `root`, if there is one.
 pub fn read_specs(root: &Path) -> Result<(Option<PathBuf>, Vec<PackageSpec>), Diagnostic> {
-    let Some(name) = PACKAGE_FILE_NAMES.iter().find(|name| root.join(name).is_file()) else {
+    let Some(name) = PACKAGE_FILE_NAMES
+        .iter()
+        .find(|name| root.join(name).is_file())
+    else {
         return Ok((None, Vec::new()));
     };
     let display = PathBuf::from(name);
     let text = std::fs::read_to_string(root.join(name))
         .map_err(|error| Diagnostic::error(format!("cannot read {name}: {error}")))?;
     let node = yaml::parse(&display, &text)?;
-    let raw: RawPackagesFile = node.deserialize(&display, &["packages", "projects"], &mut Vec::new())?;
-    let lines: Vec<usize> =
-        node.get("packages").and_then(yaml::Node::as_seq).unwrap_or_default().iter().map(|n| n.line).collect();
+    let raw: RawPackagesFile =
+        node.deserialize(&display, &["packages", "projects"], &mut Vec::new())?;
+    let lines: Vec<usize> = node
+        .get("packages")
+        .and_then(yaml::Node::as_seq)
+        .unwrap_or_default()
+        .iter()
+        .map(|n| n.line)
+        .collect();
     let specs = raw
         .packages
         .iter()
         .zip(lines)
-        .map(|(entry, line)| match entry.get("local").and_then(Json::as_str) {
-            Some(path) => PackageSpec::Local { path: PathBuf::from(path), line },
-            None => PackageSpec::Remote { description: entry.to_string(), line },
-        })
+        .map(
+            |(entry, line)| match entry.get("local").and_then(Json::as_str) {
+                Some(path) => PackageSpec::Local {
+                    path: PathBuf::from(path),
+                    line,
+                },
+                None => PackageSpec::Remote {
+                    description: entry.to_string(),
+                    line,
+                },
+            },
+        )
         .collect();
     Ok((Some(display), specs))
 }
@@ -73,21 +90,27 @@ pub fn install(root: &Path, install_dir: &str) -> Result<Vec<Installed>, Vec<Dia
     for spec in specs {
         match spec {
             PackageSpec::Remote { description, line } => errors.push(
-                Diagnostic::error(format!("cannot install {description}: only `local:` packages are supported"))
-                    .at(Location::new(&file, line))
-                    .help("copy the package next to the project and use `- local: path/to/package`"),
+                Diagnostic::error(format!(
+                    "cannot install {description}: only `local:` packages are supported"
+                ))
+                .at(Location::new(&file, line))
+                .help("copy the package next to the project and use `- local: path/to/package`"),
             ),
             PackageSpec::Local { path, line } => {
                 let source = root.join(&path);
                 let Some(project_path) = project_file::find(&source) else {
                     errors.push(
-                        Diagnostic::error(format!("no project.yml or dbt_project.yml in {}", path.display()))
-                            .at(Location::new(&file, line)),
+                        Diagnostic::error(format!(
+                            "no project.yml or dbt_project.yml in {}",
+                            path.display()
+                        ))
+                        .at(Location::new(&file, line)),
                     );
                     continue;
                 };
                 let mut warnings = Vec::new();
-                let package = match project_file::load(&project_path, &project_path, &mut warnings) {
+                let package = match project_file::load(&project_path, &project_path, &mut warnings)
+                {
                     Ok(package) => package,
                     Err(mut diagnostics) => {
                         errors.append(&mut diagnostics);
@@ -96,16 +119,26 @@ pub fn install(root: &Path, install_dir: &str) -> Result<Vec<Installed>, Vec<Dia
                 };
                 if let Err(error) = link(&source, &target_dir.join(&package.name)) {
                     errors.push(
-                        Diagnostic::error(format!("cannot install package `{}`: {error}", package.name))
-                            .at(Location::new(&file, line)),
+                        Diagnostic::error(format!(
+                            "cannot install package `{}`: {error}",
+                            package.name
+                        ))
+                        .at(Location::new(&file, line)),
                     );
                     continue;
                 }
-                installed.push(Installed { name: package.name, source: path });
+                installed.push(Installed {
+                    name: package.name,
+                    source: path,
+                });
             }
         }
     }
-    if errors.is_empty() { Ok(installed) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(installed)
+    } else {
+        Err(errors)
+    }
 }
 
 fn link(source: &Path, destination: &Path) -> std::io::Result<()> {
@@ -124,6 +157,8 @@ fn link(source: &Path, destination: &Path) -> std::io::Result<()> {
     }
     #[cfg(not(unix))]
     {
-        Err(std::io::Error::other("local packages are symlinked, which needs a Unix system"))
+        Err(std::io::Error::other(
+            "local packages are symlinked, which needs a Unix system",
+        ))
     }
 }

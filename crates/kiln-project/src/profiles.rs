@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value as Json;
 
-use crate::diagnostic::{Diagnostic, Location, closest};
+use crate::diagnostic::{Diagnostic, Location, closest, relative_to};
 use crate::env::render_env_vars;
 use crate::yaml;
 
@@ -48,7 +48,9 @@ fn string_or_number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String
     match Json::deserialize(deserializer)? {
         Json::String(s) => Ok(s),
         Json::Number(n) => Ok(n.to_string()),
-        other => Err(serde::de::Error::custom(format!("expected a string, found {other}"))),
+        other => Err(serde::de::Error::custom(format!(
+            "expected a string, found {other}"
+        ))),
     }
 }
 
@@ -60,19 +62,41 @@ fn number_or_string<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option
             .and_then(|n| u32::try_from(n).ok())
             .map(Some)
             .ok_or_else(|| serde::de::Error::custom(format!("expected a whole number, found {n}"))),
-        Some(Json::String(s)) => s
-            .trim()
-            .parse()
-            .map(Some)
-            .map_err(|_| serde::de::Error::custom(format!("expected a whole number, found `{s}`"))),
-        Some(other) => Err(serde::de::Error::custom(format!("expected a whole number, found {other}"))),
+        Some(Json::String(s)) => {
+            s.trim().parse().map(Some).map_err(|_| {
+                serde::de::Error::custom(format!("expected a whole number, found `{s}`"))
+            })
+        }
+        Some(other) => Err(serde::de::Error::custom(format!(
+            "expected a whole number, found {other}"
+        ))),
     }
 }
 
 const TARGET_KEYS: &[&str] = &[
-    "type", "host", "port", "user", "username", "pass", "password", "dbname", "database", "schema",
-    "threads", "sslmode", "connect_timeout", "keepalives_idle", "search_path", "role", "managed",
-    "data_dir", "retries", "application_name", "sslcert", "sslkey", "sslrootcert",
+    "type",
+    "host",
+    "port",
+    "user",
+    "username",
+    "pass",
+    "password",
+    "dbname",
+    "database",
+    "schema",
+    "threads",
+    "sslmode",
+    "connect_timeout",
+    "keepalives_idle",
+    "search_path",
+    "role",
+    "managed",
+    "data_dir",
+    "retries",
+    "application_name",
+    "sslcert",
+    "sslkey",
+    "sslrootcert",
 ];
 
 /// One output (target) of a profile.
@@ -182,13 +206,18 @@ pub fn search_dirs(profiles_dir: Option<&Path>, project_dir: &Path) -> Vec<PathB
 }
 
 /// Loads `profile_name` from the first profiles.yml found, choosing `target` (or the profile's
-/// default target).
+/// default target). Paths in messages are relative to `project_root` when inside it.
 pub fn load(
     dirs: &[PathBuf],
+    project_root: &Path,
     profile_name: &str,
     target: Option<&str>,
 ) -> Result<Profile, Diagnostic> {
-    let Some(file) = dirs.iter().map(|dir| dir.join("profiles.yml")).find(|p| p.is_file()) else {
+    let Some(path) = dirs
+        .iter()
+        .map(|dir| dir.join("profiles.yml"))
+        .find(|p| p.is_file())
+    else {
         let looked: Vec<_> = dirs.iter().map(|d| d.display().to_string()).collect();
         return Err(Diagnostic::error("no profiles.yml found")
             .note(format!("looked in: {}", looked.join(", ")))
@@ -196,7 +225,8 @@ pub fn load(
                 "create profiles.yml next to the project file with a `{profile_name}:` profile, or pass --profiles-dir"
             )));
     };
-    let text = std::fs::read_to_string(&file)
+    let file = relative_to(&path, project_root);
+    let text = std::fs::read_to_string(&path)
         .map_err(|error| Diagnostic::error(format!("cannot read {}: {error}", file.display())))?;
     let root = yaml::parse(&file, &text)?;
     let Some(profile_node) = root.get(profile_name) else {
@@ -207,17 +237,29 @@ pub fn load(
             .map(|(k, _)| k.key_string())
             .filter(|k| k != "config")
             .collect();
-        let mut error = Diagnostic::error(format!("profile `{profile_name}` not found in {}", file.display()))
-            .at(Location::new(&file, 1));
+        let mut error = Diagnostic::error(format!(
+            "profile `{profile_name}` not found in {}",
+            file.display()
+        ))
+        .at(Location::new(&file, 1));
         error = match closest(profile_name, names.iter().map(String::as_str)) {
-            Some(name) => error.help(format!("did you mean `{name}`? The project file's `profile:` names the profile")),
+            Some(name) => error.help(format!(
+                "did you mean `{name}`? The project file's `profile:` names the profile"
+            )),
             None => error.help(format!("profiles in this file: {}", names.join(", "))),
         };
         return Err(error);
     };
-    let raw: RawProfile = profile_node.deserialize(&file, &["target", "outputs"], &mut Vec::new())?;
-    let target_name = target.map(str::to_owned).or(raw.target).unwrap_or_else(|| "dev".to_owned());
-    let Some(target_node) = profile_node.get("outputs").and_then(|o| o.get(&target_name)) else {
+    let raw: RawProfile =
+        profile_node.deserialize(&file, &["target", "outputs"], &mut Vec::new())?;
+    let target_name = target
+        .map(str::to_owned)
+        .or(raw.target)
+        .unwrap_or_else(|| "dev".to_owned());
+    let Some(target_node) = profile_node
+        .get("outputs")
+        .and_then(|o| o.get(&target_name))
+    else {
         let names: Vec<&str> = raw.outputs.keys().map(String::as_str).collect();
         let mut error = Diagnostic::error(format!(
             "target `{target_name}` not found in profile `{profile_name}`"
@@ -236,7 +278,12 @@ pub fn load(
         return Err(error);
     }
     let target: Target = target_node.deserialize(&file, TARGET_KEYS, &mut Vec::new())?;
-    Ok(Profile { profile_name: profile_name.to_owned(), target_name, target, file })
+    Ok(Profile {
+        profile_name: profile_name.to_owned(),
+        target_name,
+        target,
+        file,
+    })
 }
 
 impl Serialize for Secret {

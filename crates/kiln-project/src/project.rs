@@ -92,7 +92,10 @@ impl Project {
 /// Loads the project in `dir` and its installed packages, collecting every error.
 pub fn load(dir: &Path) -> Result<Project, Diagnostics> {
     let root = dir.canonicalize().map_err(|error| {
-        Diagnostic::error(format!("project directory {} not found: {error}", dir.display()))
+        Diagnostic::error(format!(
+            "project directory {} not found: {error}",
+            dir.display()
+        ))
     })?;
     let Some(project_path) = project_file::find(&root) else {
         return Err(Diagnostic::error(format!("no project file in {}", root.display()))
@@ -110,7 +113,10 @@ pub fn load(dir: &Path) -> Result<Project, Diagnostics> {
         Err(errors) => {
             sink.extend(errors);
             sink.extend(warnings);
-            return Err(sink.finish().err().unwrap_or_else(|| Diagnostics(Vec::new())));
+            return Err(sink
+                .finish()
+                .err()
+                .unwrap_or_else(|| Diagnostics(Vec::new())));
         }
     };
     let install_path = file.packages_install_path.clone();
@@ -118,7 +124,11 @@ pub fn load(dir: &Path) -> Result<Project, Diagnostics> {
     load_installed_packages(&root, &install_path, &mut packages, &mut sink);
     sink.extend(warnings);
     let warnings = sink.finish()?;
-    Ok(Project { root, packages, warnings })
+    Ok(Project {
+        root,
+        packages,
+        warnings,
+    })
 }
 
 fn load_installed_packages(
@@ -136,11 +146,19 @@ fn load_installed_packages(
         }
     };
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(&install_dir)
-        .map(|entries| entries.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.is_dir()).collect())
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.is_dir())
+                .collect()
+        })
         .unwrap_or_default();
     dirs.sort();
     for dir in dirs {
-        let Some(path) = project_file::find(&dir) else { continue };
+        let Some(path) = project_file::find(&dir) else {
+            continue;
+        };
         let display = relative_to(&path, root);
         let mut warnings = Vec::new();
         match project_file::load(&path, &display, &mut warnings) {
@@ -152,7 +170,10 @@ fn load_installed_packages(
         }
     }
     let installed = packages.len() - 1;
-    let wanted = specs.iter().filter(|s| matches!(s, PackageSpec::Local { .. })).count();
+    let wanted = specs
+        .iter()
+        .filter(|s| matches!(s, PackageSpec::Local { .. }))
+        .count();
     if installed < wanted {
         sink.push(
             Diagnostic::error(format!(
@@ -172,7 +193,13 @@ enum Resource {
     Seed,
 }
 
-fn load_package(root: &Path, dir: &Path, file: ProjectFile, is_root: bool, sink: &mut DiagnosticSink) -> Package {
+fn load_package(
+    root: &Path,
+    dir: &Path,
+    file: ProjectFile,
+    is_root: bool,
+    sink: &mut DiagnosticSink,
+) -> Package {
     let rel_dir = relative_to(dir, root);
     let mut found: Vec<(Resource, PathBuf, PathBuf)> = Vec::new(); // (kind, resource dir, file)
     let kinds = [
@@ -187,7 +214,9 @@ fn load_package(root: &Path, dir: &Path, file: ProjectFile, is_root: bool, sink:
             for entry in WalkDir::new(&resource_dir)
                 .sort_by_file_name()
                 .into_iter()
-                .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'))
+                .filter_entry(|e| {
+                    e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.')
+                })
                 .filter_map(Result::ok)
                 .filter(|e| e.file_type().is_file())
             {
@@ -242,7 +271,13 @@ enum Loaded {
     Problem(Diagnostic),
 }
 
-fn load_file(kind: Resource, root: &Path, package_dir: &Path, resource_dir: &Path, path: &Path) -> Loaded {
+fn load_file(
+    kind: Resource,
+    root: &Path,
+    package_dir: &Path,
+    resource_dir: &Path,
+    path: &Path,
+) -> Loaded {
     let display = relative_to(path, root);
     let in_package = relative_to(path, package_dir);
     let extension = path.extension().and_then(|e| e.to_str()).unwrap_or("");
@@ -250,18 +285,37 @@ fn load_file(kind: Resource, root: &Path, package_dir: &Path, resource_dir: &Pat
         .strip_prefix(resource_dir)
         .unwrap_or(&in_package)
         .parent()
-        .map(|p| p.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect())
+        .map(|p| {
+            p.components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect()
+        })
         .unwrap_or_default();
-    let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let read = || {
-        std::fs::read_to_string(path)
-            .map_err(|error| Diagnostic::error(format!("cannot read {}: {error}", display.display())))
+        std::fs::read_to_string(path).map_err(|error| {
+            Diagnostic::error(format!("cannot read {}: {error}", display.display()))
+        })
     };
     match (kind, extension) {
-        (Resource::Seed, "csv") => Loaded::Seed(SeedFile { path: in_package, display, name, folders }),
+        (Resource::Seed, "csv") => Loaded::Seed(SeedFile {
+            path: in_package,
+            display,
+            name,
+            folders,
+        }),
         (_, "sql") => match read() {
             Ok(text) => {
-                let file = SqlFile { path: in_package, display, name, folders, text };
+                let file = SqlFile {
+                    path: in_package,
+                    display,
+                    name,
+                    folders,
+                    text,
+                };
                 match kind {
                     Resource::Model => Loaded::Model(file),
                     Resource::Test if file.folders.first().is_some_and(|f| f == "generic") => {
@@ -274,10 +328,12 @@ fn load_file(kind: Resource, root: &Path, package_dir: &Path, resource_dir: &Pat
             Err(error) => Loaded::Problem(error),
         },
         (_, "yml" | "yaml") => {
-            let parsed = read().and_then(|text| yaml::parse(&display, &text)).and_then(|node| {
-                let mut warnings = Vec::new();
-                schema::read(&node, &display, &mut warnings).map(|file| (file, warnings))
-            });
+            let parsed = read()
+                .and_then(|text| yaml::parse(&display, &text))
+                .and_then(|node| {
+                    let mut warnings = Vec::new();
+                    schema::read(&node, &display, &mut warnings).map(|file| (file, warnings))
+                });
             match parsed {
                 Ok((file, warnings)) => Loaded::Schema(file, warnings),
                 Err(error) => Loaded::Problem(error),

@@ -183,7 +183,10 @@ pub struct ProjectFile {
 
 /// Finds the project file in `dir`.
 pub fn find(dir: &Path) -> Option<PathBuf> {
-    PROJECT_FILE_NAMES.iter().map(|name| dir.join(name)).find(|path| path.is_file())
+    PROJECT_FILE_NAMES
+        .iter()
+        .map(|name| dir.join(name))
+        .find(|path| path.is_file())
 }
 
 /// Reads a project file. `display` is the name used in messages.
@@ -193,12 +196,27 @@ pub fn load(
     warnings: &mut Vec<Diagnostic>,
 ) -> Result<ProjectFile, Vec<Diagnostic>> {
     let text = std::fs::read_to_string(path).map_err(|error| {
-        vec![Diagnostic::error(format!("cannot read {}: {error}", display.display()))]
+        vec![Diagnostic::error(format!(
+            "cannot read {}: {error}",
+            display.display()
+        ))]
     })?;
     let mut root = yaml::parse(display, &text).map_err(|d| vec![d])?;
     let mut errors = Vec::new();
     // dbt renders `env_var()` in the project file, except in hooks, which run later.
-    render_env_vars(&mut root, display, &["on-run-start", "on-run-end", "pre-hook", "post-hook", "+pre-hook", "+post-hook"], &mut errors);
+    render_env_vars(
+        &mut root,
+        display,
+        &[
+            "on-run-start",
+            "on-run-end",
+            "pre-hook",
+            "post-hook",
+            "+pre-hook",
+            "+post-hook",
+        ],
+        &mut errors,
+    );
     if root.as_map().is_none() {
         errors.push(
             Diagnostic::error("the project file must be a YAML mapping")
@@ -216,9 +234,15 @@ pub fn load(
     };
     if !is_identifier(&raw.name) {
         errors.push(
-            Diagnostic::error(format!("project name `{}` is not a valid identifier", raw.name))
-                .at(Location::new(display, root.get("name").map_or(0, |n| n.line)))
-                .help("use letters, digits and underscores, starting with a letter"),
+            Diagnostic::error(format!(
+                "project name `{}` is not a valid identifier",
+                raw.name
+            ))
+            .at(Location::new(
+                display,
+                root.get("name").map_or(0, |n| n.line),
+            ))
+            .help("use letters, digits and underscores, starting with a letter"),
         );
     }
     let mut tree = |key: &str| -> Vec<FolderConfig> {
@@ -236,7 +260,8 @@ pub fn load(
     if !errors.is_empty() {
         return Err(errors);
     }
-    let strings = |v: Option<Vec<String>>, default: &str| v.unwrap_or_else(|| vec![default.to_owned()]);
+    let strings =
+        |v: Option<Vec<String>>, default: &str| v.unwrap_or_else(|| vec![default.to_owned()]);
     Ok(ProjectFile {
         file: display.to_path_buf(),
         name: raw.name,
@@ -249,13 +274,18 @@ pub fn load(
         snapshot_paths: strings(raw.snapshot_paths, "snapshots"),
         docs_paths: raw.docs_paths,
         target_path: raw.target_path.unwrap_or_else(|| "target".to_owned()),
-        packages_install_path: raw.packages_install_path.unwrap_or_else(|| "dbt_packages".to_owned()),
+        packages_install_path: raw
+            .packages_install_path
+            .unwrap_or_else(|| "dbt_packages".to_owned()),
         clean_targets: raw.clean_targets.unwrap_or_default(),
         vars: raw.vars,
         models,
         seeds,
         tests,
-        on_run_start: raw.on_run_start.map(OneOrMany::into_vec).unwrap_or_default(),
+        on_run_start: raw
+            .on_run_start
+            .map(OneOrMany::into_vec)
+            .unwrap_or_default(),
         on_run_end: raw.on_run_end.map(OneOrMany::into_vec).unwrap_or_default(),
         dispatch: raw.dispatch,
     })
@@ -315,7 +345,9 @@ fn read_config_tree(
 /// Letters, digits and underscores, not starting with a digit.
 pub fn is_identifier(name: &str) -> bool {
     let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
@@ -342,7 +374,10 @@ mod tests {
         assert!(warnings.is_empty(), "{warnings:?}");
         let paths: Vec<_> = project.models.iter().map(|f| f.path.join(".")).collect();
         assert_eq!(paths, ["shop.marts", "shop"]);
-        assert_eq!(project.models[0].config.schema.as_deref(), Some("analytics"));
+        assert_eq!(
+            project.models[0].config.schema.as_deref(),
+            Some("analytics")
+        );
         assert_eq!(project.models[0].location.line, 6);
     }
 
@@ -358,6 +393,10 @@ mod tests {
     fn unknown_top_level_keys_warn() {
         let (_, warnings) = load_text("name: shop\nmodel-path: [models]\n").unwrap();
         assert_eq!(warnings.len(), 1);
-        assert!(warnings[0].to_string().contains("model-paths"), "{}", warnings[0]);
+        assert!(
+            warnings[0].to_string().contains("model-paths"),
+            "{}",
+            warnings[0]
+        );
     }
 }

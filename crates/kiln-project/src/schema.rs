@@ -11,13 +11,52 @@ use crate::diagnostic::Diagnostic;
 use crate::yaml::Node;
 
 const KNOWN_KEYS: &[&str] = &[
-    "version", "sources", "models", "seeds", "snapshots", "macros", "analyses", "exposures",
-    "metrics", "semantic_models", "saved_queries", "unit_tests", "groups", "name", "description",
-    "columns", "tests", "data_tests", "config", "meta", "tags", "docs", "data_type", "quote",
-    "constraints", "tables", "database", "schema", "identifier", "loader", "loaded_at_field",
-    "freshness", "quoting", "external", "overrides", "access", "group", "latest_version",
-    "versions", "contract", "deprecation_date", "arguments", "policy_tags", "granularity",
-    "time_spine", "event_time",
+    "version",
+    "sources",
+    "models",
+    "seeds",
+    "snapshots",
+    "macros",
+    "analyses",
+    "exposures",
+    "metrics",
+    "semantic_models",
+    "saved_queries",
+    "unit_tests",
+    "groups",
+    "name",
+    "description",
+    "columns",
+    "tests",
+    "data_tests",
+    "config",
+    "meta",
+    "tags",
+    "docs",
+    "data_type",
+    "quote",
+    "constraints",
+    "tables",
+    "database",
+    "schema",
+    "identifier",
+    "loader",
+    "loaded_at_field",
+    "freshness",
+    "quoting",
+    "external",
+    "overrides",
+    "access",
+    "group",
+    "latest_version",
+    "versions",
+    "contract",
+    "deprecation_date",
+    "arguments",
+    "policy_tags",
+    "granularity",
+    "time_spine",
+    "event_time",
 ];
 
 /// A data test as declared in YAML (`- unique`, `- accepted_values: {...}`), kept as written;
@@ -195,9 +234,16 @@ pub struct SchemaFile {
 }
 
 /// Reads a schema file from its parsed YAML.
-pub fn read(root: &Node, path: &Path, warnings: &mut Vec<Diagnostic>) -> Result<SchemaFile, Diagnostic> {
+pub fn read(
+    root: &Node,
+    path: &Path,
+    warnings: &mut Vec<Diagnostic>,
+) -> Result<SchemaFile, Diagnostic> {
     if matches!(root.value, crate::yaml::Value::Null) {
-        return Ok(SchemaFile { path: path.to_path_buf(), ..SchemaFile::default() });
+        return Ok(SchemaFile {
+            path: path.to_path_buf(),
+            ..SchemaFile::default()
+        });
     }
     let raw: RawSchemaFile = root.deserialize(path, KNOWN_KEYS, warnings)?;
     let mut file = SchemaFile {
@@ -212,14 +258,23 @@ pub fn read(root: &Node, path: &Path, warnings: &mut Vec<Diagnostic>) -> Result<
     attach_node_lines(&mut file.models, root.get("models"));
     attach_node_lines(&mut file.seeds, root.get("seeds"));
     attach_node_lines(&mut file.snapshots, root.get("snapshots"));
-    let source_nodes = root.get("sources").and_then(Node::as_seq).unwrap_or_default();
+    let source_nodes = root
+        .get("sources")
+        .and_then(Node::as_seq)
+        .unwrap_or_default();
     for (source, node) in file.sources.iter_mut().zip(source_nodes) {
         source.line = node.line;
-        let table_nodes = node.get("tables").and_then(Node::as_seq).unwrap_or_default();
+        let table_nodes = node
+            .get("tables")
+            .and_then(Node::as_seq)
+            .unwrap_or_default();
         for (table, node) in source.tables.iter_mut().zip(table_nodes) {
             table.line = node.line;
-            table.data_test_decls =
-                test_decls(std::mem::take(&mut table.tests), std::mem::take(&mut table.data_tests), node);
+            table.data_test_decls = test_decls(
+                std::mem::take(&mut table.tests),
+                std::mem::take(&mut table.data_tests),
+                node,
+            );
             attach_column_lines(&mut table.columns, node.get("columns"));
         }
     }
@@ -230,8 +285,11 @@ fn attach_node_lines(props: &mut [NodeProps], seq: Option<&Node>) {
     let nodes = seq.and_then(Node::as_seq).unwrap_or_default();
     for (entry, node) in props.iter_mut().zip(nodes) {
         entry.line = node.line;
-        entry.data_test_decls =
-            test_decls(std::mem::take(&mut entry.tests), std::mem::take(&mut entry.data_tests), node);
+        entry.data_test_decls = test_decls(
+            std::mem::take(&mut entry.tests),
+            std::mem::take(&mut entry.data_tests),
+            node,
+        );
         attach_column_lines(&mut entry.columns, node.get("columns"));
     }
 }
@@ -240,15 +298,23 @@ fn attach_column_lines(columns: &mut [ColumnProps], seq: Option<&Node>) {
     let nodes = seq.and_then(Node::as_seq).unwrap_or_default();
     for (column, node) in columns.iter_mut().zip(nodes) {
         column.line = node.line;
-        column.data_test_decls =
-            test_decls(std::mem::take(&mut column.tests), std::mem::take(&mut column.data_tests), node);
+        column.data_test_decls = test_decls(
+            std::mem::take(&mut column.tests),
+            std::mem::take(&mut column.data_tests),
+            node,
+        );
     }
 }
 
 /// `tests:` and the newer `data_tests:` together, each with the line it is written on.
 fn test_decls(tests: Vec<Json>, data_tests: Vec<Json>, node: &Node) -> Vec<TestDecl> {
     let lines = |key: &str| -> Vec<usize> {
-        node.get(key).and_then(Node::as_seq).unwrap_or_default().iter().map(|n| n.line).collect()
+        node.get(key)
+            .and_then(Node::as_seq)
+            .unwrap_or_default()
+            .iter()
+            .map(|n| n.line)
+            .collect()
     };
     let (test_lines, data_test_lines) = (lines("tests"), lines("data_tests"));
     tests
@@ -286,7 +352,10 @@ models:
         let mut warnings = Vec::new();
         let file = read(&root, path, &mut warnings).unwrap();
         assert!(warnings.is_empty(), "{warnings:?}");
-        assert_eq!(file.sources[0].tables[0].identifier.as_deref(), Some("stripe_charges"));
+        assert_eq!(
+            file.sources[0].tables[0].identifier.as_deref(),
+            Some("stripe_charges")
+        );
         assert_eq!(file.models[0].line, 8);
         let tests = &file.models[0].columns[0].data_test_decls;
         assert_eq!(tests.iter().map(|t| t.line).collect::<Vec<_>>(), [12, 13]);

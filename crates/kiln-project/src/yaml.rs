@@ -8,8 +8,8 @@
 use std::fmt;
 use std::path::Path;
 
-use serde::de::{self, DeserializeOwned, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{self, DeserializeOwned, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::Spanned;
 
 use crate::diagnostic::{Diagnostic, Location, closest};
@@ -57,28 +57,41 @@ impl Node {
 
     /// The value under `key` in a map.
     pub fn get(&self, key: &str) -> Option<&Node> {
-        self.as_map()?.iter().find(|(k, _)| k.as_str() == Some(key)).map(|(_, v)| v)
+        self.as_map()?
+            .iter()
+            .find(|(k, _)| k.as_str() == Some(key))
+            .map(|(_, v)| v)
     }
 
     /// The key node for `key` in a map (its line is where the key is written).
     pub fn key_node(&self, key: &str) -> Option<&Node> {
-        self.as_map()?.iter().find(|(k, _)| k.as_str() == Some(key)).map(|(k, _)| k)
+        self.as_map()?
+            .iter()
+            .find(|(k, _)| k.as_str() == Some(key))
+            .map(|(k, _)| k)
     }
 
-    /// The node at a serde path such as `models[3].columns[0].tests`, for error lines.
-    fn at_path<'a>(&'a self, path: impl Iterator<Item = PathSegment<'a>>) -> &'a Node {
+    /// The line of the value at a serde path such as `models[3].columns[0].tests` (for the last
+    /// segment of a key, the line the key is written on), as deep as the path exists.
+    fn line_at<'a>(&'a self, path: impl Iterator<Item = PathSegment<'a>>) -> usize {
         let mut node = self;
+        let mut line = self.line;
         for segment in path {
             let next = match segment {
-                PathSegment::Key(key) => node.key_node(key).or_else(|| node.get(key)),
-                PathSegment::Index(i) => node.as_seq().and_then(|items| items.get(i)),
+                PathSegment::Key(key) => node.key_node(key).zip(node.get(key)),
+                PathSegment::Index(i) => {
+                    node.as_seq().and_then(|items| items.get(i)).map(|n| (n, n))
+                }
             };
             match next {
-                Some(next) => node = next,
+                Some((key, value)) => {
+                    line = key.line;
+                    node = value;
+                }
                 None => break,
             }
         }
-        node
+        line
     }
 
     /// The value as JSON: the form configs, vars and Jinja see.
@@ -92,7 +105,10 @@ impl Node {
             Value::String(s) => serde_json::Value::String(s.clone()),
             Value::Seq(items) => items.iter().map(Node::to_json).collect(),
             Value::Map(entries) => serde_json::Value::Object(
-                entries.iter().map(|(k, v)| (k.key_string(), v.to_json())).collect(),
+                entries
+                    .iter()
+                    .map(|(k, v)| (k.key_string(), v.to_json()))
+                    .collect(),
             ),
         }
     }
@@ -129,10 +145,11 @@ impl Node {
         match result {
             Ok(value) => {
                 for path in ignored {
-                    let line = self.at_path(parse_path(&path)).line;
+                    let line = self.line_at(parse_path(&path));
                     let key = path.rsplit(['.', '[']).next().unwrap_or(&path);
-                    let mut warning = Diagnostic::warning(format!("unknown key `{path}`"))
-                        .at(Location::new(file, line));
+                    let mut warning =
+                        Diagnostic::warning(format!("unknown key `{}`", display_path(&path)))
+                            .at(Location::new(file, line));
                     if let Some(known) = closest(key, known_keys.iter().copied()) {
                         warning = warning.help(format!("did you mean `{known}`?"));
                     } else {
@@ -144,7 +161,7 @@ impl Node {
             }
             Err(error) => {
                 let path = error.path().to_string();
-                let line = self.at_path(parse_path(&path)).line;
+                let line = self.line_at(parse_path(&path));
                 let inner = error.into_inner().to_string();
                 let message = if path == "." {
                     format!("invalid YAML content: {inner}")
@@ -164,32 +181,55 @@ enum PathSegment<'a> {
 
 /// Splits a serde path (`a.b[2].c`) into segments.
 fn parse_path(path: &str) -> impl Iterator<Item = PathSegment<'_>> {
-    path.split('.').filter(|part| !part.is_empty() && *part != "?").flat_map(|part| {
-        let mut segments = Vec::new();
-        let mut rest = part;
-        if let Some(bracket) = rest.find('[') {
-            if bracket > 0 {
-                segments.push(PathSegment::Key(&rest[..bracket]));
-            }
-            rest = &rest[bracket..];
-            while let Some(stripped) = rest.strip_prefix('[') {
-                let end = stripped.find(']').unwrap_or(stripped.len());
-                if let Ok(index) = stripped[..end].parse() {
-                    segments.push(PathSegment::Index(index));
+    path.split('.')
+        .filter(|part| !part.is_empty() && *part != "?")
+        .flat_map(|part| {
+            let mut segments = Vec::new();
+            let mut rest = part;
+            if let Some(bracket) = rest.find('[') {
+                if bracket > 0 {
+                    segments.push(PathSegment::Key(&rest[..bracket]));
                 }
-                rest = stripped.get(end + 1..).unwrap_or("");
+                rest = &rest[bracket..];
+                while let Some(stripped) = rest.strip_prefix('[') {
+                    let end = stripped.find(']').unwrap_or(stripped.len());
+                    if let Ok(index) = stripped[..end].parse() {
+                        segments.push(PathSegment::Index(index));
+                    }
+                    rest = stripped.get(end + 1..).unwrap_or("");
+                }
+            } else if let Ok(index) = rest.parse() {
+                segments.push(PathSegment::Index(index));
+            } else {
+                segments.push(PathSegment::Key(rest));
             }
+            segments
+        })
+}
+
+/// `models.0.columns.1.name` (serde_ignored's form) as `models[0].columns[1].name`.
+fn display_path(path: &str) -> String {
+    let mut out = String::new();
+    for part in path.split('.') {
+        if part.chars().all(|c| c.is_ascii_digit()) && !part.is_empty() {
+            out.push_str(&format!("[{part}]"));
         } else {
-            segments.push(PathSegment::Key(rest));
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(part);
         }
-        segments
-    })
+    }
+    out
 }
 
 /// Parses a YAML document. An empty file is `Null`.
 pub fn parse(file: &Path, text: &str) -> Result<Node, Diagnostic> {
     if text.trim().is_empty() {
-        return Ok(Node { line: 1, value: Value::Null });
+        return Ok(Node {
+            line: 1,
+            value: Value::Null,
+        });
     }
     match serde_saphyr::from_str::<Spanned<Value>>(text) {
         Ok(spanned) => Ok(spanned_node(spanned)),
@@ -198,19 +238,38 @@ pub fn parse(file: &Path, text: &str) -> Result<Node, Diagnostic> {
             if let Some(at) = error.location() {
                 location = Location::new(file, at.line() as usize).with_col(at.column() as usize);
             }
-            Err(Diagnostic::error(format!("invalid YAML: {}", first_line(&error.to_string())))
-                .at(location)
-                .help("check the indentation and quoting around this line"))
+            Err(
+                Diagnostic::error(format!("invalid YAML: {}", first_line(&error.to_string())))
+                    .at(location)
+                    .help("check the indentation and quoting around this line"),
+            )
         }
     }
 }
 
+/// The first line of serde-saphyr's message, without the `error: line N column M:` prefix that
+/// the location already says.
 fn first_line(message: &str) -> &str {
-    message.lines().find(|line| !line.trim().is_empty()).unwrap_or(message).trim()
+    let line = message
+        .lines()
+        .find(|line| !line.trim().is_empty())
+        .unwrap_or(message)
+        .trim();
+    let line = line.strip_prefix("error:").map_or(line, str::trim);
+    match line
+        .strip_prefix("line ")
+        .and_then(|rest| rest.split_once(": "))
+    {
+        Some((position, rest)) if position.contains("column") => rest,
+        _ => line,
+    }
 }
 
 fn spanned_node(spanned: Spanned<Value>) -> Node {
-    Node { line: spanned.referenced.line() as usize, value: spanned.value }
+    Node {
+        line: spanned.referenced.line() as usize,
+        value: spanned.value,
+    }
 }
 
 impl<'de> Deserialize<'de> for Value {
@@ -315,18 +374,41 @@ mod tests {
         let text = "name: orders\ndescripton: typo\n";
         let root = parse(Path::new("s.yml"), text).unwrap();
         let mut warnings = Vec::new();
-        let _: Entry = root.deserialize(Path::new("s.yml"), &["name", "description"], &mut warnings).unwrap();
+        let _: Entry = root
+            .deserialize(Path::new("s.yml"), &["name", "description"], &mut warnings)
+            .unwrap();
         assert_eq!(warnings.len(), 1);
         let warning = warnings[0].to_string();
         assert!(warning.contains("s.yml:2"), "{warning}");
+        assert!(warning.contains("unknown key `descripton`"), "{warning}");
         assert!(warning.contains("did you mean `description`"), "{warning}");
+    }
+
+    #[test]
+    fn unknown_keys_in_lists_point_at_their_entry() {
+        let text = "models:\n  - name: a\n  - name: b\n    descripton: typo\n";
+        let root = parse(Path::new("s.yml"), text).unwrap();
+        let mut warnings = Vec::new();
+        #[derive(Debug, Deserialize)]
+        struct File {
+            #[allow(dead_code)]
+            models: Vec<Entry>,
+        }
+        let _: File = root
+            .deserialize(Path::new("s.yml"), &["description"], &mut warnings)
+            .unwrap();
+        let warning = warnings[0].to_string();
+        assert!(warning.contains("`models[1].descripton`"), "{warning}");
+        assert!(warning.contains("s.yml:4"), "{warning}");
     }
 
     #[test]
     fn type_errors_point_at_the_value() {
         let text = "name:\n  - not\n  - a string\n";
         let root = parse(Path::new("s.yml"), text).unwrap();
-        let error = root.deserialize::<Entry>(Path::new("s.yml"), &[], &mut Vec::new()).unwrap_err();
+        let error = root
+            .deserialize::<Entry>(Path::new("s.yml"), &[], &mut Vec::new())
+            .unwrap_err();
         assert_eq!(error.location.unwrap().line, 1, "{}", error.message);
     }
 }

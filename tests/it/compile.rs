@@ -1,0 +1,173 @@
+//! `kiln compile` on realistic projects: the SQL it writes, what it prints, the manifest.
+
+use serde_json::Value;
+
+use crate::support::Fixture;
+
+/// The shop fixture with its local package installed.
+fn shop() -> Fixture {
+    let fixture = Fixture::new("shop");
+    let deps = fixture.kiln(&["deps"]);
+    assert_eq!(deps.code, 0, "{}", deps.transcript());
+    fixture
+}
+
+const SHOP_MODELS: &[&str] = &[
+    "staging/stg_shop__orders",
+    "staging/stg_shop__customers",
+    "staging/stg_shop__payments",
+    "intermediate/int_order_payments",
+    "marts/orders",
+    "marts/customers",
+];
+
+#[test]
+fn compiles_every_model_of_the_shop_project() {
+    let fixture = shop();
+    let output = fixture.kiln(&["compile"]);
+    assert_eq!(output.code, 0, "{}", output.transcript());
+    assert!(
+        output.stderr.contains("Compiled 6 models"),
+        "{}",
+        output.stderr
+    );
+    for model in SHOP_MODELS {
+        let sql = fixture.read(&format!("target/compiled/shop/models/{model}.sql"));
+        insta::assert_snapshot!(format!("shop__{}", model.replace('/', "__")), sql);
+    }
+}
+
+#[test]
+fn a_single_selected_model_is_printed() {
+    let fixture = shop();
+    let output = fixture.kiln(&["compile", "-s", "customers"]);
+    assert_eq!(output.code, 0, "{}", output.transcript());
+    let written = fixture.read("target/compiled/shop/models/marts/customers.sql");
+    assert_eq!(output.stdout.trim_end(), written.trim_end());
+    assert!(
+        output
+            .stdout
+            .contains(r#"from "warehouse"."analytics_marts"."orders""#),
+        "{}",
+        output.stdout
+    );
+}
+
+#[test]
+fn incremental_preview_renders_the_incremental_branch() {
+    let fixture = shop();
+    let full = fixture.kiln(&["compile", "-s", "orders"]);
+    assert!(
+        !full.stdout.contains("interval '3 days'"),
+        "{}",
+        full.stdout
+    );
+    let incremental = fixture.kiln(&["compile", "-s", "orders", "--incremental"]);
+    assert_eq!(incremental.code, 0, "{}", incremental.transcript());
+    insta::assert_snapshot!("shop__orders_incremental", incremental.stdout);
+}
+
+#[test]
+fn manifest_describes_nodes_like_dbt() {
+    let fixture = shop();
+    assert_eq!(fixture.kiln(&["compile"]).code, 0);
+    let manifest: Value = serde_json::from_str(&fixture.read("target/manifest.json")).unwrap();
+    let orders = &manifest["nodes"]["model.shop.orders"];
+    assert_eq!(orders["schema"], "analytics_marts");
+    assert_eq!(orders["database"], "warehouse");
+    assert_eq!(orders["config"]["materialized"], "incremental");
+    assert_eq!(
+        orders["config"]["unique_key"],
+        serde_json::json!(["order_id"])
+    );
+    assert_eq!(
+        orders["config"]["tags"],
+        serde_json::json!(["nightly", "finance"])
+    );
+    assert_eq!(
+        orders["description"],
+        "One row per order, with its payments in dollars."
+    );
+    assert_eq!(
+        orders["depends_on"]["nodes"],
+        serde_json::json!([
+            "model.shop.int_order_payments",
+            "model.shop.stg_shop__orders"
+        ])
+    );
+    assert_eq!(
+        orders["relation_name"],
+        r#""warehouse"."analytics_marts"."orders""#
+    );
+    let staging = &manifest["nodes"]["model.shop.stg_shop__orders"];
+    assert_eq!(staging["alias"], "stg_orders");
+    assert_eq!(staging["config"]["tags"], serde_json::json!(["staging"]));
+    let source = &manifest["sources"]["source.shop.raw_shop.orders"];
+    assert_eq!(source["identifier"], "shop_orders");
+    assert_eq!(source["schema"], "raw");
+    assert_eq!(
+        manifest["child_map"]["source.shop.raw_shop.orders"],
+        serde_json::json!(["model.shop.stg_shop__orders"])
+    );
+    assert_eq!(
+        manifest["parent_map"]["model.shop.customers"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    assert!(manifest["macros"]["macro.shop_utils.cents_to_dollars"].is_object());
+    let ephemeral = &manifest["nodes"]["model.shop.int_order_payments"];
+    assert_eq!(ephemeral["relation_name"], Value::Null);
+}
+
+#[test]
+fn artifacts_are_deterministic() {
+    let fixture = shop();
+    assert_eq!(fixture.kiln(&["compile"]).code, 0);
+    let first: Value = serde_json::from_str(&fixture.read("target/manifest.json")).unwrap();
+    assert_eq!(fixture.kiln(&["compile"]).code, 0);
+    let second: Value = serde_json::from_str(&fixture.read("target/manifest.json")).unwrap();
+    let strip = |mut v: Value| {
+        v["metadata"]["generated_at"] = Value::Null;
+        v
+    };
+    assert_eq!(strip(first), strip(second));
+}
+
+#[test]
+fn jinja_features_compile_like_dbt() {
+    let fixture = Fixture::new("jinja_features");
+    let output = fixture.kiln(&["compile", "--vars", "{region: emea, limit_rows: 10}"]);
+    assert_eq!(output.code, 0, "{}", output.transcript());
+    let mut models: Vec<String> = std::fs::read_dir(fixture.dir.join("models"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".sql"))
+        .collect();
+    models.sort();
+    assert!(models.len() >= 8, "{models:?}");
+    for model in models {
+        let sql = fixture.read(&format!("target/compiled/jinja_features/models/{model}"));
+        insta::assert_snapshot!(format!("jinja__{}", model.trim_end_matches(".sql")), sql);
+    }
+    insta::assert_snapshot!(
+        "jinja__log_output",
+        crate::support::redact_timings(&output.stderr)
+    );
+}
+
+#[test]
+fn parse_reports_counts() {
+    let fixture = shop();
+    let output = fixture.kiln(&["parse"]);
+    assert_eq!(output.code, 0, "{}", output.transcript());
+    assert!(
+        output
+            .stderr
+            .contains("Found 6 models, 1 seeds, 3 sources, 6 macros, 1 packages"),
+        "{}",
+        output.stderr
+    );
+    assert!(fixture.dir.join("target/manifest.json").is_file());
+}

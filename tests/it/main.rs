@@ -1,0 +1,9 @@
+//! Integration tests: the `kiln` binary run on fixture projects under `tests/fixtures/`.
+
+// A test harness fails by panicking: unwrap and expect are how it says "this must work".
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod broken_projects;
+mod compile;
+mod select;
+mod support;

@@ -1,0 +1,134 @@
+//! Running the `kiln` binary on a copy of a fixture project.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// A fixture project copied into a fresh temporary directory (removed on drop).
+pub struct Fixture {
+    pub dir: PathBuf,
+    home: PathBuf,
+}
+
+impl Fixture {
+    pub fn new(name: &str) -> Fixture {
+        let base = std::env::temp_dir().join(format!(
+            "kiln-it-{}-{}-{}",
+            name,
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        ));
+        let dir = base.join("project");
+        copy_dir(&fixtures_dir().join(name), &dir);
+        let home = base.join("home");
+        std::fs::create_dir_all(&home).unwrap();
+        Fixture { dir, home }
+    }
+
+    /// Runs `kiln <args>` in the project with a clean environment: HOME is empty, so no
+    /// profiles.yml of the machine's user is found.
+    pub fn kiln(&self, args: &[&str]) -> Output {
+        let output = Command::new(env!("CARGO_BIN_EXE_kiln"))
+            .args(args)
+            .current_dir(&self.dir)
+            .env("HOME", &self.home)
+            .env("NO_COLOR", "1")
+            .env_remove("KILN_PROFILES_DIR")
+            .env_remove("DBT_PROFILES_DIR")
+            .output()
+            .expect("the kiln binary runs");
+        let redact = |bytes: &[u8]| {
+            String::from_utf8_lossy(bytes)
+                .replace(&self.dir.display().to_string(), "[project]")
+                .replace(&self.home.display().to_string(), "[home]")
+        };
+        Output {
+            code: output.status.code().unwrap_or(-1),
+            stdout: redact(&output.stdout),
+            stderr: redact(&output.stderr),
+        }
+    }
+
+    pub fn read(&self, path: &str) -> String {
+        std::fs::read_to_string(self.dir.join(path))
+            .unwrap_or_else(|e| panic!("reading {path}: {e}"))
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        if let Some(base) = self.dir.parent() {
+            let _ = std::fs::remove_dir_all(base);
+        }
+    }
+}
+
+pub struct Output {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Output {
+    /// Exit code, stdout and stderr, with timings replaced so snapshots are stable.
+    pub fn transcript(&self) -> String {
+        let mut text = format!("exit code: {}\n", self.code);
+        if !self.stdout.is_empty() {
+            text.push_str(&format!("--- stdout\n{}", self.stdout));
+        }
+        if !self.stderr.is_empty() {
+            text.push_str(&format!("--- stderr\n{}", self.stderr));
+        }
+        redact_timings(&text)
+    }
+}
+
+/// `0.01s` -> `[time]`.
+pub fn redact_timings(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(pos) = rest.find(|c: char| c.is_ascii_digit()) {
+        let (before, after) = rest.split_at(pos);
+        out.push_str(before);
+        let number_len = after
+            .find(|c: char| !c.is_ascii_digit() && c != '.')
+            .unwrap_or(after.len());
+        let (number, tail) = after.split_at(number_len);
+        let preceded_by_word = before
+            .chars()
+            .last()
+            .is_some_and(|c| c.is_alphanumeric() || c == '_');
+        if !preceded_by_word && number.contains('.') && tail.starts_with('s') {
+            out.push_str("[time]");
+            rest = &tail[1..];
+        } else {
+            out.push_str(number);
+            rest = tail;
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        if name == "target" || name == "dbt_packages" {
+            continue;
+        }
+        let path = entry.path();
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&path, &to.join(&name));
+        } else {
+            std::fs::copy(&path, to.join(&name)).unwrap();
+        }
+    }
+}
