@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 
 use kiln_graph::{Direction, ResourceType};
 use kiln_project::{Diagnostic, Project};
-use serde_json::{Value as Json, json};
+use std::io::Write;
+
+use serde::Serialize;
+use serde_json::Value as Json;
 
 use crate::node::Node;
 use crate::parse::{Parsed, now_rfc3339};
@@ -19,155 +22,290 @@ pub fn compiled_path(target_path: &str, node: &Node) -> PathBuf {
         .join(&node.original_file_path)
 }
 
-fn columns_json(node: &Node) -> Json {
-    let columns: serde_json::Map<String, Json> = node
-        .columns
-        .iter()
-        .map(|c| {
-            (
-                c.name.clone(),
-                json!({
-                    "name": c.name, "description": c.description, "meta": c.meta,
-                    "data_type": c.data_type, "constraints": [], "quote": c.quote, "tags": c.tags,
-                }),
-            )
-        })
-        .collect();
-    Json::Object(columns)
+/// A column as the manifest shows it.
+#[derive(Serialize)]
+struct ColumnOut<'a> {
+    name: &'a str,
+    description: &'a str,
+    meta: &'a BTreeMap<String, Json>,
+    data_type: &'a Option<String>,
+    constraints: [(); 0],
+    quote: Option<bool>,
+    tags: &'a [String],
 }
 
-fn node_json(node: &Node, target_path: &str) -> Json {
-    let path_in_resource = node
-        .original_file_path
-        .components()
-        .skip(1)
-        .collect::<PathBuf>();
-    let refs: Vec<Json> = node
-        .refs
-        .iter()
-        .map(|r| json!({"name": r.name, "package": r.package, "version": null}))
-        .collect();
-    let sources: Vec<Json> = node
-        .sources
-        .iter()
-        .map(|s| json!([s.source, s.table]))
-        .collect();
-    let mut value = json!({
-        "database": node.relation.database,
-        "schema": node.relation.schema,
-        "name": node.name,
-        "resource_type": node.resource_type.as_str(),
-        "package_name": node.package,
-        "path": path_in_resource,
-        "original_file_path": node.original_file_path,
-        "unique_id": node.unique_id,
-        "fqn": node.fqn,
-        "alias": node.relation.identifier,
-        "config": node.config.to_json(),
-        "tags": node.config.tags,
-        "description": node.description,
-        "columns": columns_json(node),
-        "meta": node.meta,
-        "docs": {"show": true, "node_color": null},
-        "patch_path": node.patch_path.as_ref().map(|p| format!("{}://{}", node.package, p.display())),
-        "relation_name": (!node.is_ephemeral()).then(|| node.relation.to_string()),
-        "raw_code": node.raw_code,
-        "language": "sql",
-        "refs": refs,
-        "sources": sources,
-        "depends_on": {"macros": [], "nodes": node.depends_on},
-    });
-    if let (Json::Object(map), Some(sql)) = (&mut value, &node.compiled_code) {
-        map.insert(
-            "compiled_path".to_owned(),
-            json!(compiled_path(target_path, node)),
-        );
-        map.insert("compiled".to_owned(), json!(true));
-        map.insert("compiled_code".to_owned(), json!(sql));
-        map.insert("extra_ctes_injected".to_owned(), json!(true));
-    }
-    if let (Json::Object(map), Some(source)) = (&mut value, &node.source) {
-        map.remove("raw_code");
-        map.remove("language");
-        map.remove("refs");
-        map.remove("sources");
-        map.remove("depends_on");
-        map.insert("source_name".to_owned(), json!(source.source_name));
-        map.insert(
-            "source_description".to_owned(),
-            json!(source.source_description),
-        );
-        map.insert(
-            "loader".to_owned(),
-            json!(source.loader.clone().unwrap_or_default()),
-        );
-        map.insert("identifier".to_owned(), json!(node.relation.identifier));
-        map.insert("loaded_at_field".to_owned(), json!(source.loaded_at_field));
-        map.insert("freshness".to_owned(), json!(source.freshness));
-    }
-    value
+#[derive(Serialize)]
+struct RefOut<'a> {
+    name: &'a str,
+    package: &'a Option<String>,
+    version: Option<()>,
 }
 
-/// The manifest of a parsed (and possibly compiled) project.
-pub fn manifest(project: &Project, parsed: &Parsed) -> Json {
+#[derive(Serialize)]
+struct DependsOn<'a> {
+    macros: [(); 0],
+    nodes: &'a [String],
+}
+
+#[derive(Serialize)]
+struct Docs {
+    show: bool,
+    node_color: Option<()>,
+}
+
+/// A model, seed or source as the manifest shows it (dbt's field names).
+#[derive(Serialize)]
+struct NodeOut<'a> {
+    database: &'a Option<String>,
+    schema: &'a Option<String>,
+    name: &'a str,
+    resource_type: &'static str,
+    package_name: &'a str,
+    path: PathBuf,
+    original_file_path: &'a Path,
+    unique_id: &'a str,
+    fqn: &'a [String],
+    alias: &'a str,
+    config: &'a kiln_project::NodeConfig,
+    tags: &'a [String],
+    description: &'a str,
+    columns: BTreeMap<&'a str, ColumnOut<'a>>,
+    meta: &'a BTreeMap<String, Json>,
+    docs: Docs,
+    patch_path: Option<String>,
+    relation_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    raw_code: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    language: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refs: Option<Vec<RefOut<'a>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sources: Option<Vec<[&'a str; 2]>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    depends_on: Option<DependsOn<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    compiled_path: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    compiled: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    compiled_code: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    extra_ctes_injected: Option<bool>,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    source: Option<SourceOut<'a>>,
+}
+
+#[derive(Serialize)]
+struct SourceOut<'a> {
+    source_name: &'a str,
+    source_description: &'a str,
+    loader: &'a str,
+    identifier: &'a str,
+    loaded_at_field: &'a Option<String>,
+    freshness: &'a Option<Json>,
+}
+
+fn node_out<'a>(node: &'a Node, target_path: &str) -> NodeOut<'a> {
+    // Sources have no SQL: these fields are left out for them, as in dbt.
+    let has_sql = node.source.is_none();
+    NodeOut {
+        database: &node.relation.database,
+        schema: &node.relation.schema,
+        name: &node.name,
+        resource_type: node.resource_type.as_str(),
+        package_name: &node.package,
+        path: node.original_file_path.components().skip(1).collect(),
+        original_file_path: &node.original_file_path,
+        unique_id: &node.unique_id,
+        fqn: &node.fqn,
+        alias: &node.relation.identifier,
+        config: &node.config,
+        tags: &node.config.tags,
+        description: &node.description,
+        columns: node
+            .columns
+            .iter()
+            .map(|c| {
+                let column = ColumnOut {
+                    name: &c.name,
+                    description: &c.description,
+                    meta: &c.meta,
+                    data_type: &c.data_type,
+                    constraints: [],
+                    quote: c.quote,
+                    tags: &c.tags,
+                };
+                (c.name.as_str(), column)
+            })
+            .collect(),
+        meta: &node.meta,
+        docs: Docs {
+            show: true,
+            node_color: None,
+        },
+        patch_path: node
+            .patch_path
+            .as_ref()
+            .map(|p| format!("{}://{}", node.package, p.display())),
+        relation_name: (!node.is_ephemeral()).then(|| node.relation.to_string()),
+        raw_code: has_sql.then_some(node.raw_code.as_str()),
+        language: has_sql.then_some("sql"),
+        refs: has_sql.then(|| {
+            node.refs
+                .iter()
+                .map(|r| RefOut {
+                    name: &r.name,
+                    package: &r.package,
+                    version: None,
+                })
+                .collect()
+        }),
+        sources: has_sql.then(|| {
+            node.sources
+                .iter()
+                .map(|s| [s.source.as_str(), s.table.as_str()])
+                .collect()
+        }),
+        depends_on: has_sql.then_some(DependsOn {
+            macros: [],
+            nodes: &node.depends_on,
+        }),
+        compiled_path: node
+            .compiled_code
+            .as_ref()
+            .map(|_| compiled_path(target_path, node)),
+        compiled: node.compiled_code.as_ref().map(|_| true),
+        compiled_code: node.compiled_code.as_deref(),
+        extra_ctes_injected: node.compiled_code.as_ref().map(|_| true),
+        source: node.source.as_ref().map(|source| SourceOut {
+            source_name: &source.source_name,
+            source_description: &source.source_description,
+            loader: source.loader.as_deref().unwrap_or(""),
+            identifier: &node.relation.identifier,
+            loaded_at_field: &source.loaded_at_field,
+            freshness: &source.freshness,
+        }),
+    }
+}
+
+#[derive(Serialize)]
+struct MacroOut<'a> {
+    name: &'a str,
+    resource_type: &'static str,
+    package_name: &'a str,
+    original_file_path: &'a Path,
+    unique_id: String,
+    line: usize,
+}
+
+#[derive(Serialize)]
+struct Metadata<'a> {
+    dbt_schema_version: &'static str,
+    dbt_version: &'static str,
+    generator: String,
+    generated_at: String,
+    project_name: &'a str,
+    adapter_type: &'a str,
+    env: Empty,
+}
+
+/// `{}`.
+#[derive(Serialize)]
+struct Empty {}
+
+/// dbt's manifest, v12 in shape.
+#[derive(Serialize)]
+struct ManifestOut<'a> {
+    metadata: Metadata<'a>,
+    nodes: BTreeMap<&'a str, NodeOut<'a>>,
+    sources: BTreeMap<&'a str, NodeOut<'a>>,
+    macros: BTreeMap<String, MacroOut<'a>>,
+    docs: Empty,
+    exposures: Empty,
+    metrics: Empty,
+    groups: Empty,
+    selectors: Empty,
+    disabled: Empty,
+    parent_map: BTreeMap<&'a str, Vec<&'a str>>,
+    child_map: BTreeMap<&'a str, Vec<&'a str>>,
+    group_map: Empty,
+    saved_queries: Empty,
+    semantic_models: Empty,
+    unit_tests: Empty,
+}
+
+fn manifest<'a>(project: &'a Project, parsed: &'a Parsed) -> ManifestOut<'a> {
     let target_path = &project.file().target_path;
-    let mut nodes = serde_json::Map::new();
-    let mut sources = serde_json::Map::new();
+    let mut nodes = BTreeMap::new();
+    let mut sources = BTreeMap::new();
     for (id, node) in &parsed.nodes {
-        let value = node_json(node, target_path);
+        let out = node_out(node, target_path);
         if node.resource_type == ResourceType::Source {
-            sources.insert(id.clone(), value);
+            sources.insert(id.as_str(), out);
         } else {
-            nodes.insert(id.clone(), value);
+            nodes.insert(id.as_str(), out);
         }
     }
-    let mut macros = serde_json::Map::new();
-    for def in parsed.env.registry().all() {
-        macros.insert(
-            format!("macro.{}.{}", def.package, def.name),
-            json!({
-                "name": def.name,
-                "resource_type": "macro",
-                "package_name": def.package,
-                "original_file_path": def.file,
-                "unique_id": format!("macro.{}.{}", def.package, def.name),
-                "line": def.line,
-            }),
-        );
-    }
-    let map_of = |direction: Direction| -> BTreeMap<String, Vec<&str>> {
+    let macros = parsed
+        .env
+        .registry()
+        .all()
+        .map(|def| {
+            let unique_id = format!("macro.{}.{}", def.package, def.name);
+            let out = MacroOut {
+                name: &def.name,
+                resource_type: "macro",
+                package_name: &def.package,
+                original_file_path: &def.file,
+                unique_id: unique_id.clone(),
+                line: def.line,
+            };
+            (unique_id, out)
+        })
+        .collect();
+    let map_of = |direction: Direction| -> BTreeMap<&str, Vec<&str>> {
         parsed
             .nodes
             .keys()
-            .map(|id| (id.clone(), parsed.graph.neighbors(id, direction)))
+            .map(|id| (id.as_str(), parsed.graph.neighbors(id, direction)))
             .collect()
     };
-    json!({
-        "metadata": {
-            "dbt_schema_version": "https://schemas.getdbt.com/dbt/manifest/v12.json",
-            "dbt_version": "1.11.0",
-            "generator": format!("kiln {}", env!("CARGO_PKG_VERSION")),
-            "generated_at": now_rfc3339(),
-            "project_name": project.name(),
-            "adapter_type": parsed.profile.target.kind,
-            "env": {},
+    ManifestOut {
+        metadata: Metadata {
+            dbt_schema_version: "https://schemas.getdbt.com/dbt/manifest/v12.json",
+            dbt_version: "1.11.0",
+            generator: format!("kiln {}", env!("CARGO_PKG_VERSION")),
+            generated_at: now_rfc3339(),
+            project_name: project.name(),
+            adapter_type: &parsed.profile.target.kind,
+            env: Empty {},
         },
-        "nodes": nodes,
-        "sources": sources,
-        "macros": macros,
-        "docs": {},
-        "exposures": {},
-        "metrics": {},
-        "groups": {},
-        "selectors": {},
-        "disabled": {},
-        "parent_map": map_of(Direction::Incoming),
-        "child_map": map_of(Direction::Outgoing),
-        "group_map": {},
-        "saved_queries": {},
-        "semantic_models": {},
-        "unit_tests": {},
-    })
+        nodes,
+        sources,
+        macros,
+        docs: Empty {},
+        exposures: Empty {},
+        metrics: Empty {},
+        groups: Empty {},
+        selectors: Empty {},
+        disabled: Empty {},
+        parent_map: map_of(Direction::Incoming),
+        child_map: map_of(Direction::Outgoing),
+        group_map: Empty {},
+        saved_queries: Empty {},
+        semantic_models: Empty {},
+        unit_tests: Empty {},
+    }
+}
+
+/// Writes `content` unless the file already holds exactly that: an unchanged model keeps its
+/// file (and its modification time), and the disk sees no churn.
+fn write_if_changed(path: &Path, content: &str) -> std::io::Result<()> {
+    if std::fs::read(path).is_ok_and(|existing| existing == content.as_bytes()) {
+        return Ok(());
+    }
+    std::fs::write(path, content)
 }
 
 /// Writes `manifest.json` and the compiled SQL of every compiled node.
@@ -187,10 +325,13 @@ pub fn write_artifacts(project: &Project, parsed: &Parsed) -> Result<(), Diagnos
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(|e| io_error(parent, e))?;
         }
-        std::fs::write(&path, sql).map_err(|e| io_error(&path, e))?;
+        write_if_changed(&path, sql).map_err(|e| io_error(&path, e))?;
     }
     std::fs::create_dir_all(&target).map_err(|e| io_error(&target, e))?;
     let path = target.join("manifest.json");
-    let text = serde_json::to_string(&manifest(project, parsed)).unwrap_or_default();
-    std::fs::write(&path, text).map_err(|e| io_error(&path, e))
+    let file = std::fs::File::create(&path).map_err(|e| io_error(&path, e))?;
+    let mut writer = std::io::BufWriter::new(file);
+    serde_json::to_writer(&mut writer, &manifest(project, parsed))
+        .map_err(|e| io_error(&path, std::io::Error::other(e)))?;
+    writer.flush().map_err(|e| io_error(&path, e))
 }

@@ -386,40 +386,6 @@ pub fn set(items: Value) -> Result<Value, Error> {
     Ok(Value::from(out))
 }
 
-/// dbt's `as_bool`, `as_number`, `as_native` and `as_text` filters.
-pub fn as_bool(value: Value) -> Value {
-    match value.as_str().map(str::trim) {
-        Some("true" | "True" | "TRUE") => Value::from(true),
-        Some("false" | "False" | "FALSE") => Value::from(false),
-        _ => value,
-    }
-}
-
-pub fn as_number(value: Value) -> Value {
-    match value.as_str().map(str::trim) {
-        Some(text) => text
-            .parse::<i64>()
-            .map(Value::from)
-            .or_else(|_| text.parse::<f64>().map(Value::from))
-            .unwrap_or(value),
-        None => value,
-    }
-}
-
-pub fn as_native(value: Value) -> Value {
-    match value
-        .as_str()
-        .and_then(|text| serde_json::from_str::<Json>(text.trim()).ok())
-    {
-        Some(json) => crate::to_value(json),
-        None => as_bool(value),
-    }
-}
-
-pub fn as_text(value: Value) -> Value {
-    Value::from(value.to_string())
-}
-
 /// Methods on lists and dicts that Python code uses and MiniJinja's values cannot support
 /// because they mutate in place: a clear error with the idiom to use instead.
 pub fn unknown_method(

@@ -257,7 +257,7 @@ fn add_globals(
     env.add_function("ref", builtins::ref_);
     env.add_function("source", builtins::source);
     env.add_function("is_incremental", builtins::is_incremental);
-    env.add_function("env_var", kiln_project::env::env_var);
+    kiln_project::env::add_env_functions(env);
     env.add_function("return", macros::return_);
     env.add_function("run_query", builtins::run_query);
     env.add_function("statement", builtins::statement);
@@ -267,10 +267,6 @@ fn add_globals(
     env.add_function("fromyaml", builtins::fromyaml);
     env.add_function("zip", builtins::zip);
     env.add_function("set", builtins::set);
-    env.add_filter("as_bool", builtins::as_bool);
-    env.add_filter("as_number", builtins::as_number);
-    env.add_filter("as_native", builtins::as_native);
-    env.add_filter("as_text", builtins::as_text);
     env.add_global("var", Value::from_object(VarFn(Arc::new(vars))));
     env.add_global("log", Value::from_object(LogFn(logs.clone())));
     env.add_global("exceptions", Value::from_object(Exceptions(logs.clone())));

@@ -5,6 +5,8 @@ use std::path::Path;
 use minijinja::{Environment, Error, ErrorKind, Value};
 
 use crate::diagnostic::{Diagnostic, Location};
+use serde_json::Value as Json;
+
 use crate::yaml::{self, Node};
 
 /// dbt's `env_var(name, default)`: the variable's value, else the default, else an error that
@@ -21,11 +23,54 @@ pub fn env_var(name: &str, default: Option<Value>) -> Result<Value, Error> {
     }
 }
 
+/// dbt's `as_bool`, `as_number`, `as_native` and `as_text` filters.
+pub fn as_bool(value: Value) -> Value {
+    match value.as_str().map(str::trim) {
+        Some("true" | "True" | "TRUE") => Value::from(true),
+        Some("false" | "False" | "FALSE") => Value::from(false),
+        _ => value,
+    }
+}
+
+pub fn as_number(value: Value) -> Value {
+    match value.as_str().map(str::trim) {
+        Some(text) => text
+            .parse::<i64>()
+            .map(Value::from)
+            .or_else(|_| text.parse::<f64>().map(Value::from))
+            .unwrap_or(value),
+        None => value,
+    }
+}
+
+pub fn as_native(value: Value) -> Value {
+    match value
+        .as_str()
+        .and_then(|text| serde_json::from_str::<Json>(text.trim()).ok())
+    {
+        Some(json) => Value::from(minijinja::value::Serde(json)),
+        None => as_bool(value),
+    }
+}
+
+pub fn as_text(value: Value) -> Value {
+    Value::from(value.to_string())
+}
+
+/// Adds `env_var()` and dbt's `as_*` filters to an environment.
+pub fn add_env_functions(env: &mut Environment<'_>) {
+    env.add_function("env_var", env_var);
+    env.add_filter("as_bool", as_bool);
+    env.add_filter("as_number", as_number);
+    env.add_filter("as_native", as_native);
+    env.add_filter("as_text", as_text);
+}
+
 /// Renders every string value under `node` that contains Jinja, with `env_var()` available.
 /// Values under the keys in `skip` are left as they are (hooks run later, with a full context).
 pub fn render_env_vars(node: &mut Node, file: &Path, skip: &[&str], errors: &mut Vec<Diagnostic>) {
     let mut env = Environment::new();
-    env.add_function("env_var", env_var);
+    add_env_functions(&mut env);
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
     render_node(&env, node, file, skip, errors);
 }
