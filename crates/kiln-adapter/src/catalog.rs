@@ -1,0 +1,148 @@
+//! What the warehouse already holds: relations, their columns and their dependent views
+//! (PostgreSQL's catalog).
+
+use serde_json::Value as Json;
+
+use crate::{AdapterError, Connection, Table};
+
+/// A SQL string literal.
+pub fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// A quoted identifier.
+pub fn ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// `"schema"."name"`.
+pub fn qualified(schema: &str, name: &str) -> String {
+    format!("{}.{}", ident(schema), ident(name))
+}
+
+/// What kind of relation exists under a name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RelationKind {
+    Table,
+    View,
+    MaterializedView,
+    Other,
+}
+
+impl RelationKind {
+    /// The keyword for DDL (`alter view`, `drop table`).
+    pub fn keyword(self) -> &'static str {
+        match self {
+            RelationKind::Table | RelationKind::Other => "table",
+            RelationKind::View => "view",
+            RelationKind::MaterializedView => "materialized view",
+        }
+    }
+
+    pub fn dbt_name(self) -> &'static str {
+        match self {
+            RelationKind::Table | RelationKind::Other => "table",
+            RelationKind::View => "view",
+            RelationKind::MaterializedView => "materialized_view",
+        }
+    }
+}
+
+fn text(value: &Json) -> String {
+    Table::cell_text(value)
+}
+
+/// The kind of `schema.name`, if it exists.
+pub fn relation_kind(
+    conn: &mut dyn Connection,
+    schema: &str,
+    name: &str,
+) -> Result<Option<RelationKind>, AdapterError> {
+    let table = conn.query(&format!(
+        "select c.relkind::text as kind from pg_class c join pg_namespace n on n.oid = c.relnamespace \
+         where n.nspname = {} and c.relname = {}",
+        literal(schema),
+        literal(name)
+    ))?;
+    Ok(table.rows.first().map(|row| match text(&row[0]).as_str() {
+        "r" | "p" => RelationKind::Table,
+        "v" => RelationKind::View,
+        "m" => RelationKind::MaterializedView,
+        _ => RelationKind::Other,
+    }))
+}
+
+/// A column of a relation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Column {
+    pub name: String,
+    /// The full type, e.g. `numeric(16,2)` or `timestamp with time zone`.
+    pub data_type: String,
+}
+
+/// The columns of a relation (any schema, temporary ones included) in order.
+pub fn columns(conn: &mut dyn Connection, relation: &str) -> Result<Vec<Column>, AdapterError> {
+    let table = conn.query(&format!(
+        "select a.attname::text as name, format_type(a.atttypid, a.atttypmod) as data_type \
+         from pg_attribute a where a.attrelid = {}::regclass and a.attnum > 0 and not a.attisdropped \
+         order by a.attnum",
+        literal(relation)
+    ))?;
+    Ok(table
+        .rows
+        .iter()
+        .map(|row| Column {
+            name: text(&row[0]),
+            data_type: text(&row[1]),
+        })
+        .collect())
+}
+
+/// A view that depends on a relation, directly or through other views.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dependent {
+    pub schema: String,
+    pub name: String,
+    pub kind: RelationKind,
+    /// The `select` that defines it.
+    pub definition: String,
+    /// 1 for a direct dependent, 2 for a dependent of one, and so on.
+    pub depth: i64,
+}
+
+/// Every view that depends on `relation`, closest first.
+pub fn dependents(
+    conn: &mut dyn Connection,
+    relation: &str,
+) -> Result<Vec<Dependent>, AdapterError> {
+    let table = conn.query(&format!(
+        "with recursive deps(oid, depth) as ( \
+           select distinct r.ev_class, 1 from pg_depend d join pg_rewrite r on r.oid = d.objid \
+           where d.classid = 'pg_rewrite'::regclass and d.refobjid = {rel}::regclass and r.ev_class <> {rel}::regclass \
+           union \
+           select distinct r.ev_class, deps.depth + 1 from deps join pg_depend d on d.refobjid = deps.oid \
+           join pg_rewrite r on r.oid = d.objid \
+           where d.classid = 'pg_rewrite'::regclass and r.ev_class <> deps.oid and deps.depth < 50 \
+         ) \
+         select n.nspname::text as schema, c.relname::text as name, c.relkind::text as kind, \
+                max(deps.depth) as depth, pg_get_viewdef(c.oid) as definition \
+         from deps join pg_class c on c.oid = deps.oid join pg_namespace n on n.oid = c.relnamespace \
+         group by n.nspname, c.relname, c.relkind, c.oid order by 4, 1, 2",
+        rel = literal(relation)
+    ))?;
+    Ok(table
+        .rows
+        .iter()
+        .map(|row| Dependent {
+            schema: text(&row[0]),
+            name: text(&row[1]),
+            kind: if text(&row[2]) == "m" {
+                RelationKind::MaterializedView
+            } else {
+                RelationKind::View
+            },
+            depth: row[3].as_i64().unwrap_or(1),
+            definition: text(&row[4]),
+        })
+        .collect())
+}

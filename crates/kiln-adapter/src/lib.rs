@@ -1,0 +1,116 @@
+//! The warehouse: the only door to the database.
+//!
+//! The runner talks to an [`Adapter`], which opens [`Connection`]s; the PostgreSQL
+//! implementation ([`postgres::PostgresAdapter`]) uses sqlx. The API is synchronous because
+//! Kiln renders Jinja and schedules nodes on plain threads: a connection drives its queries on
+//! a shared tokio runtime and blocks the calling thread until they finish. Queries can be
+//! cancelled from another thread ([`Canceller`]), which is how `--fail-fast` and Ctrl-C stop
+//! work in flight on the server.
+
+pub mod catalog;
+pub mod local;
+pub mod postgres;
+
+use std::fmt;
+
+use serde_json::Value as Json;
+
+pub use postgres::{PgSettings, PostgresAdapter};
+
+/// What went wrong talking to the warehouse. Messages never contain the password.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AdapterError {
+    /// The server could not be reached or refused the login.
+    #[error("cannot connect to {target}: {message}")]
+    Connect { target: String, message: String },
+    /// The server ran the SQL and reported an error.
+    #[error("{message}")]
+    Database {
+        message: String,
+        /// SQLSTATE, e.g. `42P01` for an undefined table.
+        code: Option<String>,
+        detail: Option<String>,
+        hint: Option<String>,
+    },
+    /// The query was cancelled (fail-fast, Ctrl-C).
+    #[error("query cancelled")]
+    Cancelled,
+    /// Anything else (a broken connection, a protocol error).
+    #[error("{0}")]
+    Other(String),
+}
+
+impl AdapterError {
+    /// The message with the server's detail and hint, for users.
+    pub fn full_message(&self) -> String {
+        match self {
+            AdapterError::Database {
+                message,
+                detail,
+                hint,
+                ..
+            } => {
+                let mut text = message.clone();
+                if let Some(detail) = detail {
+                    text.push_str(&format!("\n  detail: {detail}"));
+                }
+                if let Some(hint) = hint {
+                    text.push_str(&format!("\n  hint: {hint}"));
+                }
+                text
+            }
+            other => other.to_string(),
+        }
+    }
+}
+
+/// The rows of a query: column names and one JSON value per cell (numbers, strings, booleans,
+/// nested JSON; timestamps and other types as their text).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Table {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<Json>>,
+}
+
+impl Table {
+    /// A cell as display text (`null` for SQL NULL).
+    pub fn cell_text(value: &Json) -> String {
+        match value {
+            Json::Null => "null".to_owned(),
+            Json::String(s) => s.clone(),
+            other => other.to_string(),
+        }
+    }
+}
+
+/// The result of a statement.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ExecResult {
+    pub rows_affected: u64,
+}
+
+/// Stops the queries of one connection from another thread.
+pub trait Canceller: Send + Sync + fmt::Debug {
+    fn cancel(&self);
+}
+
+/// One session with the warehouse.
+pub trait Connection: Send {
+    /// Runs one or more statements (DDL, DML) and returns the rows they affected.
+    fn execute(&mut self, sql: &str) -> Result<ExecResult, AdapterError>;
+    /// Runs a query and returns its rows.
+    fn query(&mut self, sql: &str) -> Result<Table, AdapterError>;
+    /// `COPY ... FROM STDIN` with the given bytes; returns the rows copied.
+    fn copy_in(&mut self, statement: &str, data: &[u8]) -> Result<u64, AdapterError>;
+    /// A handle that cancels whatever this connection is running.
+    fn canceller(&self) -> Box<dyn Canceller>;
+}
+
+/// A warehouse Kiln can run on.
+pub trait Adapter: Send + Sync {
+    /// `postgres`: the prefix of dispatched macros (`postgres__dateadd`).
+    fn kind(&self) -> &str;
+    /// Where it connects to, for messages (no password).
+    fn describe(&self) -> String;
+    fn connect(&self) -> Result<Box<dyn Connection>, AdapterError>;
+}

@@ -1,0 +1,284 @@
+//! PostgreSQL through sqlx.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use kiln_project::Profile;
+use serde_json::Value as Json;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgSslMode};
+use sqlx::{Connection as _, Executor as _, Row as _};
+use tokio::runtime::Runtime;
+
+use crate::{Adapter, AdapterError, Canceller, Connection, ExecResult, Table};
+
+/// How to reach a PostgreSQL server.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PgSettings {
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub password: kiln_project::Secret,
+    pub dbname: String,
+    /// A directory holding the server's Unix socket, used instead of host/port when set.
+    pub socket_dir: Option<std::path::PathBuf>,
+    pub sslmode: Option<String>,
+    pub connect_timeout: Option<u64>,
+    pub search_path: Option<String>,
+    pub application_name: String,
+}
+
+impl std::fmt::Debug for PgSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
+impl PgSettings {
+    /// Settings from a profile's target (the managed local instance fills `socket_dir`).
+    pub fn from_profile(profile: &Profile) -> Result<PgSettings, String> {
+        let target = &profile.target;
+        if target.kind != "postgres" {
+            return Err(format!(
+                "target type `{}` is not supported: Kiln runs on postgres",
+                target.kind
+            ));
+        }
+        let extra = |key: &str| {
+            target
+                .extra
+                .get(key)
+                .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+        };
+        let port = target.port.unwrap_or(5432);
+        Ok(PgSettings {
+            host: target
+                .host
+                .clone()
+                .unwrap_or_else(|| "localhost".to_owned()),
+            port: u16::try_from(port).map_err(|_| format!("port {port} is out of range"))?,
+            user: target.user.clone().unwrap_or_else(|| "postgres".to_owned()),
+            password: target.password.clone().unwrap_or_default(),
+            dbname: profile.database().to_owned(),
+            socket_dir: None,
+            sslmode: extra("sslmode"),
+            connect_timeout: extra("connect_timeout").and_then(|v| v.parse().ok()),
+            search_path: extra("search_path"),
+            application_name: "kiln".to_owned(),
+        })
+    }
+
+    /// `user@host:port/dbname`, never the password.
+    pub fn describe(&self) -> String {
+        match &self.socket_dir {
+            Some(dir) => format!(
+                "{}@{} (socket in {})/{}",
+                self.user,
+                self.host,
+                dir.display(),
+                self.dbname
+            ),
+            None => format!("{}@{}:{}/{}", self.user, self.host, self.port, self.dbname),
+        }
+    }
+
+    fn options(&self) -> Result<PgConnectOptions, String> {
+        let mut options = PgConnectOptions::new()
+            .host(&self.host)
+            .port(self.port)
+            .username(&self.user)
+            .database(&self.dbname)
+            .application_name(&self.application_name)
+            // DDL differs every time; caching statements would only grow memory.
+            .statement_cache_capacity(0);
+        if let Some(dir) = &self.socket_dir {
+            options = options.socket(dir);
+        }
+        if !self.password.is_empty() {
+            options = options.password(self.password.expose());
+        }
+        if let Some(mode) = &self.sslmode {
+            let mode: PgSslMode = mode.parse().map_err(|_| format!("sslmode `{mode}` is not one of disable, allow, prefer, require, verify-ca, verify-full"))?;
+            options = options.ssl_mode(mode);
+        }
+        if let Some(path) = &self.search_path {
+            options = options.options([("search_path", path.as_str())]);
+        }
+        Ok(options)
+    }
+}
+
+/// The tokio runtime every connection drives its I/O on.
+fn runtime() -> Result<&'static Runtime, AdapterError> {
+    static RUNTIME: OnceLock<Result<Runtime, String>> = OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .thread_name("kiln-pg")
+                .build()
+                .map_err(|e| e.to_string())
+        })
+        .as_ref()
+        .map_err(|e| AdapterError::Other(format!("cannot start the I/O runtime: {e}")))
+}
+
+fn database_error(error: sqlx::Error) -> AdapterError {
+    match error {
+        sqlx::Error::Database(db) => {
+            let code = db.code().map(|c| c.into_owned());
+            if code.as_deref() == Some("57014") {
+                return AdapterError::Cancelled;
+            }
+            let pg = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>();
+            AdapterError::Database {
+                message: db.message().to_owned(),
+                code,
+                detail: pg.and_then(|p| p.detail().map(str::to_owned)),
+                hint: pg.and_then(|p| p.hint().map(str::to_owned)),
+            }
+        }
+        other => AdapterError::Other(other.to_string()),
+    }
+}
+
+/// A PostgreSQL warehouse.
+#[derive(Debug, Clone)]
+pub struct PostgresAdapter {
+    settings: PgSettings,
+}
+
+impl PostgresAdapter {
+    pub fn new(settings: PgSettings) -> Self {
+        PostgresAdapter { settings }
+    }
+
+    pub fn settings(&self) -> &PgSettings {
+        &self.settings
+    }
+}
+
+impl Adapter for PostgresAdapter {
+    fn kind(&self) -> &str {
+        "postgres"
+    }
+
+    fn describe(&self) -> String {
+        self.settings.describe()
+    }
+
+    fn connect(&self) -> Result<Box<dyn Connection>, AdapterError> {
+        let runtime = runtime()?;
+        let connect_error = |message: String| AdapterError::Connect {
+            target: self.settings.describe(),
+            message,
+        };
+        let options = self.settings.options().map_err(connect_error)?;
+        let timeout = Duration::from_secs(self.settings.connect_timeout.unwrap_or(10));
+        let mut connection = runtime
+            .block_on(async {
+                tokio::time::timeout(timeout, PgConnection::connect_with(&options)).await
+            })
+            .map_err(|_| connect_error(format!("no answer within {}s", timeout.as_secs())))?
+            .map_err(|e| connect_error(e.to_string()))?;
+        let pid: i32 = runtime
+            .block_on(async {
+                sqlx::query_scalar("select pg_backend_pid()")
+                    .fetch_one(&mut connection)
+                    .await
+            })
+            .map_err(database_error)?;
+        Ok(Box::new(PgConn {
+            connection,
+            pid,
+            settings: Arc::new(self.settings.clone()),
+        }))
+    }
+}
+
+struct PgConn {
+    connection: PgConnection,
+    pid: i32,
+    settings: Arc<PgSettings>,
+}
+
+impl Connection for PgConn {
+    fn execute(&mut self, sql: &str) -> Result<ExecResult, AdapterError> {
+        let runtime = runtime()?;
+        let result =
+            runtime.block_on(async { sqlx::raw_sql(sql).execute(&mut self.connection).await });
+        result
+            .map(|r| ExecResult {
+                rows_affected: r.rows_affected(),
+            })
+            .map_err(database_error)
+    }
+
+    fn query(&mut self, sql: &str) -> Result<Table, AdapterError> {
+        let runtime = runtime()?;
+        let sql = sql.trim().trim_end_matches(';');
+        // One JSON object per row keeps every type readable without per-type decoding. A plain
+        // projection over the query keeps its row order.
+        let wrapped = format!("select row_to_json(kiln_q)::text from ({sql}\n) as kiln_q");
+        let rows = runtime
+            .block_on(async { sqlx::query(&wrapped).fetch_all(&mut self.connection).await })
+            .map_err(database_error)?;
+        let mut table = Table::default();
+        for row in rows {
+            let text: String = row.try_get(0).map_err(database_error)?;
+            let object: serde_json::Map<String, Json> = serde_json::from_str(&text)
+                .map_err(|e| AdapterError::Other(format!("cannot read a result row: {e}")))?;
+            if table.columns.is_empty() {
+                table.columns = object.keys().cloned().collect();
+            }
+            table
+                .rows
+                .push(object.into_iter().map(|(_, v)| v).collect());
+        }
+        if table.rows.is_empty() {
+            let described = runtime
+                .block_on(async { (&mut self.connection).describe(sql).await })
+                .map_err(database_error)?;
+            table.columns = described
+                .columns()
+                .iter()
+                .map(|c| sqlx::Column::name(c).to_owned())
+                .collect();
+        }
+        Ok(table)
+    }
+
+    fn copy_in(&mut self, statement: &str, data: &[u8]) -> Result<u64, AdapterError> {
+        let runtime = runtime()?;
+        runtime
+            .block_on(async {
+                let mut copy = self.connection.copy_in_raw(statement).await?;
+                copy.send(data).await?;
+                copy.finish().await
+            })
+            .map_err(database_error)
+    }
+
+    fn canceller(&self) -> Box<dyn Canceller> {
+        Box::new(PgCanceller {
+            pid: self.pid,
+            settings: self.settings.clone(),
+        })
+    }
+}
+
+/// Cancels a backend's running query with `pg_cancel_backend` from a short-lived connection.
+#[derive(Debug)]
+struct PgCanceller {
+    pid: i32,
+    settings: Arc<PgSettings>,
+}
+
+impl Canceller for PgCanceller {
+    fn cancel(&self) {
+        let adapter = PostgresAdapter::new((*self.settings).clone());
+        if let Ok(mut connection) = adapter.connect() {
+            let _ = connection.execute(&format!("select pg_cancel_backend({})", self.pid));
+        }
+    }
+}
