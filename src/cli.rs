@@ -28,6 +28,50 @@ pub enum Command {
     Deps(ProjectArgs),
     /// Remove build output (the target directory, except the managed warehouse, and installed packages).
     Clean(ProjectArgs),
+    /// Build the selected models on the warehouse, in dependency order.
+    Run(RunArgs),
+    /// Load the selected seed CSV files into the warehouse.
+    Seed(RunArgs),
+    /// Seeds and models (and their tests, once they exist) in dependency order.
+    Build(RunArgs),
+    /// Check the project, the profile and the connection, and say which part failed.
+    Debug(CommonArgs),
+    /// Manage the local PostgreSQL instance of `managed: true` targets.
+    Local(LocalArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// Rebuild incremental models and seeds from scratch.
+    #[arg(long)]
+    pub full_refresh: bool,
+    /// Stop at the first failure: cancel the queries in flight and skip the rest.
+    #[arg(long, short = 'x')]
+    pub fail_fast: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LocalAction {
+    /// Whether the instance exists and runs, and where.
+    Status,
+    /// Start it (it also starts by itself when a command needs it).
+    Start,
+    /// Stop the server; the data stays.
+    Stop,
+    /// Stop the server and delete the instance with all its data.
+    Destroy,
+}
+
+#[derive(Debug, Args)]
+pub struct LocalArgs {
+    #[arg(value_enum)]
+    pub action: LocalAction,
+    #[command(flatten)]
+    pub common: CommonArgs,
 }
 
 #[derive(Debug, Args)]

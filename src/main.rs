@@ -6,6 +6,7 @@ mod cli;
 mod commands;
 mod printer;
 mod session;
+mod warehouse;
 
 use std::process::ExitCode;
 
@@ -37,7 +38,9 @@ fn log_format(cli: &Cli) -> LogFormat {
     match &cli.command {
         Command::Compile(a) => a.common.log_format,
         Command::Ls(a) => a.common.log_format,
-        Command::Parse(a) => a.log_format,
+        Command::Parse(a) | Command::Debug(a) => a.log_format,
+        Command::Run(a) | Command::Seed(a) | Command::Build(a) => a.common.log_format,
+        Command::Local(a) => a.common.log_format,
         Command::Deps(_) | Command::Clean(_) => LogFormat::Text,
     }
 }

@@ -2,9 +2,12 @@
 
 mod clean;
 mod compile;
+mod debug;
 mod deps;
+mod local;
 mod ls;
 mod parse;
+mod run;
 
 use std::process::ExitCode;
 
@@ -20,6 +23,11 @@ pub fn run(cli: Cli, printer: &Printer) -> Result<ExitCode> {
         Command::Parse(args) => parse::run(&args, printer),
         Command::Deps(args) => deps::run(&args, printer),
         Command::Clean(args) => clean::run(&args, printer),
+        Command::Run(args) => run::run(&args, run::Kind::Run, printer),
+        Command::Seed(args) => run::run(&args, run::Kind::Seed, printer),
+        Command::Build(args) => run::run(&args, run::Kind::Build, printer),
+        Command::Debug(args) => debug::run(&args, printer),
+        Command::Local(args) => local::run(&args, printer),
     }
 }
 

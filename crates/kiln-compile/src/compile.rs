@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use kiln_graph::{NameIndex, ResourceType};
-use kiln_jinja::{NodeContext, NodeInfo, Phase, RefCall, Relation, Resolver, SourceCall};
+use kiln_jinja::{
+    NodeContext, NodeInfo, Phase, RefCall, Relation, Resolver, SourceCall, Warehouse,
+};
 use kiln_project::diagnostic::DiagnosticSink;
 use kiln_project::{Diagnostic, Diagnostics, RawConfig};
 use rayon::prelude::*;
@@ -49,6 +51,72 @@ pub struct CompileFlags {
     pub incremental: bool,
 }
 
+/// Resolves `ref` and `source` to the relations chosen in the parse phase.
+pub fn resolver(parsed: &Parsed) -> Arc<dyn Resolver> {
+    Arc::new(CompileResolver {
+        names: parsed.names.clone(),
+        relations: parsed
+            .nodes
+            .iter()
+            .map(|(id, n)| (id.clone(), n.relation.clone()))
+            .collect(),
+    })
+}
+
+/// How a node is rendered for compilation or execution.
+#[derive(Clone, Default)]
+pub struct RenderOptions {
+    /// What `is_incremental()` answers.
+    pub incremental: bool,
+    /// The live warehouse (`execute` is true) when rendering to run.
+    pub warehouse: Option<Arc<dyn Warehouse>>,
+}
+
+fn context(node: &Node, resolver: &Arc<dyn Resolver>, options: &RenderOptions) -> NodeContext {
+    let mut context = NodeContext::new(
+        Phase::Compile,
+        node_info(node),
+        node.relation.clone(),
+        RawConfig::default(),
+        node.config.to_json(),
+        resolver.clone(),
+    )
+    .with_incremental(options.incremental);
+    if let Some(warehouse) = &options.warehouse {
+        context = context.with_warehouse(warehouse.clone());
+    }
+    context
+}
+
+/// Renders a node's SQL with `ref` resolved (without ephemeral CTEs).
+pub fn render(
+    parsed: &Parsed,
+    node: &Node,
+    resolver: &Arc<dyn Resolver>,
+    options: &RenderOptions,
+) -> Result<String, Diagnostic> {
+    let context = context(node, resolver, options);
+    parsed.env.render(
+        &node.display_path.display().to_string(),
+        &node.raw_code,
+        Arc::new(context),
+    )
+}
+
+/// Renders a hook (or any SQL snippet) in a node's context; `what` names it in errors.
+pub fn render_snippet(
+    parsed: &Parsed,
+    node: &Node,
+    what: &str,
+    sql: &str,
+    resolver: &Arc<dyn Resolver>,
+    options: &RenderOptions,
+) -> Result<String, Diagnostic> {
+    let context = context(node, resolver, options);
+    let name = format!("{} ({what})", node.display_path.display());
+    parsed.env.render(&name, sql, Arc::new(context))
+}
+
 /// Compiles the nodes in `selected` (and the ephemeral models they use). Sets each node's
 /// `compiled_code`.
 pub fn compile(
@@ -77,46 +145,27 @@ pub fn compile(
             }
         }
     }
-    let resolver: Arc<dyn Resolver> = Arc::new(CompileResolver {
-        names: parsed.names.clone(),
-        relations: parsed
-            .nodes
-            .iter()
-            .map(|(id, n)| (id.clone(), n.relation.clone()))
-            .collect(),
-    });
-    let env = &parsed.env;
-    let nodes = &parsed.nodes;
+    let resolver = resolver(parsed);
+    let shared: &Parsed = parsed;
     let rendered: Vec<(String, Result<String, Diagnostic>)> = needed
         .par_iter()
         .map(|id| {
-            let node = &nodes[id];
-            let incremental = flags.incremental && node.config.materialized == "incremental";
-            let context = NodeContext::new(
-                Phase::Compile,
-                node_info(node),
-                node.relation.clone(),
-                RawConfig::default(),
-                node.config.to_json(),
-                resolver.clone(),
-            )
-            .with_incremental(incremental);
-            let sql = env.render(
-                &node.display_path.display().to_string(),
-                &node.raw_code,
-                Arc::new(context),
-            );
-            (id.clone(), sql)
+            let node = &shared.nodes[id];
+            let options = RenderOptions {
+                incremental: flags.incremental && node.config.materialized == "incremental",
+                warehouse: None,
+            };
+            (id.clone(), render(shared, node, &resolver, &options))
         })
         .collect();
     let mut sink = DiagnosticSink::default();
     for (id, result) in rendered {
         match result {
-            Ok(sql) => parsed
-                .nodes
-                .get_mut(&id)
-                .map(|n| n.compiled_code = Some(sql))
-                .unwrap_or_default(),
+            Ok(sql) => {
+                if let Some(node) = parsed.nodes.get_mut(&id) {
+                    node.compiled_code = Some(sql);
+                }
+            }
             Err(error) => sink.push(error),
         }
     }
@@ -130,9 +179,8 @@ pub fn compile(
         .iter()
         .filter(|id| !nodes_ephemeral(&parsed.nodes, id))
         .filter_map(|id| {
-            let ctes = ephemeral_ctes(&parsed.nodes, id);
             let sql = parsed.nodes[id].compiled_code.as_deref()?;
-            (!ctes.is_empty()).then(|| (id.clone(), inject_ctes(sql, &ctes)))
+            Some((id.clone(), with_ephemeral_ctes(&parsed.nodes, id, sql)))
         })
         .collect();
     for (id, sql) in injected {
@@ -142,6 +190,17 @@ pub fn compile(
     }
     parsed.timings.compile = started.elapsed();
     Ok(())
+}
+
+/// `sql` with the ephemeral models node `id` uses put in front as CTEs. The ephemeral models
+/// must have been compiled.
+pub fn with_ephemeral_ctes(nodes: &BTreeMap<String, Node>, id: &str, sql: &str) -> String {
+    let ctes = ephemeral_ctes(nodes, id);
+    if ctes.is_empty() {
+        sql.to_owned()
+    } else {
+        inject_ctes(sql, &ctes)
+    }
 }
 
 fn nodes_ephemeral(nodes: &BTreeMap<String, Node>, id: &str) -> bool {

@@ -14,6 +14,8 @@ pub mod manifest;
 pub mod node;
 pub mod parse;
 
-pub use compile::{CompileFlags, compile};
+pub use compile::{
+    CompileFlags, RenderOptions, compile, render, render_snippet, resolver, with_ephemeral_ctes,
+};
 pub use node::Node;
 pub use parse::{Options, Parsed, Timings, parse};

@@ -12,6 +12,7 @@ use serde_json::Value as Json;
 use crate::context::{NodeContext, RefCall, SourceCall};
 use crate::macros::{self, MacroRegistry};
 use crate::relation::{Relation, quote_identifier};
+use crate::warehouse::{AgateTable, ColumnValue, Warehouse, relation_args};
 
 fn invalid(message: impl Into<String>) -> Error {
     Error::new(ErrorKind::InvalidOperation, message.into())
@@ -240,12 +241,51 @@ impl Object for Adapter {
                 Ok(Value::from(quote_identifier(&name)))
             }
             "type" => Ok(Value::from(self.adapter_type.clone())),
-            // No warehouse: nothing exists yet and nothing has columns.
-            "get_columns_in_relation"
-            | "get_missing_columns"
-            | "get_columns_in_query"
-            | "list_relations_without_caching" => Ok(Value::from(Vec::<Value>::new())),
-            "get_relation" | "load_relation" | "load_cached_relation" => Ok(Value::from(())),
+            "get_columns_in_relation" => {
+                let (relation,): (Value,) = from_args(args)?;
+                let Some((_, warehouse)) = warehouse(state) else {
+                    return Ok(Value::from(Vec::<Value>::new()));
+                };
+                let relation = relation
+                    .downcast_object_ref::<Relation>()
+                    .cloned()
+                    .ok_or_else(|| {
+                        invalid("get_columns_in_relation() takes a relation, e.g. ref('x') or this")
+                    })?;
+                let columns = warehouse.columns(&relation).map_err(invalid)?;
+                let columns: Vec<Value> = columns
+                    .into_iter()
+                    .map(|(name, data_type)| Value::from_object(ColumnValue { name, data_type }))
+                    .collect();
+                Ok(Value::from(columns))
+            }
+            "get_relation" | "load_relation" | "load_cached_relation" => {
+                let Some((_, warehouse)) = warehouse(state) else {
+                    return Ok(Value::from(()));
+                };
+                let (database, schema, identifier) = if method == "get_relation" {
+                    relation_args(args)?
+                } else {
+                    let (relation,): (Value,) = from_args(args)?;
+                    let relation = relation
+                        .downcast_object_ref::<Relation>()
+                        .cloned()
+                        .ok_or_else(|| invalid("expected a relation"))?;
+                    (
+                        relation.database,
+                        relation.schema.unwrap_or_default(),
+                        relation.identifier,
+                    )
+                };
+                let found = warehouse
+                    .get_relation(database.as_deref(), &schema, &identifier)
+                    .map_err(invalid)?;
+                Ok(found.map_or(Value::from(()), |r| r.to_value()))
+            }
+            // Nothing Kiln can answer yet: no columns.
+            "get_missing_columns" | "get_columns_in_query" | "list_relations_without_caching" => {
+                Ok(Value::from(Vec::<Value>::new()))
+            }
             "already_exists" | "check_schema_exists" => Ok(Value::from(false)),
             "quote_as_configured" | "quote_seed_column" => {
                 let (name, _rest): (String, Rest<Value>) = from_args(args)?;
@@ -266,23 +306,73 @@ impl Object for Adapter {
     }
 }
 
-/// `run_query(sql)`: no warehouse, no result (dbt returns none while parsing).
-pub fn run_query(_sql: Option<Value>) -> Value {
-    Value::from(())
+/// The warehouse of the node being rendered, when it is rendered for execution.
+fn warehouse(state: &State<'_, '_>) -> Option<(Arc<NodeContext>, Arc<dyn Warehouse>)> {
+    let ctx = NodeContext::current(state)?;
+    let warehouse = ctx.warehouse()?.clone();
+    Some((ctx, warehouse))
 }
 
-/// `{% call statement('name', fetch_result=True) %}`: nothing runs without a warehouse.
-pub fn statement(_args: Rest<Value>, kwargs: Kwargs) -> Result<Value, Error> {
-    // fetch_result, auto_begin, language and the call block's `caller` are all accepted.
-    for key in kwargs.args() {
-        kwargs.get::<Value>(key)?;
+/// `run_query(sql)`: the rows as an agate-like table; none when no warehouse is connected
+/// (as in dbt's parse phase).
+pub fn run_query(state: &State<'_, '_>, sql: Value) -> Result<Value, Error> {
+    match warehouse(state) {
+        Some((_, warehouse)) => warehouse
+            .query(&sql.to_string())
+            .map(AgateTable::to_value)
+            .map_err(invalid),
+        None => Ok(Value::from(())),
     }
-    Ok(Value::from(""))
 }
 
-/// `load_result('name')`: none, as in dbt's parse phase.
-pub fn load_result(_name: Option<Value>) -> Value {
-    Value::from(())
+/// `{% call statement('name', fetch_result=True) %}...{% endcall %}`: runs the block's SQL
+/// when a warehouse is connected and keeps the result for `load_result('name')`.
+#[derive(Debug)]
+pub struct StatementFn;
+
+impl Object for StatementFn {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+
+    fn call(self: &Arc<Self>, state: &mut State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
+        let (name, _rest, kwargs): (Option<Value>, Rest<Value>, Kwargs) = from_args(args)?;
+        let name = name.map_or_else(|| "main".to_owned(), |n| n.to_string());
+        let fetch_result = kwargs.get::<Option<bool>>("fetch_result")?.unwrap_or(false);
+        let caller: Option<Value> = kwargs.get("caller")?;
+        for key in kwargs.args() {
+            kwargs.get::<Value>(key)?;
+        }
+        let Some((ctx, warehouse)) = warehouse(state) else {
+            return Ok(Value::from(""));
+        };
+        let Some(caller) = caller else {
+            return Err(invalid(
+                "statement() is a call block: {% call statement('name') %}...{% endcall %}",
+            ));
+        };
+        let sql = caller.call(state, &[])?.to_string();
+        let mut result = warehouse.query(&sql).map_err(invalid)?;
+        if !fetch_result {
+            result.rows.clear();
+        }
+        ctx.store_statement(&name, result);
+        Ok(Value::from(""))
+    }
+}
+
+/// `load_result('name')`: `{data, table, response}` of a statement; none if it did not run.
+pub fn load_result(state: &State<'_, '_>, name: String) -> Value {
+    let Some(result) = NodeContext::current(state).and_then(|ctx| ctx.statement_result(&name))
+    else {
+        return Value::from(());
+    };
+    let table = AgateTable(result.clone());
+    let mut map = BTreeMap::new();
+    map.insert("data", table.data());
+    map.insert("response", crate::to_value(serde_json::json!({"_message": result.status, "code": result.status.split(' ').next(), "rows_affected": result.rows.len()})));
+    map.insert("table", AgateTable::to_value(result));
+    Value::from(map)
 }
 
 /// `api.Relation.create(database=..., schema=..., identifier=..., type=...)`.

@@ -14,6 +14,7 @@ use minijinja::{Error, ErrorKind, State, Value};
 use serde_json::Value as Json;
 
 use crate::relation::Relation;
+use crate::warehouse::{QueryResult, Warehouse};
 
 /// Which render this is: the first one finds dependencies and config, the second one produces
 /// the SQL that runs.
@@ -82,6 +83,10 @@ pub struct NodeContext {
     extra: BTreeMap<String, Value>,
     /// `model` in Jinja: the node as a dict.
     model: Value,
+    /// The live warehouse when rendering for execution; `execute` is true exactly then.
+    warehouse: Option<Arc<dyn Warehouse>>,
+    /// Results of `{% call statement(name, fetch_result=True) %}`, for `load_result(name)`.
+    statements: Mutex<BTreeMap<String, QueryResult>>,
     state: Mutex<Mutable>,
 }
 
@@ -125,6 +130,8 @@ impl NodeContext {
             resolver,
             extra: BTreeMap::new(),
             model,
+            warehouse: None,
+            statements: Mutex::new(BTreeMap::new()),
             state: Mutex::new(Mutable {
                 recorded: Recorded {
                     config,
@@ -138,6 +145,31 @@ impl NodeContext {
     pub fn with_incremental(mut self, is_incremental: bool) -> Self {
         self.is_incremental = is_incremental;
         self
+    }
+
+    /// Renders for execution: introspective calls ask `warehouse`, and `execute` is true.
+    pub fn with_warehouse(mut self, warehouse: Arc<dyn Warehouse>) -> Self {
+        self.warehouse = Some(warehouse);
+        self
+    }
+
+    pub fn warehouse(&self) -> Option<&Arc<dyn Warehouse>> {
+        self.warehouse.as_ref()
+    }
+
+    pub fn store_statement(&self, name: &str, result: QueryResult) {
+        self.statements
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(name.to_owned(), result);
+    }
+
+    pub fn statement_result(&self, name: &str) -> Option<QueryResult> {
+        self.statements
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(name)
+            .cloned()
     }
 
     pub fn with_extra(mut self, name: &str, value: Value) -> Self {
@@ -221,7 +253,7 @@ impl Object for NodeContext {
             "__kiln" => Some(Value::from_dyn_object(self.clone())),
             "this" => Some(self.this.to_value()),
             "model" => Some(self.model.clone()),
-            "execute" => Some(Value::from(false)),
+            "execute" => Some(Value::from(self.warehouse.is_some())),
             "config" => Some(Value::from_object(ConfigObject(self.clone()))),
             name => self.extra.get(name).cloned(),
         }

@@ -260,7 +260,7 @@ fn add_globals(
     kiln_project::env::add_env_functions(env);
     env.add_function("return", macros::return_);
     env.add_function("run_query", builtins::run_query);
-    env.add_function("statement", builtins::statement);
+    env.add_global("statement", Value::from_object(builtins::StatementFn));
     env.add_function("load_result", builtins::load_result);
     env.add_function("fromjson", builtins::fromjson);
     env.add_function("tojson", builtins::tojson);

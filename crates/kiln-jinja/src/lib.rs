@@ -16,10 +16,12 @@ pub mod error;
 pub mod macro_file;
 pub mod macros;
 pub mod relation;
+pub mod warehouse;
 
 pub use context::{NodeContext, NodeInfo, Phase, Recorded, RefCall, Resolver, SourceCall};
 pub use environment::{EnvOptions, JinjaEnv};
 pub use relation::{Relation, quote_identifier};
+pub use warehouse::{QueryResult, Warehouse};
 
 /// Any serializable value (config, vars, JSON) as a template value.
 pub(crate) fn to_value<T: serde::Serialize>(value: T) -> minijinja::Value {

@@ -141,8 +141,16 @@ impl Profile {
         self.target.schema.as_deref().unwrap_or("public")
     }
 
+    /// The database models are built in: `dbname`, or `kiln` on the managed local instance.
     pub fn database(&self) -> &str {
-        self.target.dbname.as_deref().unwrap_or("postgres")
+        self.target
+            .dbname
+            .as_deref()
+            .unwrap_or(if self.target.managed {
+                "kiln"
+            } else {
+                "postgres"
+            })
     }
 
     pub fn threads(&self) -> u32 {
@@ -252,9 +260,21 @@ pub fn load(
     };
     let raw: RawProfile =
         profile_node.deserialize(&file, &["target", "outputs"], &mut Vec::new())?;
+    // The profile's default target may come from the environment too.
+    let mut default_target = profile_node.get("target").cloned();
+    if let Some(node) = &mut default_target {
+        let mut errors = Vec::new();
+        render_env_vars(node, &file, &[], &mut errors);
+        if let Some(error) = errors.into_iter().next() {
+            return Err(error);
+        }
+    }
+    let default_target = default_target
+        .and_then(|n| n.as_str().map(str::to_owned))
+        .or(raw.target);
     let target_name = target
         .map(str::to_owned)
-        .or(raw.target)
+        .or(default_target)
         .unwrap_or_else(|| "dev".to_owned());
     let Some(target_node) = profile_node
         .get("outputs")

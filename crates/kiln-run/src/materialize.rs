@@ -1,0 +1,541 @@
+//! Materializations: how a model's `select` becomes a view or a table, safely.
+//!
+//! Every build happens in one transaction. A view or table is built under a temporary name,
+//! then swapped in: the old relation is renamed away, the new one renamed in, the old one
+//! dropped, all before `commit`. If anything fails, or the process is killed, PostgreSQL rolls
+//! the transaction back and the previous relation is untouched. An advisory lock on the
+//! relation's name makes two runs that build the same relation take turns at the swap.
+//!
+//! Views of other objects that depend on the old relation would be dropped with it (dbt drops
+//! them silently with `cascade`). Kiln reads their definitions first and creates them again on
+//! top of the new relation, in the same transaction; if one cannot be recreated and will not be
+//! rebuilt later in the run, the build fails and says which view and why.
+
+use std::collections::BTreeSet;
+
+use kiln_adapter::catalog::{self, Column, RelationKind, ident, literal, qualified};
+use kiln_adapter::{AdapterError, ExecResult};
+use kiln_jinja::Relation;
+
+use crate::warehouse::SharedConnection;
+
+/// A hook to run around the build.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hook {
+    pub sql: String,
+    /// Inside the build's transaction (dbt's default) or outside it.
+    pub transaction: bool,
+}
+
+/// What to build.
+#[derive(Debug, Clone)]
+pub struct Build<'a> {
+    pub relation: &'a Relation,
+    /// The compiled `select`.
+    pub sql: &'a str,
+    pub pre_hooks: &'a [Hook],
+    pub post_hooks: &'a [Hook],
+    /// Makes temporary names unique to this invocation.
+    pub suffix: &'a str,
+    /// Relations (`schema.name`) that this run rebuilds later: dependents that may be dropped.
+    pub rebuilt_later: &'a BTreeSet<(String, String)>,
+}
+
+impl Build<'_> {
+    fn schema(&self) -> &str {
+        self.relation.schema.as_deref().unwrap_or("public")
+    }
+
+    fn name(&self) -> &str {
+        &self.relation.identifier
+    }
+
+    fn qualified(&self) -> String {
+        qualified(self.schema(), self.name())
+    }
+}
+
+/// What a successful build did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// dbt's adapter message: `CREATE VIEW`, `SELECT 1204`, `INSERT 0 5`, `MERGE 3`.
+    pub message: String,
+    pub rows_affected: Option<u64>,
+    /// Dependent views that were recreated on top of the new relation.
+    pub recreated: Vec<String>,
+}
+
+/// Incremental settings of a model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Incremental {
+    pub strategy: String,
+    pub unique_key: Vec<String>,
+    pub on_schema_change: String,
+    pub predicates: Vec<String>,
+}
+
+/// A name for a relation built by this invocation: `<name>__kiln_<tag>_<suffix>`, cut to
+/// PostgreSQL's 63-byte identifier limit.
+pub fn temp_name(name: &str, tag: &str, suffix: &str) -> String {
+    let tail = format!("__kiln_{tag}_{suffix}");
+    let mut keep = 63usize.saturating_sub(tail.len()).min(name.len());
+    while !name.is_char_boundary(keep) {
+        keep -= 1;
+    }
+    format!("{}{tail}", &name[..keep])
+}
+
+fn exec(conn: &SharedConnection, sql: &str) -> Result<ExecResult, AdapterError> {
+    conn.lock().execute(sql)
+}
+
+/// `create schema if not exists`, tolerating another run creating it at the same moment.
+pub fn create_schema(conn: &SharedConnection, schema: &str) -> Result<(), AdapterError> {
+    match exec(
+        conn,
+        &format!("create schema if not exists {}", ident(schema)),
+    ) {
+        Err(AdapterError::Database {
+            code: Some(code), ..
+        }) if code == "23505" || code == "42P06" => Ok(()),
+        other => other.map(|_| ()),
+    }
+}
+
+/// Runs `body` in a transaction with the relation's advisory lock held; rolls back on error.
+fn in_transaction<T>(
+    conn: &SharedConnection,
+    build: &Build<'_>,
+    body: impl FnOnce() -> Result<T, AdapterError>,
+) -> Result<T, AdapterError> {
+    for hook in build.pre_hooks.iter().filter(|h| !h.transaction) {
+        exec(conn, &hook.sql)?;
+    }
+    exec(conn, "begin")?;
+    let result = (|| {
+        exec(
+            conn,
+            &format!(
+                "select pg_advisory_xact_lock(hashtext({}))",
+                literal(&build.qualified())
+            ),
+        )?;
+        for hook in build.pre_hooks.iter().filter(|h| h.transaction) {
+            exec(conn, &hook.sql)?;
+        }
+        let value = body()?;
+        for hook in build.post_hooks.iter().filter(|h| h.transaction) {
+            exec(conn, &hook.sql)?;
+        }
+        exec(conn, "commit")?;
+        Ok(value)
+    })();
+    if result.is_err() {
+        let _ = exec(conn, "rollback");
+        return result;
+    }
+    for hook in build.post_hooks.iter().filter(|h| !h.transaction) {
+        exec(conn, &hook.sql)?;
+    }
+    result
+}
+
+/// Puts the relation built as `temp` (of kind `kind`) in place of the build's relation.
+fn swap(
+    conn: &SharedConnection,
+    build: &Build<'_>,
+    temp: &str,
+    kind: RelationKind,
+) -> Result<Vec<String>, AdapterError> {
+    let (schema, name) = (build.schema(), build.name());
+    let existing = catalog::relation_kind(conn.lock().as_mut(), schema, name)?;
+    let Some(existing) = existing else {
+        exec(
+            conn,
+            &format!(
+                "alter {} {} rename to {}",
+                kind.keyword(),
+                qualified(schema, temp),
+                ident(name)
+            ),
+        )?;
+        return Ok(Vec::new());
+    };
+    let dependents = catalog::dependents(conn.lock().as_mut(), &qualified(schema, name))?;
+    let old = temp_name(name, "old", build.suffix);
+    exec(
+        conn,
+        &format!(
+            "alter {} {} rename to {}",
+            existing.keyword(),
+            qualified(schema, name),
+            ident(&old)
+        ),
+    )?;
+    exec(
+        conn,
+        &format!(
+            "alter {} {} rename to {}",
+            kind.keyword(),
+            qualified(schema, temp),
+            ident(name)
+        ),
+    )?;
+    exec(
+        conn,
+        &format!(
+            "drop {} {} cascade",
+            existing.keyword(),
+            qualified(schema, &old)
+        ),
+    )?;
+    let mut recreated = Vec::new();
+    for dependent in dependents {
+        let target = qualified(&dependent.schema, &dependent.name);
+        let create = format!(
+            "create {} {target} as {}",
+            dependent.kind.keyword(),
+            dependent.definition
+        );
+        let will_rebuild = build
+            .rebuilt_later
+            .contains(&(dependent.schema.clone(), dependent.name.clone()));
+        exec(conn, "savepoint kiln_dependent")?;
+        match exec(conn, &create) {
+            Ok(_) => {
+                exec(conn, "release savepoint kiln_dependent")?;
+                recreated.push(format!("{}.{}", dependent.schema, dependent.name));
+            }
+            Err(_) if will_rebuild => {
+                exec(conn, "rollback to savepoint kiln_dependent")?;
+            }
+            Err(error) => {
+                return Err(AdapterError::Other(format!(
+                    "view {}.{} depends on {schema}.{name} and cannot be recreated on the new version: {}\n  \
+                     nothing was changed; rebuild both in one run (`-s {name}+`) or drop that view first",
+                    dependent.schema,
+                    dependent.name,
+                    error.full_message()
+                )));
+            }
+        }
+    }
+    Ok(recreated)
+}
+
+fn outcome(message: impl Into<String>, rows: Option<u64>, recreated: Vec<String>) -> Outcome {
+    Outcome {
+        message: message.into(),
+        rows_affected: rows,
+        recreated,
+    }
+}
+
+/// A view, swapped in atomically.
+pub fn view(conn: &SharedConnection, build: &Build<'_>) -> Result<Outcome, AdapterError> {
+    create_schema(conn, build.schema())?;
+    let temp = temp_name(build.name(), "tmp", build.suffix);
+    in_transaction(conn, build, || {
+        exec(
+            conn,
+            &format!(
+                "create view {} as (\n{}\n)",
+                qualified(build.schema(), &temp),
+                build.sql
+            ),
+        )?;
+        let recreated = swap(conn, build, &temp, RelationKind::View)?;
+        Ok(outcome("CREATE VIEW", None, recreated))
+    })
+}
+
+/// A table, built under a temporary name and swapped in atomically.
+pub fn table(conn: &SharedConnection, build: &Build<'_>) -> Result<Outcome, AdapterError> {
+    create_schema(conn, build.schema())?;
+    let temp = temp_name(build.name(), "tmp", build.suffix);
+    in_transaction(conn, build, || {
+        let created = exec(
+            conn,
+            &format!(
+                "create table {} as (\n{}\n)",
+                qualified(build.schema(), &temp),
+                build.sql
+            ),
+        )?;
+        let recreated = swap(conn, build, &temp, RelationKind::Table)?;
+        Ok(outcome(
+            format!("SELECT {}", created.rows_affected),
+            Some(created.rows_affected),
+            recreated,
+        ))
+    })
+}
+
+/// A table loaded from CSV data with `COPY`, swapped in atomically (seeds).
+pub fn copied_table(
+    conn: &SharedConnection,
+    build: &Build<'_>,
+    columns: &[(String, String)],
+    copy_options: &str,
+    data: &[u8],
+) -> Result<Outcome, AdapterError> {
+    create_schema(conn, build.schema())?;
+    let temp = temp_name(build.name(), "tmp", build.suffix);
+    in_transaction(conn, build, || {
+        let definitions: Vec<String> = columns
+            .iter()
+            .map(|(name, kind)| format!("{} {kind}", ident(name)))
+            .collect();
+        exec(
+            conn,
+            &format!(
+                "create table {} ({})",
+                qualified(build.schema(), &temp),
+                definitions.join(", ")
+            ),
+        )?;
+        let rows = conn.lock().copy_in(
+            &format!(
+                "copy {} from stdin ({copy_options})",
+                qualified(build.schema(), &temp)
+            ),
+            data,
+        )?;
+        let recreated = swap(conn, build, &temp, RelationKind::Table)?;
+        Ok(outcome(format!("INSERT {rows}"), Some(rows), recreated))
+    })
+}
+
+fn names(columns: &[Column]) -> BTreeSet<&str> {
+    columns.iter().map(|c| c.name.as_str()).collect()
+}
+
+/// Applies `on_schema_change` and returns the columns to insert.
+fn reconcile_columns(
+    conn: &SharedConnection,
+    target: &str,
+    existing: &[Column],
+    incoming: &[Column],
+    on_schema_change: &str,
+) -> Result<Vec<String>, AdapterError> {
+    let (have, new) = (names(existing), names(incoming));
+    let added: Vec<&Column> = incoming
+        .iter()
+        .filter(|c| !have.contains(c.name.as_str()))
+        .collect();
+    let removed: Vec<&Column> = existing
+        .iter()
+        .filter(|c| !new.contains(c.name.as_str()))
+        .collect();
+    let changed: Vec<(&Column, &Column)> = incoming
+        .iter()
+        .filter_map(|c| {
+            existing
+                .iter()
+                .find(|e| e.name == c.name && e.data_type != c.data_type)
+                .map(|e| (e, c))
+        })
+        .collect();
+    let in_sync = added.is_empty() && removed.is_empty() && changed.is_empty();
+    match on_schema_change {
+        "fail" if !in_sync => {
+            let list = |cols: Vec<String>| {
+                if cols.is_empty() {
+                    "none".to_owned()
+                } else {
+                    cols.join(", ")
+                }
+            };
+            return Err(AdapterError::Other(format!(
+                "the model's columns no longer match its table (on_schema_change: fail): added: {}; removed: {}; changed type: {}\n  \
+                 rebuild it with --full-refresh, or set on_schema_change to append_new_columns or sync_all_columns",
+                list(added.iter().map(|c| c.name.clone()).collect()),
+                list(removed.iter().map(|c| c.name.clone()).collect()),
+                list(
+                    changed
+                        .iter()
+                        .map(|(e, c)| format!("{} {} -> {}", c.name, e.data_type, c.data_type))
+                        .collect()
+                ),
+            )));
+        }
+        "append_new_columns" | "sync_all_columns" => {
+            for column in &added {
+                exec(
+                    conn,
+                    &format!(
+                        "alter table {target} add column {} {}",
+                        ident(&column.name),
+                        column.data_type
+                    ),
+                )?;
+            }
+            if on_schema_change == "sync_all_columns" {
+                for column in &removed {
+                    exec(
+                        conn,
+                        &format!("alter table {target} drop column {}", ident(&column.name)),
+                    )?;
+                }
+                for (_, column) in &changed {
+                    let name = ident(&column.name);
+                    exec(
+                        conn,
+                        &format!(
+                            "alter table {target} alter column {name} type {} using {name}::{}",
+                            column.data_type, column.data_type
+                        ),
+                    )?;
+                }
+                return Ok(incoming.iter().map(|c| c.name.clone()).collect());
+            }
+            let now: BTreeSet<&str> = existing
+                .iter()
+                .map(|c| c.name.as_str())
+                .chain(added.iter().map(|c| c.name.as_str()))
+                .collect();
+            return Ok(incoming
+                .iter()
+                .filter(|c| now.contains(c.name.as_str()))
+                .map(|c| c.name.clone())
+                .collect());
+        }
+        "ignore" | "fail" => {}
+        other => {
+            return Err(AdapterError::Other(format!(
+                "on_schema_change `{other}` is not one of ignore, fail, append_new_columns, sync_all_columns"
+            )));
+        }
+    }
+    // ignore: the target's columns that the new rows have, in the target's order.
+    Ok(existing
+        .iter()
+        .filter(|c| new.contains(c.name.as_str()))
+        .map(|c| c.name.clone())
+        .collect())
+}
+
+/// New rows into an existing table: `append`, `delete+insert` or `merge` on the unique key.
+pub fn incremental(
+    conn: &SharedConnection,
+    build: &Build<'_>,
+    settings: &Incremental,
+) -> Result<Outcome, AdapterError> {
+    if settings.strategy != "append" && settings.unique_key.is_empty() {
+        return Err(AdapterError::Other(format!(
+            "incremental_strategy `{}` needs a unique_key; set one, or use incremental_strategy='append'",
+            settings.strategy
+        )));
+    }
+    let target = build.qualified();
+    let temp = temp_name(build.name(), "new", build.suffix);
+    in_transaction(conn, build, || {
+        exec(
+            conn,
+            &format!(
+                "create temporary table {} on commit drop as (\n{}\n)",
+                ident(&temp),
+                build.sql
+            ),
+        )?;
+        let existing = catalog::columns(conn.lock().as_mut(), &target)?;
+        let incoming = catalog::columns(conn.lock().as_mut(), &ident(&temp))?;
+        let columns = reconcile_columns(
+            conn,
+            &target,
+            &existing,
+            &incoming,
+            &settings.on_schema_change,
+        )?;
+        let list = columns
+            .iter()
+            .map(|c| ident(c))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let source = format!("{} as DBT_INTERNAL_SOURCE", ident(&temp));
+        let key_match = settings
+            .unique_key
+            .iter()
+            .map(|k| format!("DBT_INTERNAL_SOURCE.{0} = DBT_INTERNAL_DEST.{0}", ident(k)))
+            .chain(settings.predicates.iter().map(|p| format!("({p})")))
+            .collect::<Vec<_>>()
+            .join(" and ");
+        let insert = format!(
+            "insert into {target} ({list}) select {list} from {}",
+            ident(&temp)
+        );
+        match settings.strategy.as_str() {
+            "append" => {
+                let inserted = exec(conn, &insert)?;
+                Ok(outcome(
+                    format!("INSERT 0 {}", inserted.rows_affected),
+                    Some(inserted.rows_affected),
+                    Vec::new(),
+                ))
+            }
+            "delete+insert" => {
+                exec(
+                    conn,
+                    &format!(
+                        "delete from {target} as DBT_INTERNAL_DEST using {source} where {key_match}"
+                    ),
+                )?;
+                let inserted = exec(conn, &insert)?;
+                Ok(outcome(
+                    format!("INSERT 0 {}", inserted.rows_affected),
+                    Some(inserted.rows_affected),
+                    Vec::new(),
+                ))
+            }
+            "merge" => {
+                let updates: Vec<String> = columns
+                    .iter()
+                    .filter(|c| !settings.unique_key.contains(c))
+                    .map(|c| format!("{0} = DBT_INTERNAL_SOURCE.{0}", ident(c)))
+                    .collect();
+                let when_matched = if updates.is_empty() {
+                    String::new()
+                } else {
+                    format!("when matched then update set {} ", updates.join(", "))
+                };
+                let values = columns
+                    .iter()
+                    .map(|c| format!("DBT_INTERNAL_SOURCE.{}", ident(c)))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let merged = exec(
+                    conn,
+                    &format!(
+                        "merge into {target} as DBT_INTERNAL_DEST using {source} on ({key_match}) {when_matched}\
+                         when not matched then insert ({list}) values ({values})"
+                    ),
+                )?;
+                Ok(outcome(
+                    format!("MERGE {}", merged.rows_affected),
+                    Some(merged.rows_affected),
+                    Vec::new(),
+                ))
+            }
+            other => Err(AdapterError::Other(format!(
+                "incremental_strategy `{other}` is not supported; use append, delete+insert or merge"
+            ))),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn temp_names_fit_postgres_identifiers() {
+        assert_eq!(
+            temp_name("orders", "tmp", "1a2b3c4d"),
+            "orders__kiln_tmp_1a2b3c4d"
+        );
+        let long = "x".repeat(80);
+        assert_eq!(temp_name(&long, "old", "1a2b3c4d").len(), 63);
+        let accented = "é".repeat(40);
+        assert!(temp_name(&accented, "tmp", "1a2b3c4d").len() <= 63);
+    }
+}

@@ -1,0 +1,490 @@
+//! `kiln run`, `kiln seed` and `kiln build`: the selected models and seeds, materialized in
+//! dependency order on the warehouse.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
+
+use kiln_adapter::{Adapter, AdapterError};
+use kiln_compile::manifest::compiled_path;
+use kiln_compile::{Node, Parsed, RenderOptions};
+use kiln_graph::ResourceType;
+use kiln_jinja::{NodeContext, NodeInfo, Phase, Relation, Resolver, Warehouse};
+use kiln_project::{Project, RawConfig};
+
+use crate::events::{Event, Reporter};
+use crate::materialize::{self, Build, Hook, Incremental};
+use crate::results::{NodeResult, RunResults, Status};
+use crate::scheduler::{self, Cancel, Execute, Job};
+use crate::seed;
+use crate::warehouse::{SharedConnection, existing_kind};
+
+/// How to run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub threads: usize,
+    pub full_refresh: bool,
+    pub fail_fast: bool,
+    /// Makes temporary relation names unique to this invocation.
+    pub invocation_id: String,
+}
+
+/// The jobs for `selected`: models (not ephemeral ones) and seeds, each waiting for the nearest
+/// selected nodes it depends on (through ephemeral or unselected nodes too).
+pub fn plan(parsed: &Parsed, selected: &BTreeSet<String>) -> Vec<Job> {
+    let runnable = |id: &str| {
+        parsed.nodes.get(id).is_some_and(|n| match n.resource_type {
+            ResourceType::Model => !n.is_ephemeral(),
+            ResourceType::Seed => true,
+            _ => false,
+        })
+    };
+    let in_plan: BTreeSet<&str> = selected
+        .iter()
+        .map(String::as_str)
+        .filter(|id| runnable(id))
+        .collect();
+    parsed
+        .graph
+        .topological_order()
+        .into_iter()
+        .filter(|id| in_plan.contains(id))
+        .map(|id| {
+            let mut parents = BTreeSet::new();
+            let mut stack: Vec<&str> = parsed.nodes[id]
+                .depends_on
+                .iter()
+                .map(String::as_str)
+                .collect();
+            let mut seen = BTreeSet::new();
+            while let Some(parent) = stack.pop() {
+                if !seen.insert(parent) {
+                    continue;
+                }
+                if in_plan.contains(parent) {
+                    parents.insert(parent.to_owned());
+                } else if let Some(node) = parsed.nodes.get(parent) {
+                    stack.extend(node.depends_on.iter().map(String::as_str));
+                }
+            }
+            Job {
+                id: id.to_owned(),
+                parents,
+            }
+        })
+        .collect()
+}
+
+/// A description for output: `sql view model analytics.stg_orders`, `seed file raw.countries`.
+pub fn describe(node: &Node) -> String {
+    let relation = format!(
+        "{}.{}",
+        node.relation.schema.as_deref().unwrap_or(""),
+        node.relation.identifier
+    );
+    match node.resource_type {
+        ResourceType::Seed => format!("seed file {relation}"),
+        _ => format!("sql {} model {relation}", node.config.materialized),
+    }
+}
+
+struct Executor<'a> {
+    parsed: &'a Parsed,
+    project: &'a Project,
+    adapter: &'a dyn Adapter,
+    options: &'a RunOptions,
+    cancel: &'a Cancel,
+    reporter: &'a dyn Reporter,
+    resolver: Arc<dyn Resolver>,
+    connections: Mutex<BTreeMap<usize, SharedConnection>>,
+    rebuilt_later: BTreeSet<(String, String)>,
+    descriptions: BTreeMap<String, String>,
+    total: usize,
+    suffix: String,
+}
+
+impl Executor<'_> {
+    fn connection(&self, worker: usize) -> Result<SharedConnection, AdapterError> {
+        let mut connections = self
+            .connections
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(connection) = connections.get(&worker) {
+            return Ok(connection.clone());
+        }
+        let connection = self.adapter.connect()?;
+        self.cancel.register(worker, connection.canceller());
+        let shared = SharedConnection::new(connection);
+        connections.insert(worker, shared.clone());
+        Ok(shared)
+    }
+
+    fn run_model(
+        &self,
+        node: &Node,
+        conn: &SharedConnection,
+        result: &mut NodeResult,
+    ) -> Result<materialize::Outcome, String> {
+        let existing = existing_kind(conn, &node.relation).map_err(|e| e.full_message())?;
+        let full_refresh = node
+            .config
+            .full_refresh
+            .unwrap_or(self.options.full_refresh);
+        let incremental = node.config.materialized == "incremental"
+            && existing == Some(kiln_adapter::catalog::RelationKind::Table)
+            && !full_refresh;
+        let warehouse: Arc<dyn Warehouse> = Arc::new(conn.clone());
+        let options = RenderOptions {
+            incremental,
+            warehouse: Some(warehouse),
+        };
+        let rendered = kiln_compile::render(self.parsed, node, &self.resolver, &options)
+            .map_err(|d| d.to_string())?;
+        let sql = kiln_compile::with_ephemeral_ctes(&self.parsed.nodes, &node.unique_id, &rendered);
+        let path = compiled_path(&self.project.file().target_path, node);
+        let _ = std::fs::create_dir_all(
+            self.project
+                .root
+                .join(&path)
+                .parent()
+                .unwrap_or(&self.project.root),
+        );
+        let _ = std::fs::write(self.project.root.join(&path), &sql);
+        result.compiled_code = Some(sql.clone());
+        result.compiled_path = Some(path.display().to_string());
+        let hooks =
+            |which: &str, hooks: &[kiln_project::config::Hook]| -> Result<Vec<Hook>, String> {
+                hooks
+                    .iter()
+                    .map(|hook| {
+                        let sql = kiln_compile::render_snippet(
+                            self.parsed,
+                            node,
+                            which,
+                            hook.sql(),
+                            &self.resolver,
+                            &options,
+                        )
+                        .map_err(|d| d.to_string())?;
+                        let transaction = !matches!(
+                            hook,
+                            kiln_project::config::Hook::Detailed {
+                                transaction: false,
+                                ..
+                            }
+                        );
+                        Ok(Hook { sql, transaction })
+                    })
+                    .collect()
+            };
+        let pre_hooks = hooks("pre-hook", &node.config.pre_hook)?;
+        let post_hooks = hooks("post-hook", &node.config.post_hook)?;
+        let build = Build {
+            relation: &node.relation,
+            sql: &sql,
+            pre_hooks: &pre_hooks,
+            post_hooks: &post_hooks,
+            suffix: &self.suffix,
+            rebuilt_later: &self.rebuilt_later,
+        };
+        let outcome = match node.config.materialized.as_str() {
+            "view" => materialize::view(conn, &build),
+            "table" => materialize::table(conn, &build),
+            "incremental" if incremental => {
+                let settings = Incremental {
+                    strategy: node.config.incremental_strategy.clone().unwrap_or_else(|| {
+                        if node.config.unique_key.is_empty() {
+                            "append"
+                        } else {
+                            "delete+insert"
+                        }
+                        .to_owned()
+                    }),
+                    unique_key: node.config.unique_key.clone(),
+                    on_schema_change: node.config.on_schema_change.clone(),
+                    predicates: node.config.incremental_predicates.clone(),
+                };
+                materialize::incremental(conn, &build, &settings)
+            }
+            "incremental" => materialize::table(conn, &build),
+            other => Err(AdapterError::Other(format!(
+                "materialization `{other}` cannot run"
+            ))),
+        };
+        outcome.map_err(|e| e.full_message())
+    }
+
+    fn run_seed(
+        &self,
+        node: &Node,
+        conn: &SharedConnection,
+    ) -> Result<materialize::Outcome, String> {
+        let package = self
+            .project
+            .package(&node.package)
+            .ok_or("the seed's package is not loaded")?;
+        let path = package.dir.join(&node.original_file_path);
+        let delimiter = node
+            .config
+            .other
+            .get("delimiter")
+            .and_then(|d| d.as_str())
+            .and_then(|d| d.bytes().next())
+            .unwrap_or(b',');
+        let data = seed::read(
+            &path,
+            &node.config.column_types,
+            node.config.quote_columns.unwrap_or(false),
+            delimiter,
+        )?;
+        let build = Build {
+            relation: &node.relation,
+            sql: "",
+            pre_hooks: &[],
+            post_hooks: &[],
+            suffix: &self.suffix,
+            rebuilt_later: &self.rebuilt_later,
+        };
+        let delimiter = kiln_adapter::catalog::literal(&(delimiter as char).to_string());
+        let options = format!("format csv, header true, delimiter {delimiter}");
+        materialize::copied_table(conn, &build, &data.columns, &options, &data.data)
+            .map_err(|e| e.full_message())
+    }
+}
+
+impl Execute for Executor<'_> {
+    fn start(&self, _worker: usize, index: usize, id: &str) {
+        let description = &self.descriptions[id];
+        self.reporter.report(Event::Start {
+            index,
+            total: self.total,
+            unique_id: id,
+            description,
+        });
+    }
+
+    fn execute(&self, worker: usize, id: &str) -> NodeResult {
+        let node = &self.parsed.nodes[id];
+        let started_at = jiff::Timestamp::now();
+        let started = Instant::now();
+        let mut result = NodeResult::new(id, Status::Success, "");
+        result.thread_id = format!("Thread-{}", worker + 1);
+        result.relation_name = Some(node.relation.to_string());
+        let outcome =
+            self.connection(worker)
+                .map_err(|e| e.to_string())
+                .and_then(|conn| match node.resource_type {
+                    ResourceType::Seed => self.run_seed(node, &conn),
+                    _ => self.run_model(node, &conn, &mut result),
+                });
+        match outcome {
+            Ok(outcome) => {
+                result.message = outcome.message;
+                result.rows_affected = outcome.rows_affected;
+                if !outcome.recreated.is_empty() {
+                    self.reporter.report(Event::Warning {
+                        message: format!(
+                            "{}: recreated the dependent view(s) {} on the new version",
+                            node.name,
+                            outcome.recreated.join(", ")
+                        ),
+                    });
+                }
+            }
+            Err(_) if self.cancel.was_interrupted() => {
+                result.status = Status::Error;
+                result.message = "interrupted".to_owned();
+            }
+            Err(message) => {
+                result.status = Status::Error;
+                result.message = message;
+            }
+        }
+        result.timed(started_at, started.elapsed())
+    }
+
+    fn finish(&self, index: usize, result: &NodeResult) {
+        let description = &self.descriptions[&result.unique_id];
+        self.reporter.report(Event::Finish {
+            index,
+            total: self.total,
+            description,
+            result,
+        });
+    }
+
+    fn skipped(&self, result: &NodeResult) {
+        let description = &self.descriptions[&result.unique_id];
+        self.reporter.report(Event::Finish {
+            index: 0,
+            total: self.total,
+            description,
+            result,
+        });
+    }
+}
+
+/// Runs an `on-run-start` / `on-run-end` hook.
+fn run_hook(parsed: &Parsed, conn: &SharedConnection, name: &str, sql: &str) -> Result<(), String> {
+    let info = NodeInfo {
+        unique_id: format!(
+            "operation.{0}.{0}-{name}",
+            parsed.env.registry().packages().next().unwrap_or("project")
+        ),
+        name: name.to_owned(),
+        package: String::new(),
+        resource_type: "operation".to_owned(),
+        original_file_path: String::new(),
+        fqn: vec![name.to_owned()],
+    };
+    let this = Relation::new(parsed.profile.database(), parsed.profile.schema(), name);
+    let warehouse: Arc<dyn Warehouse> = Arc::new(conn.clone());
+    let context = NodeContext::new(
+        Phase::Compile,
+        info,
+        this,
+        RawConfig::default(),
+        serde_json::json!({}),
+        kiln_compile::resolver(parsed),
+    )
+    .with_warehouse(warehouse);
+    let rendered = parsed
+        .env
+        .render(name, sql, Arc::new(context))
+        .map_err(|d| d.to_string())?;
+    if rendered.trim().is_empty() {
+        return Ok(());
+    }
+    conn.lock()
+        .execute(&rendered)
+        .map(|_| ())
+        .map_err(|e| e.full_message())
+}
+
+fn run_hooks(
+    parsed: &Parsed,
+    adapter: &dyn Adapter,
+    name: &str,
+    hooks: &[String],
+    reporter: &dyn Reporter,
+) -> bool {
+    if hooks.is_empty() {
+        return true;
+    }
+    let conn = match adapter.connect() {
+        Ok(conn) => SharedConnection::new(conn),
+        Err(error) => {
+            reporter.report(Event::Hook {
+                name,
+                ok: false,
+                message: error.to_string(),
+            });
+            return false;
+        }
+    };
+    for (i, sql) in hooks.iter().enumerate() {
+        let label = format!("{name}.{i}");
+        match run_hook(parsed, &conn, &label, sql) {
+            Ok(()) => reporter.report(Event::Hook {
+                name: &label,
+                ok: true,
+                message: "OK".to_owned(),
+            }),
+            Err(message) => {
+                reporter.report(Event::Hook {
+                    name: &label,
+                    ok: false,
+                    message,
+                });
+                return false;
+            }
+        }
+    }
+    true
+}
+
+/// Runs the selected models and seeds, with the project's `on-run-start` and `on-run-end`
+/// hooks around them.
+pub fn run(
+    parsed: &Parsed,
+    project: &Project,
+    adapter: &dyn Adapter,
+    selected: &BTreeSet<String>,
+    options: &RunOptions,
+    cancel: &Cancel,
+    reporter: &dyn Reporter,
+) -> RunResults {
+    let started = Instant::now();
+    let jobs = plan(parsed, selected);
+    let mut results = RunResults::default();
+    if !run_hooks(
+        parsed,
+        adapter,
+        "on-run-start",
+        &project.file().on_run_start,
+        reporter,
+    ) {
+        results.results = jobs
+            .iter()
+            .map(|j| NodeResult::new(&j.id, Status::Skipped, "skipped: on-run-start failed"))
+            .collect();
+        results.results.push(NodeResult::new(
+            "operation.on-run-start",
+            Status::Error,
+            "on-run-start failed",
+        ));
+        results.elapsed = started.elapsed();
+        return results;
+    }
+    let rebuilt_later = jobs
+        .iter()
+        .filter_map(|job| parsed.nodes.get(&job.id))
+        .map(|n| {
+            (
+                n.relation.schema.clone().unwrap_or_default(),
+                n.relation.identifier.clone(),
+            )
+        })
+        .collect();
+    let executor = Executor {
+        parsed,
+        project,
+        adapter,
+        options,
+        cancel,
+        reporter,
+        resolver: kiln_compile::resolver(parsed),
+        connections: Mutex::new(BTreeMap::new()),
+        rebuilt_later,
+        descriptions: jobs
+            .iter()
+            .map(|j| (j.id.clone(), describe(&parsed.nodes[&j.id])))
+            .collect(),
+        total: jobs.len(),
+        suffix: options
+            .invocation_id
+            .replace('-', "")
+            .chars()
+            .take(8)
+            .collect(),
+    };
+    results.results = scheduler::run(&jobs, options.threads, options.fail_fast, cancel, &executor);
+    if !cancel.was_interrupted()
+        && !run_hooks(
+            parsed,
+            adapter,
+            "on-run-end",
+            &project.file().on_run_end,
+            reporter,
+        )
+    {
+        results.results.push(NodeResult::new(
+            "operation.on-run-end",
+            Status::Error,
+            "on-run-end failed",
+        ));
+    }
+    results.interrupted = cancel.was_interrupted();
+    results.elapsed = started.elapsed();
+    results
+}

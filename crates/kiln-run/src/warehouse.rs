@@ -1,0 +1,116 @@
+//! A worker's connection, shared between the materialization and the templates it renders.
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use kiln_adapter::catalog::{self, RelationKind};
+use kiln_adapter::{AdapterError, Connection, Table};
+use kiln_jinja::{QueryResult, Relation, Warehouse};
+
+/// A connection several owners use one at a time.
+#[derive(Clone)]
+pub struct SharedConnection(Arc<Mutex<Box<dyn Connection>>>);
+
+impl SharedConnection {
+    pub fn new(connection: Box<dyn Connection>) -> Self {
+        SharedConnection(Arc::new(Mutex::new(connection)))
+    }
+
+    /// The connection; a panic elsewhere never leaves it in a state worse than a failed query.
+    pub fn lock(&self) -> MutexGuard<'_, Box<dyn Connection>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Statements that return rows; anything else runs as a command with no result rows.
+fn returns_rows(sql: &str) -> bool {
+    let start = sql.trim_start().trim_start_matches('(').trim_start();
+    let word: String = start
+        .chars()
+        .take_while(|c| c.is_ascii_alphabetic())
+        .collect::<String>()
+        .to_ascii_lowercase();
+    matches!(
+        word.as_str(),
+        "select" | "with" | "values" | "table" | "show"
+    )
+}
+
+fn to_result(table: Table, status: String) -> QueryResult {
+    QueryResult {
+        columns: table.columns,
+        rows: table.rows,
+        status,
+    }
+}
+
+impl Warehouse for SharedConnection {
+    fn query(&self, sql: &str) -> Result<QueryResult, String> {
+        let mut conn = self.lock();
+        if returns_rows(sql) {
+            let table = conn.query(sql).map_err(|e| e.full_message())?;
+            let status = format!("SELECT {}", table.rows.len());
+            Ok(to_result(table, status))
+        } else {
+            let result = conn.execute(sql).map_err(|e| e.full_message())?;
+            Ok(to_result(
+                Table::default(),
+                format!("OK {}", result.rows_affected),
+            ))
+        }
+    }
+
+    fn columns(&self, relation: &Relation) -> Result<Vec<(String, String)>, String> {
+        let name = match &relation.schema {
+            Some(schema) => catalog::qualified(schema, &relation.identifier),
+            None => catalog::ident(&relation.identifier),
+        };
+        let mut conn = self.lock();
+        match catalog::columns(conn.as_mut(), &name) {
+            Ok(columns) => Ok(columns.into_iter().map(|c| (c.name, c.data_type)).collect()),
+            // dbt answers [] for a relation that does not exist.
+            Err(AdapterError::Database {
+                code: Some(code), ..
+            }) if code == "42P01" || code == "3F000" => Ok(Vec::new()),
+            Err(error) => Err(error.full_message()),
+        }
+    }
+
+    fn get_relation(
+        &self,
+        database: Option<&str>,
+        schema: &str,
+        identifier: &str,
+    ) -> Result<Option<Relation>, String> {
+        let mut conn = self.lock();
+        let kind = catalog::relation_kind(conn.as_mut(), schema, identifier)
+            .map_err(|e| e.full_message())?;
+        Ok(kind.map(|kind| Relation {
+            database: database.map(str::to_owned),
+            schema: Some(schema.to_owned()),
+            identifier: identifier.to_owned(),
+            kind: Some(kind.dbt_name().to_owned()),
+        }))
+    }
+}
+
+/// The kind of relation `relation` is in the warehouse now.
+pub fn existing_kind(
+    conn: &SharedConnection,
+    relation: &Relation,
+) -> Result<Option<RelationKind>, AdapterError> {
+    let schema = relation.schema.as_deref().unwrap_or("public");
+    catalog::relation_kind(conn.lock().as_mut(), schema, &relation.identifier)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn knows_which_statements_return_rows() {
+        assert!(returns_rows("  select 1"));
+        assert!(returns_rows("(with x as (select 1) select * from x)"));
+        assert!(!returns_rows("insert into t values (1)"));
+        assert!(!returns_rows("create table t (id int)"));
+    }
+}

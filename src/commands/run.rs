@@ -1,0 +1,119 @@
+//! `kiln run`, `kiln seed`, `kiln build`: materialize the selection on the warehouse.
+
+use std::collections::BTreeSet;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Result;
+use kiln_compile::CompileFlags;
+use kiln_graph::ResourceType;
+use kiln_run::{Cancel, RunOptions, Status};
+
+use crate::cli::RunArgs;
+use crate::printer::{Printer, RunReporter};
+use crate::{session, warehouse};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Run,
+    Seed,
+    Build,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Run => "run",
+            Kind::Seed => "seed",
+            Kind::Build => "build",
+        }
+    }
+
+    fn includes(self, resource: ResourceType) -> bool {
+        match self {
+            Kind::Run => resource == ResourceType::Model,
+            Kind::Seed => resource == ResourceType::Seed,
+            Kind::Build => matches!(resource, ResourceType::Model | ResourceType::Seed),
+        }
+    }
+}
+
+/// Exit code of an interrupted run, as shells report a SIGINT.
+const INTERRUPTED: u8 = 130;
+
+pub fn run(args: &RunArgs, kind: Kind, printer: &Printer) -> Result<ExitCode> {
+    let session = session::load(&args.common, kind.name(), args.full_refresh, printer)?;
+    let mut parsed = kiln_compile::parse(&session.project, &session.profile, &session.options)?;
+    printer.diagnostics(&parsed.warnings);
+    let selected: BTreeSet<String> =
+        kiln_graph::select(&parsed.graph, &args.select.select, &args.select.exclude)?
+            .into_iter()
+            .filter(|id| {
+                parsed
+                    .nodes
+                    .get(id)
+                    .is_some_and(|n| kind.includes(n.resource_type))
+            })
+            .collect();
+    kiln_compile::compile(&mut parsed, &selected, CompileFlags::default())?;
+    kiln_compile::manifest::write_artifacts(&session.project, &parsed)?;
+    let adapter = warehouse::adapter(&session.project, &session.profile, printer)?;
+
+    let cancel = Cancel::new();
+    let handler = Arc::clone(&cancel);
+    // Installing fails only if a handler exists already, which changes nothing here.
+    let _ = ctrlc::set_handler(move || handler.interrupt());
+    let options = RunOptions {
+        threads: args
+            .common
+            .threads
+            .unwrap_or(session.profile.threads() as usize),
+        full_refresh: args.full_refresh,
+        fail_fast: args.fail_fast,
+        invocation_id: uuid::Uuid::new_v4().to_string(),
+    };
+    let reporter = RunReporter::new(printer, &parsed);
+    printer.info(&format!(
+        "Running with {} thread{} on {}",
+        options.threads,
+        if options.threads == 1 { "" } else { "s" },
+        kiln_adapter::Adapter::describe(&adapter)
+    ));
+    let results = kiln_run::run(
+        &parsed,
+        &session.project,
+        &adapter,
+        &selected,
+        &options,
+        &cancel,
+        &reporter,
+    );
+    let args_json = serde_json::json!({
+        "which": kind.name(),
+        "select": args.select.select,
+        "exclude": args.select.exclude,
+        "full_refresh": args.full_refresh,
+        "threads": options.threads,
+        "target": session.profile.target_name,
+    });
+    let written = kiln_run::results::write(
+        &results,
+        &session.project.target_dir(),
+        &options.invocation_id,
+        args_json,
+    );
+    reporter.summary(&results);
+    written.map_err(|e| anyhow::anyhow!("cannot write run_results.json: {e}"))?;
+    if results.interrupted {
+        return Ok(ExitCode::from(INTERRUPTED));
+    }
+    let failed = results
+        .results
+        .iter()
+        .any(|r| r.status.is_failure() || r.status == Status::Error);
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
