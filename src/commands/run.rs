@@ -58,6 +58,14 @@ pub fn run(args: &RunArgs, kind: Kind, printer: &Printer) -> Result<ExitCode> {
     kiln_compile::compile(&mut parsed, &selected, CompileFlags::default())?;
     kiln_compile::manifest::write_artifacts(&session.project, &parsed)?;
     let adapter = warehouse::adapter(&session.project, &session.profile, printer)?;
+    // One connection up front: an unreachable warehouse is one clear error, not one per node.
+    if let Err(error) = kiln_adapter::Adapter::connect(&adapter) {
+        return Err(kiln_project::Diagnostics::from(
+            kiln_project::Diagnostic::error(error.full_message())
+                .help("check the target's host, port, user, password and dbname (`kiln debug` checks them one by one)"),
+        )
+        .into());
+    }
 
     let cancel = Cancel::new();
     let handler = Arc::clone(&cancel);

@@ -5,5 +5,7 @@
 
 mod broken_projects;
 mod compile;
+mod pg;
 mod select;
 mod support;
+mod warehouse;

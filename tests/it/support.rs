@@ -11,6 +11,7 @@ pub fn fixtures_dir() -> PathBuf {
 pub struct Fixture {
     pub dir: PathBuf,
     home: PathBuf,
+    env: Vec<(String, String)>,
 }
 
 impl Fixture {
@@ -28,21 +29,39 @@ impl Fixture {
         copy_dir(&fixtures_dir().join(name), &dir);
         let home = base.join("home");
         std::fs::create_dir_all(&home).unwrap();
-        Fixture { dir, home }
+        Fixture {
+            dir,
+            home,
+            env: Vec::new(),
+        }
     }
 
-    /// Runs `kiln <args>` in the project with a clean environment: HOME is empty, so no
-    /// profiles.yml of the machine's user is found.
-    pub fn kiln(&self, args: &[&str]) -> Output {
-        let output = Command::new(env!("CARGO_BIN_EXE_kiln"))
+    /// Sets an environment variable for every `kiln` this fixture runs.
+    pub fn env(mut self, key: &str, value: &str) -> Fixture {
+        self.env.push((key.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// A `kiln` command ready to run in the project (for tests that start it themselves).
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_kiln"));
+        command
             .args(args)
             .current_dir(&self.dir)
             .env("HOME", &self.home)
             .env("NO_COLOR", "1")
             .env_remove("KILN_PROFILES_DIR")
-            .env_remove("DBT_PROFILES_DIR")
-            .output()
-            .expect("the kiln binary runs");
+            .env_remove("DBT_PROFILES_DIR");
+        for (key, value) in &self.env {
+            command.env(key, value);
+        }
+        command
+    }
+
+    /// Runs `kiln <args>` in the project with a clean environment: HOME is empty, so no
+    /// profiles.yml of the machine's user is found.
+    pub fn kiln(&self, args: &[&str]) -> Output {
+        let output = self.command(args).output().expect("the kiln binary runs");
         let redact = |bytes: &[u8]| {
             String::from_utf8_lossy(bytes)
                 .replace(&self.dir.display().to_string(), "[project]")
@@ -53,6 +72,11 @@ impl Fixture {
             stdout: redact(&output.stdout),
             stderr: redact(&output.stderr),
         }
+    }
+
+    pub fn write(&self, path: &str, content: &str) {
+        std::fs::write(self.dir.join(path), content)
+            .unwrap_or_else(|e| panic!("writing {path}: {e}"));
     }
 
     pub fn read(&self, path: &str) -> String {

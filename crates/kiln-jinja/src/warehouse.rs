@@ -59,13 +59,7 @@ impl AgateTable {
 
     /// `data` for `load_result`: a list of row tuples.
     pub fn data(&self) -> Value {
-        Value::from(
-            self.0
-                .rows
-                .iter()
-                .map(|r| crate::to_value(r))
-                .collect::<Vec<_>>(),
-        )
+        Value::from(self.0.rows.iter().map(crate::to_value).collect::<Vec<_>>())
     }
 }
 

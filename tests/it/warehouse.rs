@@ -1,0 +1,345 @@
+//! `kiln run`, `seed` and `build` on a real PostgreSQL server: results, and the safety
+//! properties of DESIGN.md (atomic swaps, kill safety, incremental correctness, concurrency).
+
+use std::time::{Duration, Instant};
+
+use crate::pg::Database;
+use crate::support::Fixture;
+
+fn jaffle(test: &str) -> (Fixture, Database) {
+    let db = Database::new(test);
+    (db.configure(Fixture::new("jaffle")), db)
+}
+
+fn assert_ok(output: &crate::support::Output) {
+    assert_eq!(output.code, 0, "{}", output.transcript());
+}
+
+#[test]
+fn build_creates_every_relation_with_the_right_rows() {
+    let (fixture, db) = jaffle("build");
+    let output = fixture.kiln(&["build"]);
+    assert_ok(&output);
+    assert!(
+        output
+            .stdout
+            .contains("Done. PASS=11 WARN=0 ERROR=0 SKIP=0 TOTAL=11"),
+        "{}",
+        output.stdout
+    );
+    assert!(
+        output
+            .stdout
+            .contains("OK loaded seed file analytics_raw.raw_orders"),
+        "{}",
+        output.stdout
+    );
+    assert_eq!(
+        db.rows("select customer_id, order_count, lifetime_value::text from analytics.customers"),
+        ["1|1|10.00", "2|2|26.00", "3|1|26.00", "4|1|17.00"]
+    );
+    let kinds = db.rows(
+        "select c.relname || ':' || c.relkind::text from pg_class c join pg_namespace n on n.oid = c.relnamespace \
+         where n.nspname in ('analytics', 'analytics_raw') and c.relkind in ('r', 'v')",
+    );
+    assert_eq!(
+        kinds,
+        [
+            "customers:r",
+            "order_log:r",
+            "order_status_merge:r",
+            "order_updates:r",
+            "orders:r",
+            "raw_customers:r",
+            "raw_orders:r",
+            "raw_payments:r",
+            "stg_customers:v",
+            "stg_orders:v",
+            "stg_payments:v",
+        ]
+    );
+    // Ephemeral models are never created; no temporary relation is left behind.
+    assert!(db.rows("select relname from pg_class where relname like '%int_order_payments%' or relname like '%__kiln_%'").is_empty());
+    let results: serde_json::Value =
+        serde_json::from_str(&fixture.read("target/run_results.json")).unwrap();
+    let statuses: Vec<&str> = results["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses.len(), 11);
+    assert!(statuses.iter().all(|s| *s == "success"), "{statuses:?}");
+}
+
+#[test]
+fn a_failing_model_keeps_its_previous_table_and_skips_only_its_descendants() {
+    let (fixture, db) = jaffle("failing");
+    assert_ok(&fixture.kiln(&["build"]));
+    let before = db.rows("select * from analytics.orders");
+    let output = fixture.kiln(&["run", "--vars", "{break_orders: true}"]);
+    assert_eq!(output.code, 1, "{}", output.transcript());
+    assert!(
+        output
+            .stdout
+            .contains("ERROR creating sql table model analytics.orders"),
+        "{}",
+        output.stdout
+    );
+    assert!(
+        output.stdout.contains("SKIP relation analytics.customers"),
+        "{}",
+        output.stdout
+    );
+    assert!(
+        output.stdout.contains("division by zero"),
+        "{}",
+        output.stdout
+    );
+    assert!(
+        output
+            .stdout
+            .contains("compiled code at target/compiled/jaffle/models/marts/orders.sql"),
+        "{}",
+        output.stdout
+    );
+    assert!(
+        output
+            .stdout
+            .contains("Done. PASS=6 WARN=0 ERROR=1 SKIP=1 TOTAL=8"),
+        "{}",
+        output.stdout
+    );
+    assert_eq!(
+        db.rows("select * from analytics.orders"),
+        before,
+        "the previous table and its rows are intact"
+    );
+    let results: serde_json::Value =
+        serde_json::from_str(&fixture.read("target/run_results.json")).unwrap();
+    let status = |id: &str| {
+        results["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["unique_id"] == id)
+            .unwrap()["status"]
+            .clone()
+    };
+    assert_eq!(status("model.jaffle.orders"), "error");
+    assert_eq!(status("model.jaffle.customers"), "skipped");
+    assert_eq!(
+        status("model.jaffle.order_log"),
+        "success",
+        "a sibling still runs"
+    );
+}
+
+#[test]
+fn a_killed_run_leaves_the_previous_table_intact_and_a_rerun_succeeds() {
+    let (fixture, db) = jaffle("killed");
+    assert_ok(&fixture.kiln(&["build"]));
+    let before = db.rows("select * from analytics.customers");
+    let mut child = fixture
+        .command(&[
+            "run",
+            "-s",
+            "customers",
+            "--vars",
+            "{slow_customers_seconds: 30}",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the slow build is running on the server, then SIGKILL the process.
+    let started = Instant::now();
+    while db.query("select 1 from pg_stat_activity where query like '%pg_sleep(30)%' and pid <> pg_backend_pid()").rows.is_empty() {
+        assert!(started.elapsed() < Duration::from_secs(30), "the slow build never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(
+        db.rows("select * from analytics.customers"),
+        before,
+        "the previous table is intact and readable"
+    );
+    let output = fixture.kiln(&["run", "-s", "customers"]);
+    assert_ok(&output);
+    assert_eq!(db.rows("select * from analytics.customers"), before);
+}
+
+/// The rows of the incremental models after new raw rows arrive, compared with a full refresh.
+#[test]
+fn incremental_runs_equal_a_full_refresh() {
+    let (fixture, db) = jaffle("incremental");
+    assert_ok(&fixture.kiln(&["build"]));
+    // New orders arrive, and order 5 changes status.
+    let mut orders = fixture.read("seeds/raw_orders.csv");
+    orders = orders.replace(
+        "5,4,2024-01-05,placed,2024-01-05 08:15:00",
+        "5,4,2024-01-05,shipped,2024-01-06 09:00:00",
+    );
+    orders.push_str(
+        "6,1,2024-01-06,placed,2024-01-06 10:00:00\n7,3,2024-01-06,placed,2024-01-06 11:00:00\n",
+    );
+    fixture.write("seeds/raw_orders.csv", &orders);
+    assert_ok(&fixture.kiln(&["seed"]));
+    let output = fixture.kiln(&[
+        "run",
+        "-s",
+        "order_updates",
+        "order_status_merge",
+        "order_log",
+    ]);
+    assert_ok(&output);
+    assert!(
+        output.stdout.contains("INSERT 0"),
+        "the incremental path ran: {}",
+        output.stdout
+    );
+    let incremental = (
+        db.rows("select * from analytics.order_updates"),
+        db.rows("select * from analytics.order_status_merge"),
+        db.rows("select * from analytics.order_log"),
+    );
+    assert_eq!(incremental.0.len(), 7);
+    assert!(
+        incremental
+            .0
+            .contains(&"5|4|shipped|2024-01-06T09:00:00".to_owned()),
+        "{:?}",
+        incremental.0
+    );
+    // Running again changes nothing: delete+insert and merge are idempotent.
+    assert_ok(&fixture.kiln(&["run", "-s", "order_updates", "order_status_merge"]));
+    assert_eq!(
+        db.rows("select * from analytics.order_updates"),
+        incremental.0
+    );
+    assert_eq!(
+        db.rows("select * from analytics.order_status_merge"),
+        incremental.1
+    );
+    let output = fixture.kiln(&[
+        "run",
+        "-s",
+        "order_updates",
+        "order_status_merge",
+        "--full-refresh",
+    ]);
+    assert_ok(&output);
+    assert!(
+        output.stdout.contains("SELECT 7"),
+        "a full refresh rebuilds: {}",
+        output.stdout
+    );
+    assert_eq!(
+        db.rows("select * from analytics.order_updates"),
+        incremental.0
+    );
+    assert_eq!(
+        db.rows("select * from analytics.order_status_merge"),
+        incremental.1
+    );
+    // The append model keeps history: the old status of order 5 and its new one.
+    assert_eq!(incremental.2.len(), 8, "{:?}", incremental.2);
+}
+
+#[test]
+fn two_concurrent_runs_of_one_project_both_succeed() {
+    let (fixture, db) = jaffle("concurrent");
+    assert_ok(&fixture.kiln(&["seed"]));
+    let spawn = || {
+        fixture
+            .command(&["run"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    for child in [a, b] {
+        let output = child.wait_with_output().unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stdout)
+        );
+    }
+    assert_eq!(db.rows("select count(*) from analytics.customers"), ["4"]);
+    assert!(
+        db.rows("select relname from pg_class where relname like '%__kiln_%'")
+            .is_empty()
+    );
+}
+
+#[test]
+fn views_that_depend_on_a_rebuilt_relation_are_kept() {
+    let (fixture, db) = jaffle("dependents");
+    assert_ok(&fixture.kiln(&["build"]));
+    // A view Kiln does not manage, on top of a model's table.
+    db.execute("create view analytics.big_customers as select * from analytics.customers where lifetime_value > 20");
+    let output = fixture.kiln(&["run", "-s", "customers"]);
+    assert_ok(&output);
+    assert!(
+        output
+            .stderr
+            .contains("recreated the dependent view(s) analytics.big_customers"),
+        "{}",
+        output.stderr
+    );
+    assert_eq!(
+        db.rows("select customer_id from analytics.big_customers"),
+        ["2", "3"]
+    );
+    // Reloading seeds alone keeps the staging views that read them.
+    assert_ok(&fixture.kiln(&["seed"]));
+    assert_eq!(db.rows("select count(*) from analytics.stg_orders"), ["5"]);
+}
+
+#[test]
+fn fail_fast_stops_the_run() {
+    let (fixture, _db) = jaffle("failfast");
+    assert_ok(&fixture.kiln(&["seed"]));
+    let output = fixture.kiln(&[
+        "run",
+        "--vars",
+        "{break_orders: true}",
+        "--fail-fast",
+        "--threads",
+        "1",
+    ]);
+    assert_eq!(output.code, 1, "{}", output.transcript());
+    assert!(output.stdout.contains("ERROR=1"), "{}", output.stdout);
+}
+
+#[test]
+fn connection_errors_never_show_the_password() {
+    let fixture = Fixture::new("jaffle")
+        .env("KILN_TEST_TARGET", "server")
+        .env("KILN_TEST_PG_HOST", "127.0.0.1")
+        .env("KILN_TEST_PG_PORT", "1")
+        .env("KILN_TEST_PG_PASSWORD", "s3cr3t-pa55word");
+    for args in [&["debug"][..], &["run"][..]] {
+        let output = fixture.kiln(args);
+        assert_eq!(output.code, 2, "{}", output.transcript());
+        assert!(
+            output
+                .stderr
+                .contains("cannot connect to postgres@127.0.0.1:1/jaffle"),
+            "{}",
+            output.stderr
+        );
+        assert!(!output.transcript().contains("s3cr3t-pa55word"));
+    }
+    for artifact in ["target/manifest.json", "target/run_results.json"] {
+        if let Ok(text) = std::fs::read_to_string(fixture.dir.join(artifact)) {
+            assert!(
+                !text.contains("s3cr3t-pa55word"),
+                "{artifact} leaks the password"
+            );
+        }
+    }
+}
