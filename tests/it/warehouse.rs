@@ -23,7 +23,7 @@ fn build_creates_every_relation_with_the_right_rows() {
     assert!(
         output
             .stdout
-            .contains("Done. PASS=11 WARN=0 ERROR=0 SKIP=0 TOTAL=11"),
+            .contains("Done. PASS=14 WARN=0 ERROR=0 SKIP=0 TOTAL=14"),
         "{}",
         output.stdout
     );
@@ -45,6 +45,8 @@ fn build_creates_every_relation_with_the_right_rows() {
     assert_eq!(
         kinds,
         [
+            "column_report:r",
+            "cross_db:v",
             "customers:r",
             "order_log:r",
             "order_status_merge:r",
@@ -53,6 +55,7 @@ fn build_creates_every_relation_with_the_right_rows() {
             "raw_customers:r",
             "raw_orders:r",
             "raw_payments:r",
+            "status_summary:r",
             "stg_customers:v",
             "stg_orders:v",
             "stg_payments:v",
@@ -68,7 +71,7 @@ fn build_creates_every_relation_with_the_right_rows() {
         .iter()
         .map(|r| r["status"].as_str().unwrap())
         .collect();
-    assert_eq!(statuses.len(), 11);
+    assert_eq!(statuses.len(), 14);
     assert!(statuses.iter().all(|s| *s == "success"), "{statuses:?}");
 }
 
@@ -106,7 +109,7 @@ fn a_failing_model_keeps_its_previous_table_and_skips_only_its_descendants() {
     assert!(
         output
             .stdout
-            .contains("Done. PASS=6 WARN=0 ERROR=1 SKIP=1 TOTAL=8"),
+            .contains("Done. PASS=8 WARN=0 ERROR=1 SKIP=2 TOTAL=11"),
         "{}",
         output.stdout
     );
@@ -342,4 +345,38 @@ fn connection_errors_never_show_the_password() {
             );
         }
     }
+}
+
+#[test]
+fn templates_see_the_warehouse_when_they_run() {
+    let (fixture, db) = jaffle("introspection");
+    assert_ok(&fixture.kiln(&["build"]));
+    // adapter.get_columns_in_relation, statement + load_result and run_query, at run time.
+    assert_eq!(
+        db.rows("select orders_column_count, orders_columns, order_count, statuses from analytics.column_report"),
+        ["5|order_id,customer_id,order_date,status,amount|5|completed,placed,returned,shipped"]
+    );
+    // The post-hook ran in the model's context, and both run hooks ran.
+    assert_eq!(
+        db.rows("select obj_description('analytics.column_report'::regclass)"),
+        ["orders has column_report report"]
+    );
+    assert_eq!(db.rows("select command from audit.runs"), ["build"]);
+    // dbt's cross-database macros compile to PostgreSQL that runs and gives dbt's answers.
+    assert_eq!(
+        db.rows(
+            "select due_date::date::text, days_since_new_year, months_since, month_end::text, label, second_part, escaped, status_end \
+             from analytics.cross_db where order_id = 2"
+        ),
+        ["2024-01-09|1|2|2024-01-31|completed-2|b|it's|ted"]
+    );
+    assert_eq!(
+        db.rows("select status, order_ids, has_late_order from analytics.status_summary"),
+        [
+            "completed|2,3|false",
+            "placed|5|true",
+            "returned|1|false",
+            "shipped|4|false"
+        ]
+    );
 }
