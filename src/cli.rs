@@ -32,7 +32,9 @@ pub enum Command {
     Run(RunArgs),
     /// Load the selected seed CSV files into the warehouse.
     Seed(RunArgs),
-    /// Seeds and models (and their tests, once they exist) in dependency order.
+    /// Run the selected data tests.
+    Test(RunArgs),
+    /// Seeds, models and their tests in dependency order; a failing test stops what depends on it.
     Build(RunArgs),
     /// Check the project, the profile and the connection, and say which part failed.
     Debug(CommonArgs),
@@ -52,6 +54,9 @@ pub struct RunArgs {
     /// Stop at the first failure: cancel the queries in flight and skip the rest.
     #[arg(long, short = 'x')]
     pub fail_fast: bool,
+    /// Keep the failing rows of every test in a table of the audit schema.
+    #[arg(long)]
+    pub store_failures: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -131,6 +136,10 @@ pub struct CompileArgs {
     /// Sets flags.FULL_REFRESH in templates.
     #[arg(long)]
     pub full_refresh: bool,
+    /// Render with the warehouse connected, as dbt's compile does: `execute` is true and
+    /// run_query, statement and adapter introspection ask the database.
+    #[arg(long)]
+    pub connect: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

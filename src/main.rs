@@ -39,7 +39,9 @@ fn log_format(cli: &Cli) -> LogFormat {
         Command::Compile(a) => a.common.log_format,
         Command::Ls(a) => a.common.log_format,
         Command::Parse(a) | Command::Debug(a) => a.log_format,
-        Command::Run(a) | Command::Seed(a) | Command::Build(a) => a.common.log_format,
+        Command::Run(a) | Command::Seed(a) | Command::Test(a) | Command::Build(a) => {
+            a.common.log_format
+        }
         Command::Local(a) => a.common.log_format,
         Command::Deps(_) | Command::Clean(_) => LogFormat::Text,
     }

@@ -106,7 +106,7 @@ impl Printer {
 /// `3 of 41 OK created sql table model analytics.mart_x ......... [SELECT 1204 in 0.21s]`.
 pub struct RunReporter<'a> {
     printer: &'a Printer,
-    /// Compiled file of each node, for error messages.
+    /// Name and file of each node, for the summary.
     paths: std::collections::BTreeMap<String, (String, String)>,
 }
 
@@ -140,27 +140,33 @@ impl<'a> RunReporter<'a> {
         }
     }
 
-    /// The closing summary: failures with their messages, then the counts.
+    /// The closing summary: errors and warnings with their messages (and a few failing rows
+    /// of a test), then the counts.
     pub fn summary(&self, results: &kiln_run::RunResults) {
         use kiln_run::Status;
-        let failures: Vec<_> = results
-            .results
-            .iter()
-            .filter(|r| r.status.is_failure())
-            .collect();
         let count = |s: Status| results.count(s);
         let pass = count(Status::Success) + count(Status::Pass);
-        let line = format!(
-            "Done. PASS={pass} WARN={} ERROR={} SKIP={} TOTAL={}",
+        let errors = count(Status::Error) + count(Status::Fail);
+        let counts = format!(
+            "Done. PASS={pass} WARN={} ERROR={errors} SKIP={} TOTAL={}",
             count(Status::Warn),
-            count(Status::Error) + count(Status::Fail),
             count(Status::Skipped),
             results.results.len()
         );
         if self.printer.format == LogFormat::Json {
-            self.emit(String::new(), json!({"event": "summary", "pass": pass, "warn": count(Status::Warn), "error": failures.len(), "skip": count(Status::Skipped), "total": results.results.len(), "elapsed": results.elapsed.as_secs_f64()}));
+            let summary = json!({
+                "event": "summary", "pass": pass, "warn": count(Status::Warn), "error": errors,
+                "skip": count(Status::Skipped), "total": results.results.len(),
+                "elapsed": results.elapsed.as_secs_f64(),
+            });
+            self.emit(String::new(), summary);
             return;
         }
+        let noteworthy: Vec<_> = results
+            .results
+            .iter()
+            .filter(|r| r.status.is_failure() || r.status == Status::Warn)
+            .collect();
         self.printer.data("");
         self.printer.data(&format!(
             "Finished running {} node(s) in {:.2}s.",
@@ -173,37 +179,54 @@ impl<'a> RunReporter<'a> {
                 "Interrupted: queries in flight were cancelled, temporary relations rolled back.",
             ));
         }
-        if failures.is_empty() {
+        if noteworthy.is_empty() {
             self.printer
                 .data(&self.printer.paint(GREEN, "Completed successfully"));
+        } else if errors == 0 {
+            self.printer.data(&self.printer.paint(
+                YELLOW,
+                &format!("Completed with {} warning(s):", noteworthy.len()),
+            ));
         } else {
             self.printer.data(
                 &self
                     .printer
-                    .paint(RED, &format!("Completed with {} error(s):", failures.len())),
+                    .paint(RED, &format!("Completed with {errors} error(s):")),
             );
-            for failure in failures {
-                let (name, path) = self
-                    .paths
-                    .get(&failure.unique_id)
-                    .cloned()
-                    .unwrap_or_default();
-                self.printer.data("");
-                self.printer.data(&format!(
-                    "{} in {} ({path})",
-                    self.printer.paint(RED, "Failure"),
-                    name
-                ));
-                for line in failure.message.lines() {
+        }
+        for result in noteworthy {
+            let (name, path) = self
+                .paths
+                .get(&result.unique_id)
+                .cloned()
+                .unwrap_or_default();
+            let kind = if result.unique_id.starts_with("test.") {
+                "test"
+            } else {
+                "model"
+            };
+            let label = if result.status == Status::Warn {
+                self.printer.paint(YELLOW, "Warning")
+            } else {
+                self.printer.paint(RED, "Failure")
+            };
+            self.printer.data("");
+            self.printer
+                .data(&format!("{label} in {kind} {name} ({path})"));
+            for line in result.message.lines() {
+                self.printer.data(&format!("  {line}"));
+            }
+            if let Some((columns, rows)) = &result.sample {
+                for line in table(columns, rows) {
                     self.printer.data(&format!("  {line}"));
                 }
-                if let Some(compiled) = &failure.compiled_path {
-                    self.printer.data(&format!("  compiled code at {compiled}"));
-                }
+            }
+            if let Some(compiled) = &result.compiled_path {
+                self.printer.data(&format!("  compiled code at {compiled}"));
             }
         }
         self.printer.data("");
-        self.printer.data(&line);
+        self.printer.data(&counts);
     }
 }
 
@@ -227,38 +250,71 @@ impl kiln_run::Reporter for RunReporter<'_> {
                 result,
             } => {
                 let seconds = format!("{:.2}s", result.execution_time);
+                let position = if index == 0 {
+                    "-".to_owned()
+                } else {
+                    index.to_string()
+                };
                 let (left, right) = match result.status {
-                    Status::Success => (
-                        format!(
-                            "{index} of {total} {} {}",
-                            self.printer.paint(GREEN, "OK"),
-                            description.replacen("sql", "created sql", 1).replacen(
-                                "seed file",
-                                "loaded seed file",
-                                1
-                            )
-                        ),
-                        format!("{} in {seconds}", result.message),
-                    ),
-                    Status::Skipped => {
-                        let relation = description.rsplit(' ').next().unwrap_or(description);
+                    Status::Success => {
+                        let what = description.replacen("sql", "created sql", 1).replacen(
+                            "seed file",
+                            "loaded seed file",
+                            1,
+                        );
                         (
                             format!(
-                                "{} of {total} {} relation {relation}",
-                                if index == 0 {
-                                    "-".to_owned()
-                                } else {
-                                    index.to_string()
-                                },
+                                "{position} of {total} {} {what}",
+                                self.printer.paint(GREEN, "OK")
+                            ),
+                            format!("{} in {seconds}", result.message),
+                        )
+                    }
+                    Status::Pass => (
+                        format!(
+                            "{position} of {total} {} {}",
+                            self.printer.paint(GREEN, "PASS"),
+                            test_name(description)
+                        ),
+                        format!("PASS in {seconds}"),
+                    ),
+                    Status::Warn | Status::Fail => {
+                        let (label, color) = if result.status == Status::Warn {
+                            ("WARN", YELLOW)
+                        } else {
+                            ("FAIL", RED)
+                        };
+                        let label = format!("{label} {}", result.failures.unwrap_or(0));
+                        (
+                            format!(
+                                "{position} of {total} {} {}",
+                                self.printer.paint(color, &label),
+                                test_name(description)
+                            ),
+                            format!("{label} in {seconds}"),
+                        )
+                    }
+                    Status::Skipped => {
+                        let what = match description.strip_prefix("test ") {
+                            Some(test) => format!("test {test}"),
+                            None => format!(
+                                "relation {}",
+                                description.rsplit(' ').next().unwrap_or(description)
+                            ),
+                        };
+                        (
+                            format!(
+                                "{position} of {total} {} {what}",
                                 self.printer.paint(YELLOW, "SKIP")
                             ),
                             "SKIP".to_owned(),
                         )
                     }
-                    _ => (
+                    Status::Error => (
                         format!(
-                            "{index} of {total} {} creating {description}",
-                            self.printer.paint(RED, "ERROR")
+                            "{position} of {total} {} {}",
+                            self.printer.paint(RED, "ERROR"),
+                            error_subject(description)
                         ),
                         format!("ERROR in {seconds}"),
                     ),
@@ -266,7 +322,11 @@ impl kiln_run::Reporter for RunReporter<'_> {
                 let text = self.line(&left, &right);
                 self.emit(
                     text,
-                    json!({"event": "finish", "index": index, "total": total, "unique_id": result.unique_id, "status": result.status, "message": result.message, "execution_time": result.execution_time, "rows_affected": result.rows_affected}),
+                    json!({
+                        "event": "finish", "index": index, "total": total, "unique_id": result.unique_id,
+                        "status": result.status, "message": result.message, "failures": result.failures,
+                        "execution_time": result.execution_time, "rows_affected": result.rows_affected,
+                    }),
                 );
             }
             Event::Warning { message } => self.printer.diagnostic(&Diagnostic::warning(message)),
@@ -282,4 +342,67 @@ impl kiln_run::Reporter for RunReporter<'_> {
             }
         }
     }
+}
+
+/// `test unique_orders_order_id` -> `unique_orders_order_id`.
+fn test_name(description: &str) -> &str {
+    description.strip_prefix("test ").unwrap_or(description)
+}
+
+/// What failed: `creating sql table model analytics.x`, or `test unique_x`.
+fn error_subject(description: &str) -> String {
+    if description.starts_with("test ") {
+        description.to_owned()
+    } else {
+        format!("creating {description}")
+    }
+}
+
+/// Rows as a small text table with a header, columns padded to their widest cell (at most 40).
+fn table(columns: &[String], rows: &[Vec<String>]) -> Vec<String> {
+    let widths: Vec<usize> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let widest = rows
+                .iter()
+                .map(|r| r.get(i).map_or(0, |v| v.chars().count()))
+                .max()
+                .unwrap_or(0);
+            widest.max(c.chars().count()).min(40)
+        })
+        .collect();
+    let cell = |text: &str, width: usize| {
+        let text: String = if text.chars().count() > width {
+            text.chars()
+                .take(width.saturating_sub(1))
+                .chain(['…'])
+                .collect()
+        } else {
+            text.to_owned()
+        };
+        format!("{text:<width$}")
+    };
+    let line = |cells: Vec<String>| format!("| {} |", cells.join(" | "));
+    let mut out = vec![line(
+        columns
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| cell(c, *w))
+            .collect(),
+    )];
+    out.push(format!(
+        "|{}|",
+        widths
+            .iter()
+            .map(|w| "-".repeat(w + 2))
+            .collect::<Vec<_>>()
+            .join("|")
+    ));
+    for row in rows {
+        out.push(line(
+            row.iter().zip(&widths).map(|(v, w)| cell(v, *w)).collect(),
+        ));
+    }
+    out
 }

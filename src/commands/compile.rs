@@ -18,13 +18,23 @@ pub fn run(args: &CompileArgs, printer: &Printer) -> Result<ExitCode> {
     let mut parsed = kiln_compile::parse(&session.project, &session.profile, &session.options)?;
     printer.diagnostics(&parsed.warnings);
     let selected = kiln_graph::select(&parsed.graph, &args.select.select, &args.select.exclude)?;
-    kiln_compile::compile(
-        &mut parsed,
-        &selected,
-        CompileFlags {
-            incremental: args.incremental,
-        },
-    )?;
+    let mut flags = CompileFlags {
+        incremental: args.incremental,
+        warehouse: None,
+    };
+    if args.connect {
+        let adapter = crate::warehouse::adapter(&session.project, &session.profile, printer)?;
+        let connection = kiln_adapter::Adapter::connect(&adapter).map_err(|e| {
+            kiln_project::Diagnostics::from(
+                kiln_project::Diagnostic::error(e.full_message())
+                    .help("`kiln debug` checks the connection"),
+            )
+        })?;
+        flags.warehouse = Some(std::sync::Arc::new(
+            kiln_run::warehouse::SharedConnection::new(connection),
+        ));
+    }
+    kiln_compile::compile(&mut parsed, &selected, flags)?;
     for line in parsed.env.take_logs().into_iter().filter(|l| l.info) {
         printer.info(&line.message);
     }
@@ -32,16 +42,29 @@ pub fn run(args: &CompileArgs, printer: &Printer) -> Result<ExitCode> {
     let compiled: Vec<_> = selected
         .iter()
         .filter_map(|id| parsed.nodes.get(id))
-        .filter(|n| n.resource_type == ResourceType::Model && n.compiled_code.is_some())
+        .filter(|n| {
+            matches!(n.resource_type, ResourceType::Model | ResourceType::Test)
+                && n.compiled_code.is_some()
+        })
         .collect();
     if let ([node], false) = (compiled.as_slice(), args.select.select.is_empty()) {
         printer.data(node.compiled_code.as_deref().unwrap_or_default());
     }
     let target = &session.project.file().target_path;
+    let tests = compiled
+        .iter()
+        .filter(|n| n.resource_type == ResourceType::Test)
+        .count();
+    let models = compiled.len() - tests;
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
+    let tests_part = if tests > 0 {
+        format!(" and {tests} test{}", plural(tests))
+    } else {
+        String::new()
+    };
     printer.success(&format!(
-        "Compiled {} model{} to {target}/compiled/ in {}",
-        compiled.len(),
-        if compiled.len() == 1 { "" } else { "s" },
+        "Compiled {models} model{}{tests_part} to {target}/compiled/ in {}",
+        plural(models),
         seconds(started.elapsed())
     ));
     Ok(ExitCode::SUCCESS)

@@ -17,6 +17,7 @@ use crate::{session, warehouse};
 pub enum Kind {
     Run,
     Seed,
+    Test,
     Build,
 }
 
@@ -25,6 +26,7 @@ impl Kind {
         match self {
             Kind::Run => "run",
             Kind::Seed => "seed",
+            Kind::Test => "test",
             Kind::Build => "build",
         }
     }
@@ -33,7 +35,11 @@ impl Kind {
         match self {
             Kind::Run => resource == ResourceType::Model,
             Kind::Seed => resource == ResourceType::Seed,
-            Kind::Build => matches!(resource, ResourceType::Model | ResourceType::Seed),
+            Kind::Test => resource == ResourceType::Test,
+            Kind::Build => matches!(
+                resource,
+                ResourceType::Model | ResourceType::Seed | ResourceType::Test
+            ),
         }
     }
 }
@@ -79,6 +85,7 @@ pub fn run(args: &RunArgs, kind: Kind, printer: &Printer) -> Result<ExitCode> {
         full_refresh: args.full_refresh,
         fail_fast: args.fail_fast,
         invocation_id: uuid::Uuid::new_v4().to_string(),
+        store_failures: args.store_failures,
     };
     let reporter = RunReporter::new(printer, &parsed);
     printer.info(&format!(

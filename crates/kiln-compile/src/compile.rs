@@ -45,10 +45,12 @@ impl Resolver for CompileResolver {
 }
 
 /// Options of the compile render.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Clone, Default)]
 pub struct CompileFlags {
     /// Render `is_incremental()` as true for incremental models (`kiln compile --incremental`).
     pub incremental: bool,
+    /// Render with the warehouse connected (`kiln compile --connect`): `execute` is true.
+    pub warehouse: Option<Arc<dyn Warehouse>>,
 }
 
 /// Resolves `ref` and `source` to the relations chosen in the parse phase.
@@ -128,10 +130,9 @@ pub fn compile(
     let mut needed: BTreeSet<String> = selected
         .iter()
         .filter(|id| {
-            parsed
-                .nodes
-                .get(*id)
-                .is_some_and(|n| n.resource_type == ResourceType::Model)
+            parsed.nodes.get(*id).is_some_and(|n| {
+                matches!(n.resource_type, ResourceType::Model | ResourceType::Test)
+            })
         })
         .cloned()
         .collect();
@@ -153,7 +154,7 @@ pub fn compile(
             let node = &shared.nodes[id];
             let options = RenderOptions {
                 incremental: flags.incremental && node.config.materialized == "incremental",
-                warehouse: None,
+                warehouse: flags.warehouse.clone(),
             };
             (id.clone(), render(shared, node, &resolver, &options))
         })

@@ -200,6 +200,7 @@ pub fn discover(
                 compiled_code: None,
                 source: None,
                 patch_path: entry.map(|(_, file)| file.to_path_buf()),
+                test: None,
             };
             out.push(Discovered {
                 node: document(node, entry.map(|(p, f)| (*p, *f)), &docs, sink),
@@ -218,6 +219,7 @@ pub fn discover(
             }
         }
         out.extend(sources(package, target_database, sink));
+        out.extend(crate::data_tests::discover_tests(project, package, sink));
     }
     out
 }
@@ -329,6 +331,7 @@ fn sources(package: &Package, target_database: &str, sink: &mut DiagnosticSink) 
                         freshness: table.freshness.clone().or_else(|| source.freshness.clone()),
                     }),
                     patch_path: Some(file.path.clone()),
+                    test: None,
                 };
                 out.push(Discovered {
                     node,

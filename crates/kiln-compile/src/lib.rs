@@ -8,6 +8,7 @@
 //! compiled SQL files. Nothing here opens a database connection.
 
 pub mod compile;
+pub mod data_tests;
 pub mod discover;
 pub mod docs;
 pub mod manifest;

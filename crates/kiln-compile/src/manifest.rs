@@ -14,12 +14,19 @@ use serde_json::Value as Json;
 use crate::node::Node;
 use crate::parse::{Parsed, now_rfc3339};
 
-/// Where a node's compiled SQL is written: `target/compiled/<package>/<original_file_path>`.
+/// Where a node's compiled SQL is written: `target/compiled/<package>/<original_file_path>`,
+/// and for a generic test `.../<schema file>/<test alias>.sql`, as dbt does.
 pub fn compiled_path(target_path: &str, node: &Node) -> PathBuf {
-    Path::new(target_path)
+    let path = Path::new(target_path)
         .join("compiled")
         .join(&node.package)
-        .join(&node.original_file_path)
+        .join(&node.original_file_path);
+    match &node.test {
+        Some(test) if test.kind == crate::data_tests::TestKind::Generic => {
+            path.join(format!("{}.sql", node.relation.identifier))
+        }
+        _ => path,
+    }
 }
 
 /// A column as the manifest shows it.

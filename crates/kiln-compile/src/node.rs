@@ -74,6 +74,8 @@ pub struct Node {
     pub source: Option<SourceInfo>,
     /// Schema YAML file that documents it, if any.
     pub patch_path: Option<PathBuf>,
+    /// For data tests: what the test is.
+    pub test: Option<crate::data_tests::TestInfo>,
 }
 
 impl Node {

@@ -246,7 +246,7 @@ fn parse_node(
     if node.resource_type == ResourceType::Source {
         return Ok(node);
     }
-    if node.resource_type == ResourceType::Model {
+    if matches!(node.resource_type, ResourceType::Model | ResourceType::Test) {
         let this = Relation::new(database, schema, &node.name);
         let config_json = serde_json::to_value(&base_config).unwrap_or(Json::Null);
         let context = Arc::new(NodeContext::new(
@@ -262,8 +262,15 @@ fn parse_node(
             &node.raw_code,
             context.clone(),
         )?;
-        node.apply_recorded(context.into_recorded(), "view");
-        if !MATERIALIZATIONS.contains(&node.config.materialized.as_str()) {
+        let default_materialization = if node.resource_type == ResourceType::Test {
+            "test"
+        } else {
+            "view"
+        };
+        node.apply_recorded(context.into_recorded(), default_materialization);
+        if node.resource_type == ResourceType::Model
+            && !MATERIALIZATIONS.contains(&node.config.materialized.as_str())
+        {
             let mut error = Diagnostic::error(format!(
                 "model `{}` has unknown materialization `{}`",
                 node.name, node.config.materialized
@@ -412,6 +419,20 @@ fn resolve_dependencies(
             ),
         }
     }
+    if let Some(test) = &mut node.test {
+        let first = if test.attached_to_source {
+            node.sources
+                .first()
+                .and_then(|c| names.resolve_source(&c.source, &c.table).ok())
+        } else {
+            node.refs.first().and_then(|c| {
+                names
+                    .resolve_ref(&node.package, c.package.as_deref(), &c.name)
+                    .ok()
+            })
+        };
+        test.attached_node = first.map(str::to_owned);
+    }
     node.depends_on = depends_on.into_iter().collect();
 }
 
@@ -422,6 +443,9 @@ fn graph_node(node: &Node) -> GraphNode {
             "materialized".to_owned(),
             Json::from(node.config.materialized.clone()),
         );
+        if let Some(test) = &node.test {
+            map.insert("test_name".to_owned(), Json::from(test.test_name.clone()));
+        }
     }
     GraphNode {
         unique_id: node.unique_id.clone(),
@@ -434,7 +458,11 @@ fn graph_node(node: &Node) -> GraphNode {
         tags: node.config.tags.clone(),
         config,
         depends_on: node.depends_on.clone(),
-        group: node.source.as_ref().map(|s| s.source_name.clone()),
+        group: match (&node.source, &node.test) {
+            (Some(source), _) => Some(source.source_name.clone()),
+            (_, Some(test)) => Some(test.kind.as_str().to_owned()),
+            _ => None,
+        },
     }
 }
 

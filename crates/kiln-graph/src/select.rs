@@ -265,7 +265,8 @@ fn evaluate(
 }
 
 /// The unique ids selected by `--select` minus `--exclude`; every node when nothing is
-/// selected.
+/// selected. Tests come along with what they test, as dbt's default (eager) indirect
+/// selection does: a test is selected when any node it depends on is, unless it is excluded.
 pub fn select(
     graph: &Graph,
     select: &[String],
@@ -274,7 +275,15 @@ pub fn select(
     let mut selected = if select.iter().all(|s| s.trim().is_empty()) {
         graph.nodes().map(|n| n.unique_id.clone()).collect()
     } else {
-        evaluate(graph, select, "--select")?
+        let mut selected = evaluate(graph, select, "--select")?;
+        let tests: Vec<String> = graph
+            .nodes()
+            .filter(|n| n.resource_type == ResourceType::Test && !selected.contains(&n.unique_id))
+            .filter(|n| n.depends_on.iter().any(|parent| selected.contains(parent)))
+            .map(|n| n.unique_id.clone())
+            .collect();
+        selected.extend(tests);
+        selected
     };
     if !exclude.is_empty() {
         let excluded = evaluate(graph, exclude, "--exclude")?;

@@ -55,6 +55,9 @@ impl JinjaEnv {
             .to_owned();
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::SemiStrict);
+        // Kiln renders SQL: never escape output, whatever the template's file extension (by
+        // default MiniJinja JSON-escapes templates named `*.yml`, like generic tests).
+        env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
         env.set_debug(true);
         env.set_recursion_limit(500);
         env.set_unknown_method_callback(builtins::unknown_method);

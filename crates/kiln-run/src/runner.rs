@@ -27,6 +27,8 @@ pub struct RunOptions {
     pub fail_fast: bool,
     /// Makes temporary relation names unique to this invocation.
     pub invocation_id: String,
+    /// Keep the failing rows of every test in a table (`--store-failures`).
+    pub store_failures: bool,
 }
 
 /// The jobs for `selected`: models (not ephemeral ones) and seeds, each waiting for the nearest
@@ -35,7 +37,7 @@ pub fn plan(parsed: &Parsed, selected: &BTreeSet<String>) -> Vec<Job> {
     let runnable = |id: &str| {
         parsed.nodes.get(id).is_some_and(|n| match n.resource_type {
             ResourceType::Model => !n.is_ephemeral(),
-            ResourceType::Seed => true,
+            ResourceType::Seed | ResourceType::Test => true,
             _ => false,
         })
     };
@@ -44,7 +46,7 @@ pub fn plan(parsed: &Parsed, selected: &BTreeSet<String>) -> Vec<Job> {
         .map(String::as_str)
         .filter(|id| runnable(id))
         .collect();
-    parsed
+    let jobs = parsed
         .graph
         .topological_order()
         .into_iter()
@@ -72,7 +74,44 @@ pub fn plan(parsed: &Parsed, selected: &BTreeSet<String>) -> Vec<Job> {
                 parents,
             }
         })
-        .collect()
+        .collect();
+    wait_for_tests(parsed, jobs)
+}
+
+/// In a build, what depends on a model waits for the model's tests, so that a failing test
+/// stops bad data from flowing downstream. A test that itself depends on the waiting node (a
+/// relationships test pointing downstream) is left out: waiting for it would be a cycle.
+fn wait_for_tests(parsed: &Parsed, mut jobs: Vec<Job>) -> Vec<Job> {
+    let tests: Vec<(String, BTreeSet<String>)> = jobs
+        .iter()
+        .filter(|j| {
+            parsed
+                .nodes
+                .get(&j.id)
+                .is_some_and(|n| n.resource_type == ResourceType::Test)
+        })
+        .map(|j| (j.id.clone(), j.parents.clone()))
+        .collect();
+    if tests.is_empty() {
+        return jobs;
+    }
+    let test_ids: BTreeSet<&str> = tests.iter().map(|(id, _)| id.as_str()).collect();
+    for job in jobs
+        .iter_mut()
+        .filter(|j| !test_ids.contains(j.id.as_str()))
+    {
+        for (test, tested) in &tests {
+            let tests_a_parent = tested.iter().any(|t| job.parents.contains(t));
+            let depends_on_job = parsed
+                .graph
+                .reachable(test, kiln_graph::Direction::Incoming, None)
+                .contains(&job.id);
+            if tests_a_parent && !depends_on_job {
+                job.parents.insert(test.clone());
+            }
+        }
+    }
+    jobs
 }
 
 /// A description for output: `sql view model analytics.stg_orders`, `seed file raw.countries`.
@@ -84,6 +123,7 @@ pub fn describe(node: &Node) -> String {
     );
     match node.resource_type {
         ResourceType::Seed => format!("seed file {relation}"),
+        ResourceType::Test => format!("test {}", node.name),
         _ => format!("sql {} model {relation}", node.config.materialized),
     }
 }
@@ -214,6 +254,130 @@ impl Executor<'_> {
         outcome.map_err(|e| e.full_message())
     }
 
+    /// Runs a data test: counts its failing rows and decides pass, warn or fail as dbt does
+    /// (`fail_calc`, `warn_if`, `error_if`, `severity`); keeps a few failing rows to show.
+    fn run_test(
+        &self,
+        node: &Node,
+        conn: &SharedConnection,
+        result: &mut NodeResult,
+    ) -> Result<(), String> {
+        let warehouse: Arc<dyn Warehouse> = Arc::new(conn.clone());
+        let options = RenderOptions {
+            incremental: false,
+            warehouse: Some(warehouse),
+        };
+        let rendered = kiln_compile::render(self.parsed, node, &self.resolver, &options)
+            .map_err(|d| d.to_string())?;
+        let sql = kiln_compile::with_ephemeral_ctes(&self.parsed.nodes, &node.unique_id, &rendered);
+        let path = compiled_path(&self.project.file().target_path, node);
+        let _ = std::fs::create_dir_all(
+            self.project
+                .root
+                .join(&path)
+                .parent()
+                .unwrap_or(&self.project.root),
+        );
+        let _ = std::fs::write(self.project.root.join(&path), &sql);
+        result.compiled_code = Some(sql.clone());
+        result.compiled_path = Some(path.display().to_string());
+        let setting = |key: &str, default: &str| {
+            node.config
+                .other
+                .get(key)
+                .and_then(|v| v.as_str())
+                .map_or_else(|| default.to_owned(), str::to_owned)
+        };
+        let fail_calc = setting("fail_calc", "count(*)");
+        let warn_if = setting("warn_if", "!= 0");
+        let error_if = setting("error_if", "!= 0");
+        let limit = node
+            .config
+            .other
+            .get("limit")
+            .and_then(serde_json::Value::as_u64);
+        let store = node
+            .config
+            .other
+            .get("store_failures")
+            .and_then(serde_json::Value::as_bool)
+            .unwrap_or(self.options.store_failures);
+        let mut failing_rows = sql.trim().trim_end_matches(';').to_owned();
+        if store {
+            let build = Build {
+                relation: &node.relation,
+                sql: &failing_rows,
+                pre_hooks: &[],
+                post_hooks: &[],
+                suffix: &self.suffix,
+                rebuilt_later: &self.rebuilt_later,
+            };
+            materialize::table(conn, &build).map_err(|e| e.full_message())?;
+            failing_rows = format!("select * from {}", node.relation);
+            result.relation_name = Some(node.relation.to_string());
+        }
+        if let Some(limit) = limit {
+            failing_rows = format!("select * from (\n{failing_rows}\n) dbt_limited limit {limit}");
+        }
+        let check = format!(
+            "select {fail_calc} as failures, {fail_calc} {warn_if} as should_warn, {fail_calc} {error_if} as should_error \
+             from (\n{failing_rows}\n) dbt_internal_test"
+        );
+        let table = conn.lock().query(&check).map_err(|e| e.full_message())?;
+        let row = table
+            .rows
+            .first()
+            .ok_or("the test's count returned no row")?;
+        let failures = row
+            .first()
+            .and_then(|v| {
+                v.as_u64()
+                    .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+            })
+            .unwrap_or(0);
+        let flag = |i: usize| {
+            row.get(i)
+                .and_then(serde_json::Value::as_bool)
+                .unwrap_or(false)
+        };
+        let (should_warn, should_error) = (flag(1), flag(2));
+        result.failures = Some(failures);
+        let plural = if failures == 1 { "" } else { "s" };
+        (result.status, result.message) = if node.config.severity == "ERROR" && should_error {
+            (
+                Status::Fail,
+                format!("Got {failures} result{plural}, configured to fail if {error_if}"),
+            )
+        } else if should_warn {
+            (
+                Status::Warn,
+                format!("Got {failures} result{plural}, configured to warn if {warn_if}"),
+            )
+        } else {
+            (Status::Pass, "PASS".to_owned())
+        };
+        if store && failures > 0 {
+            result
+                .message
+                .push_str(&format!("\nfailing rows are stored in {}", node.relation));
+        }
+        if result.status != Status::Pass {
+            let sample = conn
+                .lock()
+                .query(&format!(
+                    "select * from (\n{failing_rows}\n) dbt_sample limit 5"
+                ))
+                .map_err(|e| e.full_message())?;
+            let rows = sample
+                .rows
+                .iter()
+                .map(|r| r.iter().map(kiln_adapter::Table::cell_text).collect())
+                .collect();
+            result.sample = Some((sample.columns, rows));
+        }
+        Ok(())
+    }
+
     fn run_seed(
         &self,
         node: &Node,
@@ -270,6 +434,18 @@ impl Execute for Executor<'_> {
         let mut result = NodeResult::new(id, Status::Success, "");
         result.thread_id = format!("Thread-{}", worker + 1);
         result.relation_name = Some(node.relation.to_string());
+        if node.resource_type == ResourceType::Test {
+            result.relation_name = None;
+            let ran = self
+                .connection(worker)
+                .map_err(|e| e.to_string())
+                .and_then(|conn| self.run_test(node, &conn, &mut result));
+            if let Err(message) = ran {
+                result.status = Status::Error;
+                result.message = message;
+            }
+            return result.timed(started_at, started.elapsed());
+        }
         let outcome =
             self.connection(worker)
                 .map_err(|e| e.to_string())
