@@ -47,7 +47,17 @@ pub fn run(args: &CompileArgs, printer: &Printer) -> Result<ExitCode> {
                 && n.compiled_code.is_some()
         })
         .collect();
-    if let ([node], false) = (compiled.as_slice(), args.select.select.is_empty()) {
+    // One model selected (its tests come along): show its SQL; likewise for one test alone.
+    let models: Vec<_> = compiled
+        .iter()
+        .filter(|n| n.resource_type == ResourceType::Model)
+        .collect();
+    let shown = match (models.as_slice(), compiled.as_slice()) {
+        ([model], _) => Some(**model),
+        ([], [test]) => Some(*test),
+        _ => None,
+    };
+    if let (Some(node), false) = (shown, args.select.select.is_empty()) {
         printer.data(node.compiled_code.as_deref().unwrap_or_default());
     }
     let target = &session.project.file().target_path;

@@ -107,7 +107,11 @@ fn manifest_describes_nodes_like_dbt() {
     assert_eq!(source["schema"], "raw");
     assert_eq!(
         manifest["child_map"]["source.shop.raw_shop.orders"],
-        serde_json::json!(["model.shop.stg_shop__orders"])
+        serde_json::json!([
+            "model.shop.stg_shop__orders",
+            "test.shop.source_not_null_raw_shop_orders_id.dfc9c339fb",
+            "test.shop.source_unique_raw_shop_orders_id.658248e4dc"
+        ])
     );
     assert_eq!(
         manifest["parent_map"]["model.shop.customers"]
@@ -170,4 +174,43 @@ fn parse_reports_counts() {
         output.stderr
     );
     assert!(fixture.dir.join("target/manifest.json").is_file());
+}
+
+#[test]
+fn tests_compile_to_the_sql_that_runs() {
+    let fixture = Fixture::new("jaffle");
+    let output = fixture.kiln(&["compile", "-s", "resource_type:test"]);
+    assert_eq!(output.code, 0, "{}", output.transcript());
+    assert!(
+        output.stderr.contains("Compiled 0 models and 10 tests"),
+        "{}",
+        output.stderr
+    );
+    let tests = [
+        ("unique", "models/schema.yml/unique_stg_orders_order_id.sql"),
+        (
+            "not_null_with_thresholds",
+            "models/schema.yml/not_null_stg_payments_amount.sql",
+        ),
+        (
+            "accepted_values",
+            "models/schema.yml/accepted_values_7c9e0be389dac14a09b2140966f0792f.sql",
+        ),
+        (
+            "relationships",
+            "models/schema.yml/relationships_96411fe0c89b49c3f4da955dfd358ba0.sql",
+        ),
+        (
+            "custom_generic_with_where",
+            "models/schema.yml/positive_stg_payments_amount.sql",
+        ),
+        (
+            "singular",
+            "tests/assert_lifetime_value_matches_payments.sql",
+        ),
+    ];
+    for (kind, path) in tests {
+        let sql = fixture.read(&format!("target/compiled/jaffle/{path}"));
+        insta::assert_snapshot!(format!("test_sql__{kind}"), sql);
+    }
 }

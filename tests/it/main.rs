@@ -5,6 +5,7 @@
 
 mod broken_projects;
 mod compile;
+mod data_tests;
 mod pg;
 mod select;
 mod support;

@@ -2,8 +2,12 @@
 
 use crate::support::Fixture;
 
+/// `kiln ls --output name <args>`; models only unless `args` names resource types.
 fn ls(fixture: &Fixture, args: &[&str]) -> Vec<String> {
     let mut full = vec!["ls", "--output", "name"];
+    if !args.contains(&"--resource-type") {
+        full.extend(["--resource-type", "model", "seed", "source"]);
+    }
     full.extend_from_slice(args);
     let output = fixture.kiln(&full);
     assert_eq!(output.code, 0, "{}", output.transcript());
@@ -77,17 +81,83 @@ fn selection_syntax() {
 }
 
 #[test]
+fn tests_come_along_with_what_they_test() {
+    let fixture = Fixture::new("shop");
+    assert_eq!(fixture.kiln(&["deps"]).code, 0);
+    assert_eq!(
+        ls(&fixture, &["-s", "customers", "--resource-type", "test"]),
+        [
+            "not_null_customers_customer_id",
+            "relationships_orders_customer_id__customer_id__ref_customers_",
+            "unique_customers_customer_id"
+        ]
+    );
+    assert_eq!(
+        ls(
+            &fixture,
+            &[
+                "-s",
+                "customers",
+                "--exclude",
+                "test_name:unique",
+                "--resource-type",
+                "test"
+            ]
+        ),
+        [
+            "not_null_customers_customer_id",
+            "relationships_orders_customer_id__customer_id__ref_customers_"
+        ]
+    );
+    assert_eq!(
+        ls(
+            &fixture,
+            &["-s", "source:raw_shop", "--resource-type", "test"]
+        ),
+        [
+            "source_not_null_raw_shop_orders_id",
+            "source_unique_raw_shop_customers_id",
+            "source_unique_raw_shop_orders_id"
+        ]
+    );
+}
+
+#[test]
 fn ls_outputs() {
     let fixture = Fixture::new("shop");
     assert_eq!(fixture.kiln(&["deps"]).code, 0);
-    let selector = fixture.kiln(&["ls", "-s", "orders", "source:raw_shop.customers"]);
+    let selector = fixture.kiln(&[
+        "ls",
+        "-s",
+        "orders",
+        "source:raw_shop.customers",
+        "--resource-type",
+        "model",
+        "source",
+    ]);
     assert_eq!(
         selector.stdout,
         "shop.marts.orders\nsource:shop.raw_shop.customers\n"
     );
-    let path = fixture.kiln(&["ls", "-s", "orders", "--output", "path"]);
+    let path = fixture.kiln(&[
+        "ls",
+        "-s",
+        "orders",
+        "--output",
+        "path",
+        "--resource-type",
+        "model",
+    ]);
     assert_eq!(path.stdout, "models/marts/orders.sql\n");
-    let json = fixture.kiln(&["list", "-s", "orders", "--output", "json"]);
+    let json = fixture.kiln(&[
+        "list",
+        "-s",
+        "orders",
+        "--output",
+        "json",
+        "--resource-type",
+        "model",
+    ]);
     let node: serde_json::Value = serde_json::from_str(json.stdout.trim()).unwrap();
     assert_eq!(node["unique_id"], "model.shop.orders");
     assert_eq!(node["config"]["materialized"], "incremental");

@@ -288,22 +288,6 @@ fn generic_sql(spec: &Spec, target: &Target<'_>, where_: Option<&str>) -> String
     format!("{{{{ {macro_name}({}) }}}}", args.join(", "))
 }
 
-/// Folder configs for a test with this fqn.
-fn test_layers<'a>(trees: &[&'a [FolderConfig]], fqn: &[String]) -> RawConfig {
-    let mut config = RawConfig::default();
-    for tree in trees {
-        let mut matching: Vec<&FolderConfig> = tree
-            .iter()
-            .filter(|f| f.path.len() <= fqn.len() && f.path[..] == fqn[..f.path.len()])
-            .collect();
-        matching.sort_by_key(|f| f.path.len());
-        for layer in matching {
-            config.merge(layer.config.clone());
-        }
-    }
-    config
-}
-
 fn base_test_config(
     trees: &[&[FolderConfig]],
     fqn: &[String],
@@ -311,21 +295,35 @@ fn base_test_config(
 ) -> Result<RawConfig, String> {
     // Tests store their failures in `<target schema>_dbt_test__audit` unless configured otherwise.
     let mut config = RawConfig::from_json(serde_json::json!({"schema": "dbt_test__audit"}))?;
-    config.merge(test_layers(trees, fqn));
+    for layer in crate::discover::folder_layers(trees, fqn) {
+        config.merge(layer.config.clone());
+    }
     config.merge(RawConfig::from_json(Json::Object(own))?);
     Ok(config)
+}
+
+/// Where a test is declared.
+struct Origin<'a> {
+    /// Relative to the package.
+    path: &'a Path,
+    /// Relative to the root project.
+    display: &'a Path,
+    line: usize,
 }
 
 fn test_node(
     package: &Package,
     unique_name: &str,
     fqn: Vec<String>,
-    path: &Path,
-    display: &Path,
-    line: usize,
+    origin: Origin<'_>,
     raw_code: String,
     info: TestInfo,
 ) -> Node {
+    let Origin {
+        path,
+        display,
+        line,
+    } = origin;
     Node {
         unique_id: format!("test.{}.{unique_name}", package.name),
         name: unique_name
@@ -484,16 +482,12 @@ pub fn discover_tests(
                     attached_node: None,
                     attached_to_source: target.is_source,
                 };
-                let node = test_node(
-                    package,
-                    &format!("{name}.{hash}"),
-                    fqn,
-                    &path,
-                    &file.path,
-                    decl.line,
-                    sql,
-                    info,
-                );
+                let origin = Origin {
+                    path: &path,
+                    display: &file.path,
+                    line: decl.line,
+                };
+                let node = test_node(package, &format!("{name}.{hash}"), fqn, origin, sql, info);
                 out.push(Discovered {
                     node,
                     base_config: config,
@@ -519,16 +513,12 @@ pub fn discover_tests(
             attached_node: None,
             attached_to_source: false,
         };
-        let node = test_node(
-            package,
-            &file.name,
-            fqn,
-            &file.path,
-            &file.display,
-            1,
-            file.text.clone(),
-            info,
-        );
+        let origin = Origin {
+            path: &file.path,
+            display: &file.display,
+            line: 1,
+        };
+        let node = test_node(package, &file.name, fqn, origin, file.text.clone(), info);
         out.push(Discovered {
             node,
             base_config: config,

@@ -22,7 +22,10 @@ pub struct Discovered {
 }
 
 /// Folder configs that apply to a node with this fqn, weakest (outermost) first.
-fn folder_layers<'a>(trees: &[&'a [FolderConfig]], fqn: &[String]) -> Vec<&'a FolderConfig> {
+pub(crate) fn folder_layers<'a>(
+    trees: &[&'a [FolderConfig]],
+    fqn: &[String],
+) -> Vec<&'a FolderConfig> {
     let mut layers: Vec<&FolderConfig> = Vec::new();
     for tree in trees {
         let mut matching: Vec<&FolderConfig> = tree
