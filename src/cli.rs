@@ -40,6 +40,35 @@ pub enum Command {
     Debug(CommonArgs),
     /// Manage the local PostgreSQL instance of `managed: true` targets.
     Local(LocalArgs),
+    /// Print the first rows a model (or an inline query) returns, as a table.
+    Show(ShowArgs),
+    /// Create a new project that `kiln build` builds right away.
+    Init(InitArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// The model to preview.
+    #[arg(long, short = 's', conflicts_with = "inline")]
+    pub select: Option<String>,
+    /// A query to run instead of a model; it may use ref() and source().
+    #[arg(long)]
+    pub inline: Option<String>,
+    /// How many rows to show.
+    #[arg(long, default_value_t = 5)]
+    pub limit: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Where to create the project (default: the current directory).
+    #[arg(default_value = ".")]
+    pub dir: std::path::PathBuf,
+    /// The project's name (default: the directory's name).
+    #[arg(long)]
+    pub name: Option<String>,
 }
 
 #[derive(Debug, Args)]

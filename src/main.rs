@@ -43,6 +43,8 @@ fn log_format(cli: &Cli) -> LogFormat {
             a.common.log_format
         }
         Command::Local(a) => a.common.log_format,
+        Command::Show(a) => a.common.log_format,
+        Command::Init(_) => LogFormat::Text,
         Command::Deps(_) | Command::Clean(_) => LogFormat::Text,
     }
 }

@@ -359,7 +359,7 @@ fn error_subject(description: &str) -> String {
 }
 
 /// Rows as a small text table with a header, columns padded to their widest cell (at most 40).
-fn table(columns: &[String], rows: &[Vec<String>]) -> Vec<String> {
+pub fn table(columns: &[String], rows: &[Vec<String>]) -> Vec<String> {
     let widths: Vec<usize> = columns
         .iter()
         .enumerate()

@@ -4,10 +4,12 @@ mod clean;
 mod compile;
 mod debug;
 mod deps;
+mod init;
 mod local;
 mod ls;
 mod parse;
 mod run;
+mod show;
 
 use std::process::ExitCode;
 
@@ -29,6 +31,8 @@ pub fn run(cli: Cli, printer: &Printer) -> Result<ExitCode> {
         Command::Build(args) => run::run(&args, run::Kind::Build, printer),
         Command::Debug(args) => debug::run(&args, printer),
         Command::Local(args) => local::run(&args, printer),
+        Command::Show(args) => show::run(&args, printer),
+        Command::Init(args) => init::run(&args, printer),
     }
 }
 

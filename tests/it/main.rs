@@ -6,6 +6,7 @@
 mod broken_projects;
 mod compile;
 mod data_tests;
+mod init_show;
 mod pg;
 mod select;
 mod support;

@@ -146,3 +146,60 @@ pub fn dependents(
         })
         .collect())
 }
+
+/// The kind of `schema.name` and the views that depend on it (closest first), in one query.
+pub fn relation_state(
+    conn: &mut dyn Connection,
+    schema: &str,
+    name: &str,
+) -> Result<Option<(RelationKind, Vec<Dependent>)>, AdapterError> {
+    let table = conn.query(&format!(
+        "with recursive target as ( \
+           select c.oid, c.relkind::text as kind from pg_class c join pg_namespace n on n.oid = c.relnamespace \
+           where n.nspname = {schema} and c.relname = {name} \
+         ), deps(oid, depth) as ( \
+           select distinct r.ev_class, 1 from target t join pg_depend d on d.refobjid = t.oid \
+           join pg_rewrite r on r.oid = d.objid \
+           where d.classid = 'pg_rewrite'::regclass and r.ev_class <> t.oid \
+           union \
+           select distinct r.ev_class, deps.depth + 1 from deps join pg_depend d on d.refobjid = deps.oid \
+           join pg_rewrite r on r.oid = d.objid \
+           where d.classid = 'pg_rewrite'::regclass and r.ev_class <> deps.oid and deps.depth < 50 \
+         ), found as ( \
+           select n.nspname::text as schema, c.relname::text as name, c.relkind::text as kind, \
+                  max(deps.depth) as depth, pg_get_viewdef(c.oid) as definition \
+           from deps join pg_class c on c.oid = deps.oid join pg_namespace n on n.oid = c.relnamespace \
+           group by n.nspname, c.relname, c.relkind, c.oid \
+         ) \
+         select t.kind as target_kind, f.schema, f.name, f.kind, f.depth, f.definition \
+         from target t left join found f on true order by f.depth, f.schema, f.name",
+        schema = literal(schema),
+        name = literal(name)
+    ))?;
+    let Some(first) = table.rows.first() else {
+        return Ok(None);
+    };
+    let kind = match text(&first[0]).as_str() {
+        "r" | "p" => RelationKind::Table,
+        "v" => RelationKind::View,
+        "m" => RelationKind::MaterializedView,
+        _ => RelationKind::Other,
+    };
+    let dependents = table
+        .rows
+        .iter()
+        .filter(|row| !row[1].is_null())
+        .map(|row| Dependent {
+            schema: text(&row[1]),
+            name: text(&row[2]),
+            kind: if text(&row[3]) == "m" {
+                RelationKind::MaterializedView
+            } else {
+                RelationKind::View
+            },
+            depth: row[4].as_i64().unwrap_or(1),
+            definition: text(&row[5]),
+        })
+        .collect();
+    Ok(Some((kind, dependents)))
+}

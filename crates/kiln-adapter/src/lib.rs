@@ -65,11 +65,13 @@ impl AdapterError {
 }
 
 /// The rows of a query: column names and one JSON value per cell (numbers, strings, booleans,
-/// nested JSON; timestamps and other types as their text).
+/// nested JSON; timestamps and other types as their text), and each cell exactly as the server
+/// wrote it (`46.50`, not the float `46.5`), for display.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Table {
     pub columns: Vec<String>,
     pub rows: Vec<Vec<Json>>,
+    pub texts: Vec<Vec<String>>,
 }
 
 impl Table {
@@ -98,8 +100,11 @@ pub trait Canceller: Send + Sync + fmt::Debug {
 pub trait Connection: Send {
     /// Runs one or more statements (DDL, DML) and returns the rows they affected.
     fn execute(&mut self, sql: &str) -> Result<ExecResult, AdapterError>;
-    /// Runs a query and returns its rows.
+    /// Runs a query and returns its rows. With no rows, `columns` is empty (see
+    /// [`Connection::columns_of`]).
     fn query(&mut self, sql: &str) -> Result<Table, AdapterError>;
+    /// The column names a query would return, without running it.
+    fn columns_of(&mut self, sql: &str) -> Result<Vec<String>, AdapterError>;
     /// `COPY ... FROM STDIN` with the given bytes; returns the rows copied.
     fn copy_in(&mut self, statement: &str, data: &[u8]) -> Result<u64, AdapterError>;
     /// A handle that cancels whatever this connection is running.

@@ -226,26 +226,39 @@ impl Connection for PgConn {
         let mut table = Table::default();
         for row in rows {
             let text: String = row.try_get(0).map_err(database_error)?;
-            let object: serde_json::Map<String, Json> = serde_json::from_str(&text)
+            let object: raw_row::RawRow = serde_json::from_str(&text)
                 .map_err(|e| AdapterError::Other(format!("cannot read a result row: {e}")))?;
             if table.columns.is_empty() {
-                table.columns = object.keys().cloned().collect();
+                table.columns = object.0.iter().map(|(k, _)| k.clone()).collect();
             }
-            table
-                .rows
-                .push(object.into_iter().map(|(_, v)| v).collect());
-        }
-        if table.rows.is_empty() {
-            let described = runtime
-                .block_on(async { (&mut self.connection).describe(sql).await })
-                .map_err(database_error)?;
-            table.columns = described
-                .columns()
-                .iter()
-                .map(|c| sqlx::Column::name(c).to_owned())
-                .collect();
+            let mut values = Vec::with_capacity(object.0.len());
+            let mut texts = Vec::with_capacity(object.0.len());
+            for (_, raw) in object.0 {
+                let raw = raw.get();
+                let value: Json = serde_json::from_str(raw).unwrap_or(Json::Null);
+                texts.push(match &value {
+                    Json::Number(_) => raw.to_owned(),
+                    other => Table::cell_text(other),
+                });
+                values.push(value);
+            }
+            table.rows.push(values);
+            table.texts.push(texts);
         }
         Ok(table)
+    }
+
+    fn columns_of(&mut self, sql: &str) -> Result<Vec<String>, AdapterError> {
+        let runtime = runtime()?;
+        let sql = sql.trim().trim_end_matches(';');
+        let described = runtime
+            .block_on(async { (&mut self.connection).describe(sql).await })
+            .map_err(database_error)?;
+        Ok(described
+            .columns()
+            .iter()
+            .map(|c| sqlx::Column::name(c).to_owned())
+            .collect())
     }
 
     fn copy_in(&mut self, statement: &str, data: &[u8]) -> Result<u64, AdapterError> {
@@ -279,6 +292,34 @@ impl Canceller for PgCanceller {
         let adapter = PostgresAdapter::new((*self.settings).clone());
         if let Ok(mut connection) = adapter.connect() {
             let _ = connection.execute(&format!("select pg_cancel_backend({})", self.pid));
+        }
+    }
+}
+
+/// A JSON object read with each value's raw text, in the server's column order.
+mod raw_row {
+    use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+    use serde_json::value::RawValue;
+
+    pub struct RawRow(pub Vec<(String, Box<RawValue>)>);
+
+    impl<'de> Deserialize<'de> for RawRow {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            struct RowVisitor;
+            impl<'de> Visitor<'de> for RowVisitor {
+                type Value = RawRow;
+                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("a JSON object")
+                }
+                fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawRow, A::Error> {
+                    let mut entries = Vec::new();
+                    while let Some((key, value)) = map.next_entry::<String, Box<RawValue>>()? {
+                        entries.push((key, value));
+                    }
+                    Ok(RawRow(entries))
+                }
+            }
+            deserializer.deserialize_map(RowVisitor)
         }
     }
 }

@@ -103,31 +103,45 @@ pub fn create_schema(conn: &SharedConnection, schema: &str) -> Result<(), Adapte
 }
 
 /// Runs `body` in a transaction with the relation's advisory lock held; rolls back on error.
+/// `opening` (if not empty) is sent with `begin`, the lock and the transactional pre-hooks in
+/// one round trip; the transactional post-hooks go with `commit`.
 fn in_transaction<T>(
     conn: &SharedConnection,
     build: &Build<'_>,
+    opening: &str,
     body: impl FnOnce() -> Result<T, AdapterError>,
 ) -> Result<T, AdapterError> {
     for hook in build.pre_hooks.iter().filter(|h| !h.transaction) {
         exec(conn, &hook.sql)?;
     }
-    exec(conn, "begin")?;
+    let mut first = vec![
+        "begin".to_owned(),
+        format!(
+            "select pg_advisory_xact_lock(hashtext({}))",
+            literal(&build.qualified())
+        ),
+    ];
+    first.extend(
+        build
+            .pre_hooks
+            .iter()
+            .filter(|h| h.transaction)
+            .map(|h| h.sql.clone()),
+    );
+    if !opening.is_empty() {
+        first.push(opening.to_owned());
+    }
+    let mut last: Vec<String> = build
+        .post_hooks
+        .iter()
+        .filter(|h| h.transaction)
+        .map(|h| h.sql.clone())
+        .collect();
+    last.push("commit".to_owned());
     let result = (|| {
-        exec(
-            conn,
-            &format!(
-                "select pg_advisory_xact_lock(hashtext({}))",
-                literal(&build.qualified())
-            ),
-        )?;
-        for hook in build.pre_hooks.iter().filter(|h| h.transaction) {
-            exec(conn, &hook.sql)?;
-        }
+        exec(conn, &first.join(";\n"))?;
         let value = body()?;
-        for hook in build.post_hooks.iter().filter(|h| h.transaction) {
-            exec(conn, &hook.sql)?;
-        }
-        exec(conn, "commit")?;
+        exec(conn, &last.join(";\n"))?;
         Ok(value)
     })();
     if result.is_err() {
@@ -148,45 +162,26 @@ fn swap(
     kind: RelationKind,
 ) -> Result<Vec<String>, AdapterError> {
     let (schema, name) = (build.schema(), build.name());
-    let existing = catalog::relation_kind(conn.lock().as_mut(), schema, name)?;
-    let Some(existing) = existing else {
-        exec(
-            conn,
-            &format!(
-                "alter {} {} rename to {}",
-                kind.keyword(),
-                qualified(schema, temp),
-                ident(name)
-            ),
-        )?;
+    let state = catalog::relation_state(conn.lock().as_mut(), schema, name)?;
+    let rename_in = format!(
+        "alter {} {} rename to {}",
+        kind.keyword(),
+        qualified(schema, temp),
+        ident(name)
+    );
+    let Some((existing, dependents)) = state else {
+        exec(conn, &rename_in)?;
         return Ok(Vec::new());
     };
-    let dependents = catalog::dependents(conn.lock().as_mut(), &qualified(schema, name))?;
     let old = temp_name(name, "old", build.suffix);
     exec(
         conn,
         &format!(
-            "alter {} {} rename to {}",
-            existing.keyword(),
-            qualified(schema, name),
-            ident(&old)
-        ),
-    )?;
-    exec(
-        conn,
-        &format!(
-            "alter {} {} rename to {}",
-            kind.keyword(),
-            qualified(schema, temp),
-            ident(name)
-        ),
-    )?;
-    exec(
-        conn,
-        &format!(
-            "drop {} {} cascade",
-            existing.keyword(),
-            qualified(schema, &old)
+            "alter {kind} {current} rename to {old}; {rename_in}; drop {kind} {old_qualified} cascade",
+            kind = existing.keyword(),
+            current = qualified(schema, name),
+            old = ident(&old),
+            old_qualified = qualified(schema, &old),
         ),
     )?;
     let mut recreated = Vec::new();
@@ -233,17 +228,13 @@ fn outcome(message: impl Into<String>, rows: Option<u64>, recreated: Vec<String>
 
 /// A view, swapped in atomically.
 pub fn view(conn: &SharedConnection, build: &Build<'_>) -> Result<Outcome, AdapterError> {
-    create_schema(conn, build.schema())?;
     let temp = temp_name(build.name(), "tmp", build.suffix);
-    in_transaction(conn, build, || {
-        exec(
-            conn,
-            &format!(
-                "create view {} as (\n{}\n)",
-                qualified(build.schema(), &temp),
-                build.sql
-            ),
-        )?;
+    let create = format!(
+        "create view {} as (\n{}\n)",
+        qualified(build.schema(), &temp),
+        build.sql
+    );
+    in_transaction(conn, build, &create, || {
         let recreated = swap(conn, build, &temp, RelationKind::View)?;
         Ok(outcome("CREATE VIEW", None, recreated))
     })
@@ -251,9 +242,8 @@ pub fn view(conn: &SharedConnection, build: &Build<'_>) -> Result<Outcome, Adapt
 
 /// A table, built under a temporary name and swapped in atomically.
 pub fn table(conn: &SharedConnection, build: &Build<'_>) -> Result<Outcome, AdapterError> {
-    create_schema(conn, build.schema())?;
     let temp = temp_name(build.name(), "tmp", build.suffix);
-    in_transaction(conn, build, || {
+    in_transaction(conn, build, "", || {
         let created = exec(
             conn,
             &format!(
@@ -279,9 +269,8 @@ pub fn copied_table(
     copy_options: &str,
     data: &[u8],
 ) -> Result<Outcome, AdapterError> {
-    create_schema(conn, build.schema())?;
     let temp = temp_name(build.name(), "tmp", build.suffix);
-    in_transaction(conn, build, || {
+    in_transaction(conn, build, "", || {
         let definitions: Vec<String> = columns
             .iter()
             .map(|(name, kind)| format!("{} {kind}", ident(name)))
@@ -429,7 +418,7 @@ pub fn incremental(
     }
     let target = build.qualified();
     let temp = temp_name(build.name(), "new", build.suffix);
-    in_transaction(conn, build, || {
+    in_transaction(conn, build, "", || {
         exec(
             conn,
             &format!(

@@ -137,6 +137,8 @@ struct Executor<'a> {
     reporter: &'a dyn Reporter,
     resolver: Arc<dyn Resolver>,
     connections: Mutex<BTreeMap<usize, SharedConnection>>,
+    /// Schemas known to exist, so each is created once per run.
+    schemas: Mutex<BTreeSet<String>>,
     rebuilt_later: BTreeSet<(String, String)>,
     descriptions: BTreeMap<String, String>,
     total: usize,
@@ -159,13 +161,40 @@ impl Executor<'_> {
         Ok(shared)
     }
 
+    /// Creates the schema of `relation` the first time this run needs it.
+    fn ensure_schema(&self, conn: &SharedConnection, relation: &Relation) -> Result<(), String> {
+        let schema = relation
+            .schema
+            .clone()
+            .unwrap_or_else(|| "public".to_owned());
+        if self
+            .schemas
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(&schema)
+        {
+            return Ok(());
+        }
+        materialize::create_schema(conn, &schema).map_err(|e| e.full_message())?;
+        self.schemas
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(schema);
+        Ok(())
+    }
+
     fn run_model(
         &self,
         node: &Node,
         conn: &SharedConnection,
         result: &mut NodeResult,
     ) -> Result<materialize::Outcome, String> {
-        let existing = existing_kind(conn, &node.relation).map_err(|e| e.full_message())?;
+        // Only an incremental model needs to know what exists before it renders.
+        let existing = if node.config.materialized == "incremental" {
+            existing_kind(conn, &node.relation).map_err(|e| e.full_message())?
+        } else {
+            None
+        };
         let full_refresh = node
             .config
             .full_refresh
@@ -227,6 +256,7 @@ impl Executor<'_> {
             suffix: &self.suffix,
             rebuilt_later: &self.rebuilt_later,
         };
+        self.ensure_schema(conn, &node.relation)?;
         let outcome = match node.config.materialized.as_str() {
             "view" => materialize::view(conn, &build),
             "table" => materialize::table(conn, &build),
@@ -312,6 +342,7 @@ impl Executor<'_> {
                 suffix: &self.suffix,
                 rebuilt_later: &self.rebuilt_later,
             };
+            self.ensure_schema(conn, &node.relation)?;
             materialize::table(conn, &build).map_err(|e| e.full_message())?;
             failing_rows = format!("select * from {}", node.relation);
             result.relation_name = Some(node.relation.to_string());
@@ -368,12 +399,7 @@ impl Executor<'_> {
                     "select * from (\n{failing_rows}\n) dbt_sample limit 5"
                 ))
                 .map_err(|e| e.full_message())?;
-            let rows = sample
-                .rows
-                .iter()
-                .map(|r| r.iter().map(kiln_adapter::Table::cell_text).collect())
-                .collect();
-            result.sample = Some((sample.columns, rows));
+            result.sample = Some((sample.columns, sample.texts));
         }
         Ok(())
     }
@@ -411,6 +437,7 @@ impl Executor<'_> {
         };
         let delimiter = kiln_adapter::catalog::literal(&(delimiter as char).to_string());
         let options = format!("format csv, header true, delimiter {delimiter}");
+        self.ensure_schema(conn, &node.relation)?;
         materialize::copied_table(conn, &build, &data.columns, &options, &data.data)
             .map_err(|e| e.full_message())
     }
@@ -631,6 +658,7 @@ pub fn run(
         reporter,
         resolver: kiln_compile::resolver(parsed),
         connections: Mutex::new(BTreeMap::new()),
+        schemas: Mutex::new(BTreeSet::new()),
         rebuilt_later,
         descriptions: jobs
             .iter()

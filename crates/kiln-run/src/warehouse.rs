@@ -47,7 +47,10 @@ impl Warehouse for SharedConnection {
     fn query(&self, sql: &str) -> Result<QueryResult, String> {
         let mut conn = self.lock();
         if returns_rows(sql) {
-            let table = conn.query(sql).map_err(|e| e.full_message())?;
+            let mut table = conn.query(sql).map_err(|e| e.full_message())?;
+            if table.rows.is_empty() {
+                table.columns = conn.columns_of(sql).map_err(|e| e.full_message())?;
+            }
             let status = format!("SELECT {}", table.rows.len());
             Ok(to_result(table, status))
         } else {
