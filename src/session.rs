@@ -71,3 +71,16 @@ pub fn load(
         },
     })
 }
+
+/// Only the project file of `dir`, for commands that need no models (deps, clean).
+pub fn project_file(dir: &Path) -> Result<kiln_project::project_file::ProjectFile> {
+    let Some(path) = kiln_project::project_file::find(dir) else {
+        return Err(Diagnostics::from(
+            Diagnostic::error(format!("no project file in {}", dir.display()))
+                .help("run kiln in a project directory, or pass --project-dir"),
+        )
+        .into());
+    };
+    let display = kiln_project::diagnostic::relative_to(&path, dir);
+    Ok(kiln_project::project_file::load(&path, &display, &mut Vec::new()).map_err(Diagnostics)?)
+}

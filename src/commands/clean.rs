@@ -4,24 +4,17 @@
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use kiln_project::{Diagnostic, Diagnostics, project_file};
 
 use crate::cli::ProjectArgs;
 use crate::printer::Printer;
+use crate::session;
 
 /// The folder of the target directory that holds the managed warehouse.
 const KEEP: &str = "postgres";
 
 pub fn run(args: &ProjectArgs, printer: &Printer) -> Result<ExitCode> {
     let root = &args.project_dir;
-    let Some(path) = project_file::find(root) else {
-        return Err(Diagnostics::from(Diagnostic::error(format!(
-            "no project file in {}",
-            root.display()
-        )))
-        .into());
-    };
-    let file = project_file::load(&path, &path, &mut Vec::new()).map_err(Diagnostics)?;
+    let file = session::project_file(root)?;
     let mut targets = file.clean_targets.clone();
     if targets.is_empty() {
         targets = vec![file.target_path.clone(), file.packages_install_path.clone()];

@@ -3,21 +3,15 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use kiln_project::{Diagnostic, Diagnostics, project_file};
+use kiln_project::Diagnostics;
 
 use crate::cli::ProjectArgs;
 use crate::printer::Printer;
+use crate::session;
 
 pub fn run(args: &ProjectArgs, printer: &Printer) -> Result<ExitCode> {
     let root = &args.project_dir;
-    let Some(path) = project_file::find(root) else {
-        return Err(Diagnostics::from(Diagnostic::error(format!(
-            "no project file in {}",
-            root.display()
-        )))
-        .into());
-    };
-    let file = project_file::load(&path, &path, &mut Vec::new()).map_err(Diagnostics)?;
+    let file = session::project_file(root)?;
     let installed =
         kiln_project::packages::install(root, &file.packages_install_path).map_err(Diagnostics)?;
     for package in &installed {

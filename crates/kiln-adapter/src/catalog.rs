@@ -30,6 +30,16 @@ pub enum RelationKind {
 }
 
 impl RelationKind {
+    /// From `pg_class.relkind`.
+    pub fn from_relkind(relkind: &str) -> RelationKind {
+        match relkind {
+            "r" | "p" => RelationKind::Table,
+            "v" => RelationKind::View,
+            "m" => RelationKind::MaterializedView,
+            _ => RelationKind::Other,
+        }
+    }
+
     /// The keyword for DDL (`alter view`, `drop table`).
     pub fn keyword(self) -> &'static str {
         match self {
@@ -64,12 +74,10 @@ pub fn relation_kind(
         literal(schema),
         literal(name)
     ))?;
-    Ok(table.rows.first().map(|row| match text(&row[0]).as_str() {
-        "r" | "p" => RelationKind::Table,
-        "v" => RelationKind::View,
-        "m" => RelationKind::MaterializedView,
-        _ => RelationKind::Other,
-    }))
+    Ok(table
+        .rows
+        .first()
+        .map(|row| RelationKind::from_relkind(&text(&row[0]))))
 }
 
 /// A column of a relation.
@@ -110,43 +118,6 @@ pub struct Dependent {
     pub depth: i64,
 }
 
-/// Every view that depends on `relation`, closest first.
-pub fn dependents(
-    conn: &mut dyn Connection,
-    relation: &str,
-) -> Result<Vec<Dependent>, AdapterError> {
-    let table = conn.query(&format!(
-        "with recursive deps(oid, depth) as ( \
-           select distinct r.ev_class, 1 from pg_depend d join pg_rewrite r on r.oid = d.objid \
-           where d.classid = 'pg_rewrite'::regclass and d.refobjid = {rel}::regclass and r.ev_class <> {rel}::regclass \
-           union \
-           select distinct r.ev_class, deps.depth + 1 from deps join pg_depend d on d.refobjid = deps.oid \
-           join pg_rewrite r on r.oid = d.objid \
-           where d.classid = 'pg_rewrite'::regclass and r.ev_class <> deps.oid and deps.depth < 50 \
-         ) \
-         select n.nspname::text as schema, c.relname::text as name, c.relkind::text as kind, \
-                max(deps.depth) as depth, pg_get_viewdef(c.oid) as definition \
-         from deps join pg_class c on c.oid = deps.oid join pg_namespace n on n.oid = c.relnamespace \
-         group by n.nspname, c.relname, c.relkind, c.oid order by 4, 1, 2",
-        rel = literal(relation)
-    ))?;
-    Ok(table
-        .rows
-        .iter()
-        .map(|row| Dependent {
-            schema: text(&row[0]),
-            name: text(&row[1]),
-            kind: if text(&row[2]) == "m" {
-                RelationKind::MaterializedView
-            } else {
-                RelationKind::View
-            },
-            depth: row[3].as_i64().unwrap_or(1),
-            definition: text(&row[4]),
-        })
-        .collect())
-}
-
 /// The kind of `schema.name` and the views that depend on it (closest first), in one query.
 pub fn relation_state(
     conn: &mut dyn Connection,
@@ -179,12 +150,7 @@ pub fn relation_state(
     let Some(first) = table.rows.first() else {
         return Ok(None);
     };
-    let kind = match text(&first[0]).as_str() {
-        "r" | "p" => RelationKind::Table,
-        "v" => RelationKind::View,
-        "m" => RelationKind::MaterializedView,
-        _ => RelationKind::Other,
-    };
+    let kind = RelationKind::from_relkind(&text(&first[0]));
     let dependents = table
         .rows
         .iter()

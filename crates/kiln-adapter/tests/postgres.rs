@@ -81,7 +81,10 @@ fn runs_statements_queries_and_copy() {
 
     conn.execute("create view s.v1 as select id from s.t; create view s.v2 as select id from s.v1")
         .unwrap();
-    let dependents = catalog::dependents(conn.as_mut(), "\"s\".\"t\"").unwrap();
+    let (kind, dependents) = catalog::relation_state(conn.as_mut(), "s", "t")
+        .unwrap()
+        .unwrap();
+    assert_eq!(kind, catalog::RelationKind::Table);
     let names: Vec<_> = dependents
         .iter()
         .map(|d| (d.name.as_str(), d.depth))

@@ -161,6 +161,27 @@ impl Executor<'_> {
         Ok(shared)
     }
 
+    /// Renders a node for execution (ephemeral models inlined), writes the SQL under
+    /// `target/compiled/` and records it in the node's result.
+    fn render_to_run(
+        &self,
+        node: &Node,
+        options: &RenderOptions,
+        result: &mut NodeResult,
+    ) -> Result<String, String> {
+        let rendered = kiln_compile::render(self.parsed, node, &self.resolver, options)
+            .map_err(|d| d.to_string())?;
+        let sql = kiln_compile::with_ephemeral_ctes(&self.parsed.nodes, &node.unique_id, &rendered);
+        let path = compiled_path(&self.project.file().target_path, node);
+        let full = self.project.root.join(&path);
+        // The compiled file is for people to read; failing to write it does not fail the node.
+        let _ = full.parent().map(std::fs::create_dir_all);
+        let _ = std::fs::write(&full, &sql);
+        result.compiled_code = Some(sql.clone());
+        result.compiled_path = Some(path.display().to_string());
+        Ok(sql)
+    }
+
     /// Creates the schema of `relation` the first time this run needs it.
     fn ensure_schema(&self, conn: &SharedConnection, relation: &Relation) -> Result<(), String> {
         let schema = relation
@@ -207,20 +228,7 @@ impl Executor<'_> {
             incremental,
             warehouse: Some(warehouse),
         };
-        let rendered = kiln_compile::render(self.parsed, node, &self.resolver, &options)
-            .map_err(|d| d.to_string())?;
-        let sql = kiln_compile::with_ephemeral_ctes(&self.parsed.nodes, &node.unique_id, &rendered);
-        let path = compiled_path(&self.project.file().target_path, node);
-        let _ = std::fs::create_dir_all(
-            self.project
-                .root
-                .join(&path)
-                .parent()
-                .unwrap_or(&self.project.root),
-        );
-        let _ = std::fs::write(self.project.root.join(&path), &sql);
-        result.compiled_code = Some(sql.clone());
-        result.compiled_path = Some(path.display().to_string());
+        let sql = self.render_to_run(node, &options, result)?;
         let hooks =
             |which: &str, hooks: &[kiln_project::config::Hook]| -> Result<Vec<Hook>, String> {
                 hooks
@@ -297,20 +305,7 @@ impl Executor<'_> {
             incremental: false,
             warehouse: Some(warehouse),
         };
-        let rendered = kiln_compile::render(self.parsed, node, &self.resolver, &options)
-            .map_err(|d| d.to_string())?;
-        let sql = kiln_compile::with_ephemeral_ctes(&self.parsed.nodes, &node.unique_id, &rendered);
-        let path = compiled_path(&self.project.file().target_path, node);
-        let _ = std::fs::create_dir_all(
-            self.project
-                .root
-                .join(&path)
-                .parent()
-                .unwrap_or(&self.project.root),
-        );
-        let _ = std::fs::write(self.project.root.join(&path), &sql);
-        result.compiled_code = Some(sql.clone());
-        result.compiled_path = Some(path.display().to_string());
+        let sql = self.render_to_run(node, &options, result)?;
         let setting = |key: &str, default: &str| {
             node.config
                 .other
