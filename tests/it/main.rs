@@ -3,6 +3,7 @@
 // A test harness fails by panicking: unwrap and expect are how it says "this must work".
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod analytics_project;
 mod broken_projects;
 mod compile;
 mod data_tests;

@@ -36,6 +36,20 @@ impl Fixture {
         }
     }
 
+    /// A copy of the analytics project at the repository root (its project files only).
+    pub fn analytics_project() -> Fixture {
+        let fixture = Fixture::new("err_no_project_file");
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        std::fs::remove_dir_all(fixture.dir.join("models")).unwrap();
+        for file in ["project.yml", "profiles.yml"] {
+            std::fs::copy(root.join(file), fixture.dir.join(file)).unwrap();
+        }
+        for dir in ["models", "macros", "seeds", "tests/data"] {
+            copy_dir(&root.join(dir), &fixture.dir.join(dir));
+        }
+        fixture
+    }
+
     /// Sets an environment variable for every `kiln` this fixture runs.
     pub fn env(mut self, key: &str, value: &str) -> Fixture {
         self.env.push((key.to_owned(), value.to_owned()));

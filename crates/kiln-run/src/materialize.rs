@@ -199,7 +199,10 @@ fn swap(
         match exec(conn, &create) {
             Ok(_) => {
                 exec(conn, "release savepoint kiln_dependent")?;
-                recreated.push(format!("{}.{}", dependent.schema, dependent.name));
+                // Views this run rebuilds anyway are kept without a word.
+                if !will_rebuild {
+                    recreated.push(format!("{}.{}", dependent.schema, dependent.name));
+                }
             }
             Err(_) if will_rebuild => {
                 exec(conn, "rollback to savepoint kiln_dependent")?;

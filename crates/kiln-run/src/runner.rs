@@ -46,6 +46,20 @@ pub fn plan(parsed: &Parsed, selected: &BTreeSet<String>) -> Vec<Job> {
         .map(String::as_str)
         .filter(|id| runnable(id))
         .collect();
+    // A source that one of this run's seeds loads (same schema and name): its readers wait
+    // for the seed, so `kiln build` can load raw data and build on it in one go.
+    let relation_key = |n: &Node| {
+        (
+            n.relation.schema.clone().unwrap_or_default(),
+            n.relation.identifier.clone(),
+        )
+    };
+    let seeds_by_relation: BTreeMap<(String, String), &str> = in_plan
+        .iter()
+        .filter_map(|id| parsed.nodes.get(*id))
+        .filter(|n| n.resource_type == ResourceType::Seed)
+        .map(|n| (relation_key(n), n.unique_id.as_str()))
+        .collect();
     let jobs = parsed
         .graph
         .topological_order()
@@ -66,6 +80,11 @@ pub fn plan(parsed: &Parsed, selected: &BTreeSet<String>) -> Vec<Job> {
                 if in_plan.contains(parent) {
                     parents.insert(parent.to_owned());
                 } else if let Some(node) = parsed.nodes.get(parent) {
+                    if node.resource_type == ResourceType::Source
+                        && let Some(seed) = seeds_by_relation.get(&relation_key(node))
+                    {
+                        parents.insert((*seed).to_owned());
+                    }
                     stack.extend(node.depends_on.iter().map(String::as_str));
                 }
             }
@@ -78,40 +97,77 @@ pub fn plan(parsed: &Parsed, selected: &BTreeSet<String>) -> Vec<Job> {
     wait_for_tests(parsed, jobs)
 }
 
-/// In a build, what depends on a model waits for the model's tests, so that a failing test
-/// stops bad data from flowing downstream. A test that itself depends on the waiting node (a
-/// relationships test pointing downstream) is left out: waiting for it would be a cycle.
-fn wait_for_tests(parsed: &Parsed, mut jobs: Vec<Job>) -> Vec<Job> {
-    let tests: Vec<(String, BTreeSet<String>)> = jobs
+/// In a build, what depends on a model waits for the model's tests (those declared on it, its
+/// "attached" tests, as in dbt), so that a failing test stops bad data from flowing downstream.
+/// A test that itself depends on the waiting node (a relationships test pointing downstream) is
+/// left out, and if waiting would still make a cycle, multi-parent tests do not hold anything.
+fn wait_for_tests(parsed: &Parsed, jobs: Vec<Job>) -> Vec<Job> {
+    let tests: Vec<(&str, &str, bool)> = jobs
         .iter()
-        .filter(|j| {
-            parsed
-                .nodes
-                .get(&j.id)
-                .is_some_and(|n| n.resource_type == ResourceType::Test)
+        .filter_map(|j| {
+            let node = parsed.nodes.get(&j.id)?;
+            let attached = node.test.as_ref()?.attached_node.as_deref()?;
+            Some((j.id.as_str(), attached, j.parents.len() > 1))
         })
-        .map(|j| (j.id.clone(), j.parents.clone()))
         .collect();
-    if tests.is_empty() {
-        return jobs;
+    let plan = |only_single_parent: bool| -> Vec<Job> {
+        let mut jobs = jobs.clone();
+        for job in jobs.iter_mut().filter(|j| !j.id.starts_with("test.")) {
+            for (test, attached, multi_parent) in &tests {
+                if only_single_parent && *multi_parent {
+                    continue;
+                }
+                let depends_on_job = parsed
+                    .graph
+                    .reachable(test, kiln_graph::Direction::Incoming, None)
+                    .contains(&job.id);
+                if job.parents.contains(*attached) && !depends_on_job {
+                    job.parents.insert((*test).to_owned());
+                }
+            }
+        }
+        jobs
+    };
+    let waiting = plan(false);
+    if has_cycle(&waiting) {
+        plan(true)
+    } else {
+        waiting
     }
-    let test_ids: BTreeSet<&str> = tests.iter().map(|(id, _)| id.as_str()).collect();
-    for job in jobs
-        .iter_mut()
-        .filter(|j| !test_ids.contains(j.id.as_str()))
-    {
-        for (test, tested) in &tests {
-            let tests_a_parent = tested.iter().any(|t| job.parents.contains(t));
-            let depends_on_job = parsed
-                .graph
-                .reachable(test, kiln_graph::Direction::Incoming, None)
-                .contains(&job.id);
-            if tests_a_parent && !depends_on_job {
-                job.parents.insert(test.clone());
+}
+
+/// Whether jobs wait for each other in a circle.
+fn has_cycle(jobs: &[Job]) -> bool {
+    let parents: BTreeMap<&str, &BTreeSet<String>> =
+        jobs.iter().map(|j| (j.id.as_str(), &j.parents)).collect();
+    let mut remaining: BTreeMap<&str, usize> = jobs
+        .iter()
+        .map(|j| (j.id.as_str(), j.parents.len()))
+        .collect();
+    let mut children: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (id, ps) in &parents {
+        for p in ps.iter() {
+            children.entry(p.as_str()).or_default().push(id);
+        }
+    }
+    let mut ready: Vec<&str> = remaining
+        .iter()
+        .filter(|(_, n)| **n == 0)
+        .map(|(id, _)| *id)
+        .collect();
+    let mut done = 0;
+    while let Some(id) = ready.pop() {
+        done += 1;
+        for child in children.get(id).cloned().unwrap_or_default() {
+            if let Some(n) = remaining.get_mut(child) {
+                *n -= 1;
+                if *n == 0 {
+                    ready.push(child);
+                }
             }
         }
     }
-    jobs
+    done < jobs.len()
 }
 
 /// A description for output: `sql view model analytics.stg_orders`, `seed file raw.countries`.

@@ -130,10 +130,19 @@ pub fn run(
     });
     let (state, _) = shared;
     let mut state = state.into_inner().unwrap_or_else(PoisonError::into_inner);
-    // Whatever never started (a cancelled run) is reported as skipped.
+    // Whatever never started is skipped when the run was stopped; otherwise it waited for
+    // something that never finished, which must not pass unnoticed.
     for job in jobs {
         if !state.finished.contains(&job.id) {
-            let result = NodeResult::new(&job.id, Status::Skipped, "skipped: the run was stopped");
+            let result = if cancel.is_cancelled() {
+                NodeResult::new(&job.id, Status::Skipped, "skipped: the run was stopped")
+            } else {
+                NodeResult::new(
+                    &job.id,
+                    Status::Error,
+                    "never started: it waits for nodes that never finished",
+                )
+            };
             executor.skipped(&result);
             state.results.push(result);
         }

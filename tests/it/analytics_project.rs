@@ -1,0 +1,91 @@
+//! The analytics project at the repository root: `kiln build` loads its raw data, builds every
+//! model and passes every test, and the answer key catches a wrong join.
+
+use crate::pg::Database;
+use crate::support::Fixture;
+
+fn analytics(test: &str) -> (Fixture, Database) {
+    let db = Database::new(test);
+    let fixture = db.configure(Fixture::analytics_project());
+    let dir = match std::env::var("KILN_TEST_PG_URL") {
+        Ok(_) => String::new(),
+        Err(_) => fixture_pg_dir(),
+    };
+    let fixture = fixture.env("KILN_PG_DBNAME", &db.name);
+    let fixture = if dir.is_empty() {
+        fixture
+    } else {
+        fixture.env("KILN_PG_DIR", &dir)
+    };
+    (fixture, db)
+}
+
+/// The shared test instance's directory (the analytics profile reads it from KILN_PG_DIR).
+fn fixture_pg_dir() -> String {
+    std::env::temp_dir()
+        .join(format!("kiln-it-pg-{}", std::process::id()))
+        .display()
+        .to_string()
+}
+
+#[test]
+fn build_passes_every_model_and_test() {
+    let (fixture, db) = analytics("analytics");
+    let output = fixture.kiln(&["build"]);
+    assert_eq!(output.code, 0, "{}", output.transcript());
+    assert!(
+        output
+            .stdout
+            .contains("PASS assert_web_marts_match_answer_key"),
+        "{}",
+        output.stdout
+    );
+    assert!(
+        output.stdout.contains("ERROR=0 SKIP=0"),
+        "{}",
+        output.stdout
+    );
+    // Marts in `analytics`, staging in `staging`, raw data in `raw_web`.
+    let schemas = db.rows(
+        "select table_schema || '.' || table_name from information_schema.tables \
+         where table_schema in ('analytics', 'staging', 'raw_web') order by 1",
+    );
+    assert!(
+        schemas.contains(&"analytics.fct_order_attribution".to_owned()),
+        "{schemas:?}"
+    );
+    assert!(
+        schemas.contains(&"staging.stg_web__events".to_owned()),
+        "{schemas:?}"
+    );
+    assert!(
+        schemas.contains(&"raw_web.raw_events_validated".to_owned()),
+        "{schemas:?}"
+    );
+}
+
+#[test]
+fn the_answer_key_catches_a_wrong_join() {
+    let (fixture, _db) = analytics("analytics_broken");
+    // A 14-day lookback instead of the documented 7 days: plausible numbers, wrong ones.
+    let path = "models/marts/web/fct_order_attribution.sql";
+    let sql = fixture
+        .read(path)
+        .replace("interval '7 days'", "interval '14 days'");
+    fixture.write(path, &sql);
+    let output = fixture.kiln(&["build"]);
+    assert_eq!(output.code, 1, "{}", output.transcript());
+    assert!(output.stdout.contains("FAIL"), "{}", output.stdout);
+    assert!(
+        output
+            .stdout
+            .contains("Failure in test assert_web_marts_match_answer_key"),
+        "{}",
+        output.stdout
+    );
+    assert!(
+        output.stdout.contains("web.attributed_orders."),
+        "the differing figures are shown: {}",
+        output.stdout
+    );
+}
