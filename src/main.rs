@@ -17,7 +17,9 @@ use crate::cli::{Cli, LogFormat};
 use crate::printer::Printer;
 
 // Parsing and rendering allocate many small strings on every core; mimalloc's per-thread heaps
-// make that about a third faster than glibc's malloc and keep peak memory lower.
+// make that about a third faster than glibc's malloc and keep peak memory lower. Its `no_thp`
+// feature keeps the kernel from zeroing 2 MiB huge pages on every fresh arena, which made the
+// same parse take anywhere from 0.6 s to 1.2 s.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

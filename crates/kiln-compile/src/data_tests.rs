@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use kiln_graph::ResourceType;
-use kiln_jinja::Relation;
+use kiln_jinja::{RefCall, Relation, SourceCall};
 use kiln_project::diagnostic::DiagnosticSink;
 use kiln_project::project_file::FolderConfig;
 use kiln_project::schema::TestDecl;
@@ -49,6 +49,61 @@ pub struct TestInfo {
     /// Whether that node is a source (the test's first `source()` call) or not (its first
     /// `ref()`).
     pub attached_to_source: bool,
+    /// For Kiln's built-in generic tests, whose macros call no `ref` of their own: the calls in
+    /// the test's arguments, so that the parse phase need not render it.
+    pub static_calls: Option<(Vec<RefCall>, Vec<SourceCall>)>,
+}
+
+/// Generic tests whose built-in macros call no `ref` or `source` of their own.
+const BUILT_IN_TESTS: &[&str] = &["unique", "not_null", "accepted_values", "relationships"];
+
+/// `ref('m')`, `ref("pkg", "m")` or `source('s', 't')` written as a test argument.
+fn parse_call(text: &str) -> Option<(&str, Vec<String>)> {
+    let text = text.trim();
+    let (function, rest) = text.split_once('(')?;
+    let inner = rest.strip_suffix(')')?;
+    let args: Vec<String> = inner
+        .split(',')
+        .map(|a| a.trim().trim_matches(['\'', '"']).to_owned())
+        .collect();
+    matches!(function, "ref" | "source").then_some((function, args))
+}
+
+/// The `ref`s and `source`s a built-in generic test makes: its target, then its arguments.
+fn static_calls(spec: &Spec, target: &Target<'_>) -> Option<(Vec<RefCall>, Vec<SourceCall>)> {
+    if spec.namespace.is_some() || !BUILT_IN_TESTS.contains(&spec.test_name.as_str()) {
+        return None;
+    }
+    let mut refs = Vec::new();
+    let mut sources = Vec::new();
+    let strings = std::iter::once(target.expression.clone()).chain(
+        spec.args
+            .values()
+            .filter_map(|v| v.as_str().filter(|s| is_expression(s)).map(str::to_owned)),
+    );
+    for text in strings {
+        match parse_call(&text)? {
+            ("ref", args) => match args.as_slice() {
+                [name] => refs.push(RefCall {
+                    package: None,
+                    name: name.clone(),
+                }),
+                [package, name] => refs.push(RefCall {
+                    package: Some(package.clone()),
+                    name: name.clone(),
+                }),
+                _ => return None,
+            },
+            (_, args) => match args.as_slice() {
+                [source, table] => sources.push(SourceCall {
+                    source: source.clone(),
+                    table: table.clone(),
+                }),
+                _ => return None,
+            },
+        }
+    }
+    Some((refs, sources))
 }
 
 /// Config keys that may sit directly in a test's entry (dbt's older form) rather than under
@@ -481,6 +536,7 @@ pub fn discover_tests(
                     column_name: target.column.map(str::to_owned),
                     attached_node: None,
                     attached_to_source: target.is_source,
+                    static_calls: static_calls(&spec, &target),
                 };
                 let origin = Origin {
                     path: &path,
@@ -512,6 +568,7 @@ pub fn discover_tests(
             column_name: None,
             attached_node: None,
             attached_to_source: false,
+            static_calls: None,
         };
         let origin = Origin {
             path: &file.path,
@@ -614,6 +671,22 @@ mod tests {
             serde_json::json!({"accepted_values": {"arguments": {"values": ["a"]}, "config": {"severity": "warn"}}}),
         );
         assert_eq!(newer.args.keys().collect::<Vec<_>>(), ["values"]);
+    }
+
+    #[test]
+    fn built_in_tests_know_their_refs_without_rendering() {
+        let relationships = spec(
+            serde_json::json!({"relationships": {"to": "ref('customers')", "field": "customer_id"}}),
+        );
+        let (refs, sources) = static_calls(&relationships, &target(Some("customer_id"))).unwrap();
+        let names: Vec<&str> = refs.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["orders", "customers"]);
+        assert!(sources.is_empty());
+        let custom = spec(serde_json::json!({"positive": {}}));
+        assert!(
+            static_calls(&custom, &target(Some("amount"))).is_none(),
+            "custom tests are rendered"
+        );
     }
 
     #[test]

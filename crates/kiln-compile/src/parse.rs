@@ -154,6 +154,11 @@ pub fn parse(
         schema: env.is_overridden("generate_schema_name"),
         alias: env.is_overridden("generate_alias_name"),
         database: env.is_overridden("generate_database_name"),
+        tests: ["unique", "not_null", "accepted_values", "relationships"]
+            .into_iter()
+            .filter(|name| env.is_overridden(&format!("test_{name}")))
+            .map(str::to_owned)
+            .collect(),
     };
     let results: Vec<Result<Node, Diagnostic>> = discovered
         .into_par_iter()
@@ -164,7 +169,7 @@ pub fn parse(
                 resolver.clone(),
                 &database,
                 &schema,
-                overrides,
+                &overrides,
             )
         })
         .collect();
@@ -223,11 +228,13 @@ fn finish_err(sink: DiagnosticSink) -> Diagnostics {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Overrides {
     schema: bool,
     alias: bool,
     database: bool,
+    /// Built-in generic tests the project redefines (`unique`...).
+    tests: BTreeSet<String>,
 }
 
 /// Renders one node in the parse phase and resolves its config and relation.
@@ -237,7 +244,7 @@ fn parse_node(
     resolver: Arc<ParseResolver>,
     database: &str,
     schema: &str,
-    overrides: Overrides,
+    overrides: &Overrides,
 ) -> Result<Node, Diagnostic> {
     let Discovered {
         mut node,
@@ -246,7 +253,17 @@ fn parse_node(
     if node.resource_type == ResourceType::Source {
         return Ok(node);
     }
-    if matches!(node.resource_type, ResourceType::Model | ResourceType::Test) {
+    // A built-in generic test's dependencies are its arguments: no render needed (unless the
+    // project overrides the test's macro).
+    let static_calls = node.test.as_ref().and_then(|t| {
+        let overridden = overrides.tests.contains(&t.test_name);
+        t.static_calls.clone().filter(|_| !overridden)
+    });
+    if let Some((refs, sources)) = static_calls {
+        node.refs = refs;
+        node.sources = sources;
+        node.config = base_config.resolve("test");
+    } else if matches!(node.resource_type, ResourceType::Model | ResourceType::Test) {
         let this = Relation::new(database, schema, &node.name);
         let config_json = serde_json::to_value(&base_config).unwrap_or(Json::Null);
         let context = Arc::new(NodeContext::new(
@@ -300,7 +317,7 @@ fn relation_for(
     node: &Node,
     database: &str,
     schema: &str,
-    overrides: Overrides,
+    overrides: &Overrides,
 ) -> Result<Relation, Diagnostic> {
     let at_node = |mut error: Diagnostic| {
         if error.location.is_none() {
@@ -437,16 +454,6 @@ fn resolve_dependencies(
 }
 
 fn graph_node(node: &Node) -> GraphNode {
-    let mut config = node.config.to_json();
-    if let Json::Object(map) = &mut config {
-        map.insert(
-            "materialized".to_owned(),
-            Json::from(node.config.materialized.clone()),
-        );
-        if let Some(test) = &node.test {
-            map.insert("test_name".to_owned(), Json::from(test.test_name.clone()));
-        }
-    }
     GraphNode {
         unique_id: node.unique_id.clone(),
         name: node.name.clone(),
@@ -456,7 +463,8 @@ fn graph_node(node: &Node) -> GraphNode {
         path: node.original_file_path.display().to_string(),
         location: node.location.clone(),
         tags: node.config.tags.clone(),
-        config,
+        config: node.config.clone(),
+        test_name: node.test.as_ref().map(|t| t.test_name.clone()),
         depends_on: node.depends_on.clone(),
         group: match (&node.source, &node.test) {
             (Some(source), _) => Some(source.source_name.clone()),

@@ -44,7 +44,7 @@ impl ResourceType {
 }
 
 /// What selection and ordering need to know about a node.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct GraphNode {
     pub unique_id: String,
     pub name: String,
@@ -56,8 +56,10 @@ pub struct GraphNode {
     /// Where to point in messages about this node.
     pub location: Location,
     pub tags: Vec<String>,
-    /// The node's config as JSON, for `config.<key>:` selectors.
-    pub config: serde_json::Value,
+    /// The node's config, for `config.<key>:` selectors (serialized only when one is used).
+    pub config: kiln_project::NodeConfig,
+    /// For tests: the test's name (`unique`, `accepted_values`...), for `test_name:`.
+    pub test_name: Option<String>,
     /// Unique ids of the nodes it depends on.
     pub depends_on: Vec<String>,
     /// For sources: the source's name; for tests: the test's kind (`generic` or `singular`).

@@ -174,7 +174,7 @@ fn matches(node: &GraphNode, criterion: &Criterion) -> bool {
         Method::Fqn => fqn_matches(node, value),
         Method::Tag => node.tags.iter().any(|t| glob(value, t)),
         Method::Path => path_matches(node, value),
-        Method::Config(key) => match node.config.get(key) {
+        Method::Config(key) => match node.config.to_json().get(key) {
             Some(serde_json::Value::String(s)) => glob(value, s),
             Some(serde_json::Value::Array(items)) => items
                 .iter()
@@ -197,14 +197,7 @@ fn matches(node: &GraphNode, criterion: &Criterion) -> bool {
         Method::TestType => {
             node.resource_type == ResourceType::Test && node.group.as_deref() == Some(value)
         }
-        Method::TestName => {
-            node.resource_type == ResourceType::Test
-                && node
-                    .config
-                    .get("test_name")
-                    .and_then(|v| v.as_str())
-                    .is_some_and(|n| glob(value, n))
-        }
+        Method::TestName => node.test_name.as_deref().is_some_and(|n| glob(value, n)),
     }
 }
 
@@ -307,7 +300,12 @@ mod tests {
             path: format!("models/{folder}/{id}.sql"),
             location: Location::new(format!("models/{folder}/{id}.sql"), 1),
             tags: tags.iter().map(|t| (*t).to_owned()).collect(),
-            config: serde_json::json!({"materialized": materialized}),
+            config: kiln_project::RawConfig {
+                materialized: Some(materialized.to_owned()),
+                ..Default::default()
+            }
+            .resolve("view"),
+            test_name: None,
             depends_on: deps.iter().map(|d| format!("model.shop.{d}")).collect(),
             group: None,
         }
