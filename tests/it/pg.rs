@@ -117,6 +117,18 @@ impl Database {
         }
     }
 
+    /// The fixture's `server` target pointed at this database by host, port and user, the way
+    /// an existing warehouse is configured (no managed instance involved).
+    pub fn configure_as_server(&self, fixture: Fixture) -> Fixture {
+        fixture
+            .env("KILN_TEST_DB", &self.name)
+            .env("KILN_TEST_TARGET", "server")
+            .env("KILN_TEST_PG_HOST", &self.settings.host)
+            .env("KILN_TEST_PG_PORT", &self.settings.port.to_string())
+            .env("KILN_TEST_PG_USER", &self.settings.user)
+            .env("KILN_TEST_PG_PASSWORD", self.settings.password.expose())
+    }
+
     pub fn query(&self, sql: &str) -> Table {
         let mut conn = PostgresAdapter::new(self.settings.clone())
             .connect()

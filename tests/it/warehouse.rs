@@ -383,3 +383,21 @@ fn templates_see_the_warehouse_when_they_run() {
         ]
     );
 }
+
+#[test]
+fn builds_on_an_explicitly_configured_server() {
+    let db = Database::new("explicit");
+    let fixture = db.configure_as_server(Fixture::new("jaffle"));
+    let output = fixture.kiln(&["build"]);
+    assert_eq!(output.code, 0, "{}", output.transcript());
+    assert!(
+        !output.stderr.contains("Starting the local PostgreSQL"),
+        "{}",
+        output.stderr
+    );
+    assert!(
+        !fixture.dir.join("target/postgres").exists(),
+        "no managed instance is created"
+    );
+    assert_eq!(db.rows("select count(*) from analytics.customers"), ["4"]);
+}
