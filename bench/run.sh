@@ -13,19 +13,8 @@
 #   KILN_BENCH_DBT=1 bench/run.sh  also dbt-core (installed from PyPI into /tmp)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --quiet
-kiln="$PWD/target/release/kiln"
 work=/tmp/kiln-bench-run
-rm -rf "$work"
-mkdir -p "$work"
-
-# The server: a managed instance owned by a tiny project.
-mkdir -p "$work/server"
-printf 'name: bench_server\nprofile: server\n' > "$work/server/project.yml"
-printf 'server:\n  outputs:\n    dev:\n      type: postgres\n      managed: true\n      data_dir: %s/server/pg\n' "$work" > "$work/server/profiles.yml"
-"$kiln" local start --project-dir "$work/server" >/dev/null
-trap '"$kiln" local destroy --project-dir "$work/server" >/dev/null 2>&1 || true' EXIT
-port=$(cat "$work/server/pg/port")
+. bench/server.sh
 psql_cmd() { psql -X -q -h 127.0.0.1 -p "$port" -U kiln -d kiln "$@"; }
 psql_cmd -c "drop schema if exists raw cascade; create schema raw;
   create table raw.events as select g as id, g % 5000 as user_id, (g % 997) * 1.5 as amount,
@@ -73,22 +62,6 @@ YML
         done
     fi
 }
-
-seconds() { # command... -> wall seconds
-    local start end
-    start=$(date +%s.%N)
-    "$@" >/dev/null 2>&1
-    end=$(date +%s.%N)
-    echo "$end - $start" | bc
-}
-
-if [ "${KILN_BENCH_DBT:-0}" = 1 ]; then
-    venv=/tmp/kiln-bench-dbt-venv
-    if [ ! -x "$venv/bin/dbt" ]; then
-        python3 -m venv "$venv"
-        "$venv/bin/pip" install --quiet "dbt-core~=1.11.0" "dbt-postgres~=1.11.0"
-    fi
-fi
 
 printf '%-8s %-26s %10s\n' project command seconds
 for kind in views tables; do

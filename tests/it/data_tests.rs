@@ -253,16 +253,7 @@ fn a_failing_test_in_build_skips_what_depends_on_the_model() {
     );
     let output = fixture.kiln(&["build"]);
     assert_eq!(output.code, 1, "{}", output.transcript());
-    let results: Value = serde_json::from_str(&fixture.read("target/run_results.json")).unwrap();
-    let status = |id: &str| {
-        results["results"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["unique_id"] == id)
-            .unwrap()["status"]
-            .clone()
-    };
+    let status = |id: &str| fixture.status(id);
     assert_eq!(status("model.jaffle.stg_orders"), "success");
     assert_eq!(
         status("model.jaffle.orders"),

@@ -88,6 +88,19 @@ impl Fixture {
         }
     }
 
+    /// The status of a node in the last run's `target/run_results.json`.
+    pub fn status(&self, unique_id: &str) -> String {
+        let results: serde_json::Value =
+            serde_json::from_str(&self.read("target/run_results.json")).unwrap();
+        let result = results["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["unique_id"] == unique_id);
+        let result = result.unwrap_or_else(|| panic!("{unique_id} is not in run_results.json"));
+        result["status"].as_str().unwrap().to_owned()
+    }
+
     pub fn write(&self, path: &str, content: &str) {
         std::fs::write(self.dir.join(path), content)
             .unwrap_or_else(|e| panic!("writing {path}: {e}"));

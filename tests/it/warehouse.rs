@@ -121,17 +121,7 @@ fn a_failing_model_keeps_its_previous_table_and_skips_only_its_descendants() {
         before,
         "the previous table and its rows are intact"
     );
-    let results: serde_json::Value =
-        serde_json::from_str(&fixture.read("target/run_results.json")).unwrap();
-    let status = |id: &str| {
-        results["results"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["unique_id"] == id)
-            .unwrap()["status"]
-            .clone()
-    };
+    let status = |id: &str| fixture.status(id);
     assert_eq!(status("model.jaffle.orders"), "error");
     assert_eq!(status("model.jaffle.customers"), "skipped");
     assert_eq!(
