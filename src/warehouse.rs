@@ -32,7 +32,11 @@ pub fn adapter(project: &Project, profile: &Profile, printer: &Printer) -> Resul
     };
     if profile.target.managed && profile.target.host.is_none() {
         let dir = local_dir(project, profile);
-        let instance = LocalInstance::new(&dir).map_err(|e| fail(e.to_string()))?;
+        // The local instance's errors carry their own help (how to install PostgreSQL...).
+        let local = |e: kiln_adapter::local::LocalError| -> anyhow::Error {
+            Diagnostics::from(Diagnostic::error(e.to_string())).into()
+        };
+        let instance = LocalInstance::new(&dir).map_err(local)?;
         if !matches!(
             instance.status(),
             kiln_adapter::local::Status::Running { .. }
@@ -42,8 +46,7 @@ pub fn adapter(project: &Project, profile: &Profile, printer: &Printer) -> Resul
                 dir.display()
             ));
         }
-        let mut settings: PgSettings =
-            instance.ensure_running().map_err(|e| fail(e.to_string()))?;
+        let mut settings: PgSettings = instance.ensure_running().map_err(local)?;
         let database = profile.database();
         if database != settings.dbname {
             let mut conn = PostgresAdapter::new(settings.clone())

@@ -27,6 +27,9 @@ fn broken_projects_explain_themselves() {
         let args_text =
             std::fs::read_to_string(&args_file).unwrap_or_else(|_| "compile".to_owned());
         let args: Vec<&str> = args_text.split_whitespace().collect();
+        // No PostgreSQL server binaries where this says they are (only err_missing_server_binaries
+        // gets that far).
+        let fixture = fixture.env("KILN_PG_BINDIR", "/nonexistent/kiln-test-bindir");
         let output = fixture.kiln(&args);
         assert!(
             !output.stderr.contains("panicked"),

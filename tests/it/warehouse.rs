@@ -391,3 +391,34 @@ fn builds_on_an_explicitly_configured_server() {
     );
     assert_eq!(db.rows("select count(*) from analytics.customers"), ["4"]);
 }
+
+#[test]
+fn debug_checks_each_part_and_json_logs_are_one_object_per_line() {
+    let (fixture, _db) = jaffle("debug_json");
+    let debug = fixture.kiln(&["debug"]);
+    assert_eq!(debug.code, 0, "{}", debug.transcript());
+    for part in [
+        "project: jaffle",
+        "profile: jaffle target local",
+        "connection: ",
+        "server: PostgreSQL",
+        "All checks passed",
+    ] {
+        assert!(debug.stderr.contains(part), "{part} in {}", debug.stderr);
+    }
+    let output = fixture.kiln(&["seed", "--log-format", "json"]);
+    assert_eq!(output.code, 0, "{}", output.transcript());
+    let events: Vec<serde_json::Value> = output
+        .stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("one JSON object per line"))
+        .collect();
+    let kinds: Vec<&str> = events.iter().filter_map(|e| e["event"].as_str()).collect();
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "finish").count(),
+        3,
+        "{kinds:?}"
+    );
+    assert_eq!(kinds.last(), Some(&"summary"));
+    assert_eq!(events.last().unwrap()["pass"], 3);
+}

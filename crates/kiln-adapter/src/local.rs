@@ -42,10 +42,16 @@ fn io(context: &str) -> impl Fn(std::io::Error) -> LocalError + '_ {
 /// `/usr/lib/postgresql/<version>/bin` (newest first), then Homebrew's locations.
 pub fn find_bindir() -> Result<PathBuf, LocalError> {
     let has_tools = |dir: &Path| dir.join("initdb").is_file() && dir.join("pg_ctl").is_file();
-    let mut candidates: Vec<PathBuf> = Vec::new();
+    // An explicit directory is the only one looked at: a typo there must not go unnoticed.
     if let Some(dir) = std::env::var_os("KILN_PG_BINDIR") {
-        candidates.push(PathBuf::from(dir));
+        let dir = PathBuf::from(dir);
+        return if has_tools(&dir) {
+            Ok(dir)
+        } else {
+            Err(LocalError::BinariesNotFound)
+        };
     }
+    let mut candidates: Vec<PathBuf> = Vec::new();
     if let Ok(output) = Command::new("pg_config").arg("--bindir").output()
         && output.status.success()
     {
