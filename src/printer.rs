@@ -108,6 +108,9 @@ pub struct RunReporter<'a> {
     printer: &'a Printer,
     /// Name and file of each node, for the summary.
     paths: std::collections::BTreeMap<String, (String, String)>,
+    /// On a terminal: the nodes running now, shown on a status line redrawn in place instead of
+    /// START lines.
+    live: Option<std::sync::Mutex<std::collections::BTreeMap<usize, String>>>,
 }
 
 /// Width the dots pad a line to, as in dbt.
@@ -125,11 +128,42 @@ impl<'a> RunReporter<'a> {
                 )
             })
             .collect();
-        RunReporter { printer, paths }
+        let live = (printer.format == LogFormat::Text && std::io::stdout().is_terminal())
+            .then(|| std::sync::Mutex::new(std::collections::BTreeMap::new()));
+        RunReporter {
+            printer,
+            paths,
+            live,
+        }
+    }
+
+    /// Prints a line above the status line, then redraws the status line.
+    fn live_line(
+        &self,
+        line: Option<&str>,
+        update: impl FnOnce(&mut std::collections::BTreeMap<usize, String>),
+    ) {
+        let Some(live) = &self.live else { return };
+        let mut running = live
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        update(&mut running);
+        let mut out = std::io::stdout().lock();
+        let _ = write!(out, "\r\x1b[K");
+        if let Some(line) = line {
+            let _ = writeln!(out, "{line}");
+        }
+        if !running.is_empty() {
+            let names: Vec<&str> = running.values().map(String::as_str).collect();
+            let status = format!("running {}: {}", running.len(), names.join(", "));
+            let status: String = status.chars().take(LINE_WIDTH + 20).collect();
+            let _ = write!(out, "{}", self.printer.paint("\x1b[2m", &status));
+        }
+        let _ = out.flush();
     }
 
     fn line(&self, left: &str, right: &str) -> String {
-        let dots = LINE_WIDTH.saturating_sub(left.chars().count() + 1).max(3);
+        let dots = LINE_WIDTH.saturating_sub(visible_width(left) + 1).max(3);
         format!("{left} {} [{right}]", ".".repeat(dots))
     }
 
@@ -144,6 +178,7 @@ impl<'a> RunReporter<'a> {
     /// of a test), then the counts.
     pub fn summary(&self, results: &kiln_run::RunResults) {
         use kiln_run::Status;
+        self.live_line(None, std::collections::BTreeMap::clear);
         let count = |s: Status| results.count(s);
         let pass = count(Status::Success) + count(Status::Pass);
         let errors = count(Status::Error) + count(Status::Fail);
@@ -240,6 +275,17 @@ impl kiln_run::Reporter for RunReporter<'_> {
                 unique_id,
                 description,
             } => {
+                if self.live.is_some() {
+                    let name = self
+                        .paths
+                        .get(unique_id)
+                        .map_or(unique_id, |(name, _)| name.as_str())
+                        .to_owned();
+                    self.live_line(None, |running| {
+                        running.insert(index, name);
+                    });
+                    return;
+                }
                 let text = self.line(&format!("{index} of {total} START {description}"), "RUN");
                 self.emit(text, json!({"event": "start", "index": index, "total": total, "unique_id": unique_id}));
             }
@@ -320,6 +366,12 @@ impl kiln_run::Reporter for RunReporter<'_> {
                     ),
                 };
                 let text = self.line(&left, &right);
+                if self.live.is_some() {
+                    self.live_line(Some(&text), |running| {
+                        running.remove(&index);
+                    });
+                    return;
+                }
                 self.emit(
                     text,
                     json!({
@@ -405,4 +457,43 @@ pub fn table(columns: &[String], rows: &[Vec<String>]) -> Vec<String> {
         ));
     }
     out
+}
+
+/// Characters a terminal shows: colour escape sequences take no room.
+fn visible_width(text: &str) -> usize {
+    let mut width = 0;
+    let mut in_escape = false;
+    for c in text.chars() {
+        match (in_escape, c) {
+            (false, '\x1b') => in_escape = true,
+            (true, 'm') => in_escape = false,
+            (true, _) => {}
+            (false, _) => width += 1,
+        }
+    }
+    width
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colour_codes_take_no_room() {
+        assert_eq!(
+            visible_width("1 of 2 \x1b[32mOK\x1b[0m done"),
+            "1 of 2 OK done".len()
+        );
+    }
+
+    #[test]
+    fn tables_pad_and_truncate_cells() {
+        let lines = table(
+            &["id".to_owned(), "name".to_owned()],
+            &[vec!["1".to_owned(), "x".repeat(50)]],
+        );
+        assert_eq!(lines[0], format!("| id | name{} |", " ".repeat(36)));
+        assert!(lines[2].ends_with("x… |"), "{}", lines[2]);
+        assert_eq!(lines[2].chars().count(), lines[0].chars().count());
+    }
 }
