@@ -422,3 +422,53 @@ fn debug_checks_each_part_and_json_logs_are_one_object_per_line() {
     assert_eq!(kinds.last(), Some(&"summary"));
     assert_eq!(events.last().unwrap()["pass"], 3);
 }
+
+#[test]
+fn ctrl_c_cancels_the_query_keeps_the_old_table_and_exits_130() {
+    let (fixture, db) = jaffle("interrupt");
+    assert_ok(&fixture.kiln(&["build"]));
+    let before = db.rows("select * from analytics.customers");
+    std::fs::remove_file(fixture.dir.join("target/run_results.json")).unwrap();
+    let child = fixture
+        .command(&[
+            "run",
+            "-s",
+            "customers",
+            "--vars",
+            "{slow_customers_seconds: 30}",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while db.query("select 1 from pg_stat_activity where query like '%pg_sleep(30)%' and pid <> pg_backend_pid()").rows.is_empty() {
+        assert!(started.elapsed() < Duration::from_secs(30), "the slow build never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let interrupted = Instant::now();
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    assert!(
+        interrupted.elapsed() < Duration::from_secs(10),
+        "the query was cancelled, not waited for"
+    );
+    // The query is gone from the server, the old table is intact, the results were written.
+    assert!(db.query("select 1 from pg_stat_activity where query like '%pg_sleep(30)%' and pid <> pg_backend_pid()").rows.is_empty());
+    assert_eq!(db.rows("select * from analytics.customers"), before);
+    assert!(
+        db.rows("select relname from pg_class where relname like '%__kiln_%'")
+            .is_empty()
+    );
+    assert!(fixture.dir.join("target/run_results.json").is_file());
+}
