@@ -48,6 +48,11 @@ impl Kind {
 const INTERRUPTED: u8 = 130;
 
 pub fn run(args: &RunArgs, kind: Kind, printer: &Printer) -> Result<ExitCode> {
+    // First thing: a Ctrl-C at any point ends with exit 130, nothing half-done on the warehouse.
+    let cancel = Cancel::new();
+    let handler = Arc::clone(&cancel);
+    // Installing fails only if a handler exists already, which changes nothing here.
+    let _ = ctrlc::set_handler(move || handler.interrupt());
     let session = session::load(&args.common, kind.name(), args.full_refresh, printer)?;
     let mut parsed = kiln_compile::parse(&session.project, &session.profile, &session.options)?;
     printer.diagnostics(&parsed.warnings);
@@ -73,10 +78,6 @@ pub fn run(args: &RunArgs, kind: Kind, printer: &Printer) -> Result<ExitCode> {
         .into());
     }
 
-    let cancel = Cancel::new();
-    let handler = Arc::clone(&cancel);
-    // Installing fails only if a handler exists already, which changes nothing here.
-    let _ = ctrlc::set_handler(move || handler.interrupt());
     let options = RunOptions {
         threads: args
             .common

@@ -150,7 +150,7 @@ fn a_killed_run_leaves_the_previous_table_intact_and_a_rerun_succeeds() {
         .unwrap();
     // Wait until the slow build is running on the server, then SIGKILL the process.
     let started = Instant::now();
-    while db.query("select 1 from pg_stat_activity where query like '%pg_sleep(30)%' and pid <> pg_backend_pid()").rows.is_empty() {
+    while db.query("select 1 from pg_stat_activity where datname = current_database() and query like '%pg_sleep(30)%' and pid <> pg_backend_pid()").rows.is_empty() {
         assert!(started.elapsed() < Duration::from_secs(30), "the slow build never started");
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -442,7 +442,7 @@ fn ctrl_c_cancels_the_query_keeps_the_old_table_and_exits_130() {
         .spawn()
         .unwrap();
     let started = Instant::now();
-    while db.query("select 1 from pg_stat_activity where query like '%pg_sleep(30)%' and pid <> pg_backend_pid()").rows.is_empty() {
+    while db.query("select 1 from pg_stat_activity where datname = current_database() and query like '%pg_sleep(30)%' and pid <> pg_backend_pid()").rows.is_empty() {
         assert!(started.elapsed() < Duration::from_secs(30), "the slow build never started");
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -464,7 +464,7 @@ fn ctrl_c_cancels_the_query_keeps_the_old_table_and_exits_130() {
         "the query was cancelled, not waited for"
     );
     // The query is gone from the server, the old table is intact, the results were written.
-    assert!(db.query("select 1 from pg_stat_activity where query like '%pg_sleep(30)%' and pid <> pg_backend_pid()").rows.is_empty());
+    assert!(db.query("select 1 from pg_stat_activity where datname = current_database() and query like '%pg_sleep(30)%' and pid <> pg_backend_pid()").rows.is_empty());
     assert_eq!(db.rows("select * from analytics.customers"), before);
     assert!(
         db.rows("select relname from pg_class where relname like '%__kiln_%'")
