@@ -32,8 +32,9 @@ pub fn run(args: &CommonArgs, printer: &Printer) -> Result<ExitCode> {
         .filter(|m| m.package != kiln_jinja::macros::BUILTIN_PACKAGE)
         .count();
     printer.info(&format!(
-        "Found {} models, {} seeds, {} sources, {} macros, {} packages",
+        "Found {} models, {} tests, {} seeds, {} sources, {} macros, {} packages",
         count(ResourceType::Model),
+        count(ResourceType::Test),
         count(ResourceType::Seed),
         count(ResourceType::Source),
         macros,

@@ -169,7 +169,7 @@ fn parse_reports_counts() {
     assert!(
         output
             .stderr
-            .contains("Found 6 models, 1 seeds, 3 sources, 6 macros, 1 packages"),
+            .contains("Found 6 models, 9 tests, 1 seeds, 3 sources, 6 macros, 1 packages"),
         "{}",
         output.stderr
     );
