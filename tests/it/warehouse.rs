@@ -131,12 +131,14 @@ fn a_failing_model_keeps_its_previous_table_and_skips_only_its_descendants() {
     );
 }
 
-#[test]
-fn a_killed_run_leaves_the_previous_table_intact_and_a_rerun_succeeds() {
-    let (fixture, db) = jaffle("killed");
-    assert_ok(&fixture.kiln(&["build"]));
-    let before = db.rows("select * from analytics.customers");
-    let mut child = fixture
+/// Finds the slow `customers` build among the queries the server is running for this test.
+const SLOW_BUILD: &str = "select 1 from pg_stat_activity where datname = current_database() \
+    and query like '%pg_sleep(30)%' and pid <> pg_backend_pid()";
+
+/// Starts `kiln run -s customers` with a 30-second build and returns once its query runs on
+/// the server (this test's database only: the server is shared with other tests).
+fn start_slow_customers_build(fixture: &Fixture, db: &Database) -> std::process::Child {
+    let child = fixture
         .command(&[
             "run",
             "-s",
@@ -144,16 +146,27 @@ fn a_killed_run_leaves_the_previous_table_intact_and_a_rerun_succeeds() {
             "--vars",
             "{slow_customers_seconds: 30}",
         ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // Wait until the slow build is running on the server, then SIGKILL the process.
     let started = Instant::now();
-    while db.query("select 1 from pg_stat_activity where datname = current_database() and query like '%pg_sleep(30)%' and pid <> pg_backend_pid()").rows.is_empty() {
-        assert!(started.elapsed() < Duration::from_secs(30), "the slow build never started");
+    while db.query(SLOW_BUILD).rows.is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the slow build never started"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
+    child
+}
+
+#[test]
+fn a_killed_run_leaves_the_previous_table_intact_and_a_rerun_succeeds() {
+    let (fixture, db) = jaffle("killed");
+    assert_ok(&fixture.kiln(&["build"]));
+    let before = db.rows("select * from analytics.customers");
+    let mut child = start_slow_customers_build(&fixture, &db);
     child.kill().unwrap();
     child.wait().unwrap();
     assert_eq!(
@@ -429,23 +442,7 @@ fn ctrl_c_cancels_the_query_keeps_the_old_table_and_exits_130() {
     assert_ok(&fixture.kiln(&["build"]));
     let before = db.rows("select * from analytics.customers");
     std::fs::remove_file(fixture.dir.join("target/run_results.json")).unwrap();
-    let child = fixture
-        .command(&[
-            "run",
-            "-s",
-            "customers",
-            "--vars",
-            "{slow_customers_seconds: 30}",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    while db.query("select 1 from pg_stat_activity where datname = current_database() and query like '%pg_sleep(30)%' and pid <> pg_backend_pid()").rows.is_empty() {
-        assert!(started.elapsed() < Duration::from_secs(30), "the slow build never started");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let child = start_slow_customers_build(&fixture, &db);
     let interrupted = Instant::now();
     let status = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
@@ -464,7 +461,10 @@ fn ctrl_c_cancels_the_query_keeps_the_old_table_and_exits_130() {
         "the query was cancelled, not waited for"
     );
     // The query is gone from the server, the old table is intact, the results were written.
-    assert!(db.query("select 1 from pg_stat_activity where datname = current_database() and query like '%pg_sleep(30)%' and pid <> pg_backend_pid()").rows.is_empty());
+    assert!(
+        db.query(SLOW_BUILD).rows.is_empty(),
+        "the query was cancelled on the server"
+    );
     assert_eq!(db.rows("select * from analytics.customers"), before);
     assert!(
         db.rows("select relname from pg_class where relname like '%__kiln_%'")
