@@ -235,11 +235,8 @@ impl<'a> RunReporter<'a> {
                 .get(&result.unique_id)
                 .cloned()
                 .unwrap_or_default();
-            let kind = if result.unique_id.starts_with("test.") {
-                "test"
-            } else {
-                "model"
-            };
+            // unique ids start with the resource type: model., seed., test., ...
+            let kind = result.unique_id.split('.').next().unwrap_or("node");
             let label = if result.status == Status::Warn {
                 self.printer.paint(YELLOW, "Warning")
             } else {

@@ -309,6 +309,29 @@ fn views_that_depend_on_a_rebuilt_relation_are_kept() {
 }
 
 #[test]
+fn seeds_loaded_in_parallel_keep_a_view_that_joins_them() {
+    let (fixture, db) = jaffle("shared_dependent");
+    assert_ok(&fixture.kiln(&["seed"]));
+    // One view on all three seeds: each parallel reload recreates it, and a reload must not
+    // recreate it from a definition read before another reload replaced its inputs.
+    db.execute(
+        "create view analytics_raw.everything as \
+         select (select count(*) from analytics_raw.raw_customers) as customers, \
+                (select count(*) from analytics_raw.raw_orders) as orders, \
+                (select count(*) from analytics_raw.raw_payments) as payments",
+    );
+    for _ in 0..8 {
+        assert_ok(&fixture.kiln(&["seed", "--threads", "3"]));
+    }
+    assert_eq!(
+        db.rows(
+            "select customers || '|' || orders || '|' || payments from analytics_raw.everything"
+        ),
+        ["4|5|6"]
+    );
+}
+
+#[test]
 fn fail_fast_stops_the_run() {
     let (fixture, _db) = jaffle("failfast");
     assert_ok(&fixture.kiln(&["seed"]));

@@ -119,6 +119,32 @@ pub struct Dependent {
 }
 
 /// The kind of `schema.name` and the views that depend on it (closest first), in one query.
+/// The kind of `schema.name` and whether any view depends on it, or `None` when it does not
+/// exist. Reads only the catalog tables, so unlike [`relation_state`] it cannot fail on a view
+/// that another transaction drops at the same moment.
+pub fn relation_has_dependents(
+    conn: &mut dyn Connection,
+    schema: &str,
+    name: &str,
+) -> Result<Option<(RelationKind, bool)>, AdapterError> {
+    let table = conn.query(&format!(
+        "select c.relkind::text, exists ( \
+           select 1 from pg_depend d join pg_rewrite r on r.oid = d.objid \
+           where d.refobjid = c.oid and d.classid = 'pg_rewrite'::regclass and r.ev_class <> c.oid \
+         ) \
+         from pg_class c join pg_namespace n on n.oid = c.relnamespace \
+         where n.nspname = {schema} and c.relname = {name}",
+        schema = literal(schema),
+        name = literal(name)
+    ))?;
+    Ok(table.rows.first().map(|row| {
+        (
+            RelationKind::from_relkind(&text(&row[0])),
+            row[1].as_bool().unwrap_or(true),
+        )
+    }))
+}
+
 pub fn relation_state(
     conn: &mut dyn Connection,
     schema: &str,

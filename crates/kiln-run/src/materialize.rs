@@ -162,7 +162,22 @@ fn swap(
     kind: RelationKind,
 ) -> Result<Vec<String>, AdapterError> {
     let (schema, name) = (build.schema(), build.name());
-    let state = catalog::relation_state(conn.lock().as_mut(), schema, name)?;
+    let existing = catalog::relation_has_dependents(conn.lock().as_mut(), schema, name)?;
+    let state = match existing {
+        Some((_, true)) => {
+            // Two swaps can share a dependent view (a view joining two seeds loaded in
+            // parallel): the second must read that view's definition after the first has
+            // recreated it, or it recreates it from relations that no longer exist. Swaps with
+            // dependents take turns; the lock is held until commit.
+            exec(
+                conn,
+                "select pg_advisory_xact_lock(hashtext('kiln: swaps with dependent views'))",
+            )?;
+            catalog::relation_state(conn.lock().as_mut(), schema, name)?
+        }
+        Some((kind, false)) => Some((kind, Vec::new())),
+        None => None,
+    };
     let rename_in = format!(
         "alter {} {} rename to {}",
         kind.keyword(),
