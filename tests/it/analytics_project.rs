@@ -33,23 +33,35 @@ fn build_passes_every_model_and_test() {
     let (fixture, db) = analytics("analytics");
     let output = fixture.kiln(&["build"]);
     assert_eq!(output.code, 0, "{}", output.transcript());
-    assert!(
-        output
-            .stdout
-            .contains("PASS assert_web_marts_match_answer_key"),
-        "{}",
-        output.stdout
-    );
+    for test in [
+        "assert_web_marts_match_answer_key",
+        "assert_funnel_marts_match_answer_key",
+    ] {
+        assert!(
+            output.stdout.contains(&format!("PASS {test}")),
+            "{}",
+            output.stdout
+        );
+    }
     assert!(
         output.stdout.contains("ERROR=0 SKIP=0"),
         "{}",
         output.stdout
     );
-    // Marts in `analytics`, staging in `staging`, raw data in `raw_web`.
+    // Marts in `analytics`, staging in `staging`, raw data in `raw_*`.
     let schemas = db.rows(
         "select table_schema || '.' || table_name from information_schema.tables \
-         where table_schema in ('analytics', 'staging', 'raw_web') order by 1",
+         where table_schema in ('analytics', 'staging', 'raw_web', 'raw_stripe') order by 1",
     );
+    for relation in [
+        "analytics.mart_funnel_performance",
+        "analytics.mart_marketing_attribution",
+        "analytics.mart_new_subscriptions",
+        "analytics.mart_funnel_conversions",
+        "raw_stripe.charges",
+    ] {
+        assert!(schemas.contains(&relation.to_owned()), "{schemas:?}");
+    }
     assert!(
         schemas.contains(&"analytics.fct_order_attribution".to_owned()),
         "{schemas:?}"
@@ -64,15 +76,30 @@ fn build_passes_every_model_and_test() {
     );
 }
 
+/// Replaces `from` (which must be there) with `to` in a file of the fixture.
+fn break_model(fixture: &Fixture, path: &str, from: &str, to: &str) {
+    let sql = fixture.read(path);
+    assert!(sql.contains(from), "{path} no longer contains {from:?}");
+    fixture.write(path, &sql.replace(from, to));
+}
+
 #[test]
 fn the_answer_key_catches_a_wrong_join() {
     let (fixture, _db) = analytics("analytics_broken");
     // A 14-day lookback instead of the documented 7 days: plausible numbers, wrong ones.
-    let path = "models/marts/web/fct_order_attribution.sql";
-    let sql = fixture
-        .read(path)
-        .replace("interval '7 days'", "interval '14 days'");
-    fixture.write(path, &sql);
+    break_model(
+        &fixture,
+        "models/marts/web/fct_order_attribution.sql",
+        "interval '7 days'",
+        "interval '14 days'",
+    );
+    // Sandbox purchases counted as sales: a few more conversions, a little more revenue.
+    break_model(
+        &fixture,
+        "models/intermediate/funnel/int_session_payments.sql",
+        "where not is_sandbox",
+        "",
+    );
     let output = fixture.kiln(&["build"]);
     assert_eq!(output.code, 1, "{}", output.transcript());
     assert!(output.stdout.contains("FAIL"), "{}", output.stdout);
@@ -86,6 +113,18 @@ fn the_answer_key_catches_a_wrong_join() {
     assert!(
         output.stdout.contains("web.attributed_orders."),
         "the differing figures are shown: {}",
+        output.stdout
+    );
+    assert!(
+        output
+            .stdout
+            .contains("Failure in test assert_funnel_marts_match_answer_key"),
+        "{}",
+        output.stdout
+    );
+    assert!(
+        output.stdout.contains("funnel.converted_sessions"),
+        "{}",
         output.stdout
     );
 }

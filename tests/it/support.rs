@@ -41,7 +41,7 @@ impl Fixture {
         let fixture = Fixture::new("err_no_project_file");
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         std::fs::remove_dir_all(fixture.dir.join("models")).unwrap();
-        for file in ["project.yml", "profiles.yml"] {
+        for file in ["project.yml", "profiles.yml", "sources.yml"] {
             std::fs::copy(root.join(file), fixture.dir.join(file)).unwrap();
         }
         for dir in ["models", "macros", "seeds", "tests/data"] {

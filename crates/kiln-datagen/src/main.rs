@@ -7,6 +7,8 @@
 //!
 //!     cargo run -p kiln-datagen -- [--out seeds] [--scale 1] [--seed 42]
 
+mod csv;
+mod funnel;
 mod web;
 
 use std::path::PathBuf;
@@ -58,9 +60,17 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match web::write(&args.out, args.scale, args.seed) {
-        Ok(summary) => {
-            eprintln!("{summary}");
+    let parts = [
+        web::files(args.scale, args.seed),
+        funnel::files(args.scale, args.seed),
+    ];
+    let files: Vec<(String, String)> = parts.iter().flat_map(|(f, _)| f.clone()).collect();
+    match csv::write_all(&args.out, &files) {
+        Ok(()) => {
+            for (_, summary) in &parts {
+                eprintln!("{summary}");
+            }
+            eprintln!("wrote {} files to {}", files.len(), args.out.display());
             ExitCode::SUCCESS
         }
         Err(error) => {

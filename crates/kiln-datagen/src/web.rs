@@ -9,7 +9,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
-use std::path::Path;
+
+use crate::csv::{self, cents};
 
 /// Minutes since 2025-01-01 00:00 UTC.
 type Minute = i64;
@@ -201,35 +202,17 @@ fn generate(scale: u32, seed: u64) -> Vec<Event> {
     events
 }
 
-fn timestamp(minute: Minute) -> String {
-    let base = jiff::Timestamp::from_second(1_735_689_600).unwrap_or(jiff::Timestamp::UNIX_EPOCH); // 2025-01-01T00:00:00Z
-    let at = base
-        .checked_add(jiff::SignedDuration::from_mins(minute))
-        .unwrap_or(base);
-    at.strftime("%Y-%m-%d %H:%M:%S+00").to_string()
-}
-
-fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_owned()
-    }
-}
-
-fn cents(value: i64) -> String {
-    format!(
-        "{}{}.{:02}",
-        if value < 0 { "-" } else { "" },
-        value.abs() / 100,
-        value.abs() % 100
-    )
-}
-
 fn events_csv(events: &[Event]) -> String {
-    let mut out = String::from(
-        "client_id,clientId,timestamp,event_name,page_url,referrer,user_agent,event_data\n",
-    );
+    let mut out = csv::Table::new(&[
+        "client_id",
+        "clientId",
+        "timestamp",
+        "event_name",
+        "page_url",
+        "referrer",
+        "user_agent",
+        "event_data",
+    ]);
     for event in events {
         let renamed = event.ts >= RENAME_DAY * 1440;
         let user = event.user_id.clone().unwrap_or_default();
@@ -251,18 +234,16 @@ fn events_csv(events: &[Event]) -> String {
         let fields = [
             client_id,
             client_id_new,
-            timestamp(event.ts),
+            csv::timestamp(event.ts * 60),
             event.name.to_owned(),
             event.page_url.clone(),
             event.referrer.unwrap_or("").to_owned(),
             event.user_agent.to_owned(),
             serde_json::Value::Object(data).to_string(),
         ];
-        let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
-        out.push_str(&line.join(","));
-        out.push('\n');
+        out.row(&fields);
     }
-    out
+    out.into_string()
 }
 
 /// A session as the marts define it.
@@ -371,28 +352,23 @@ fn answer_key(events: &[Event]) -> BTreeMap<String, String> {
     key
 }
 
-/// Writes `raw_web/raw_events_validated.csv` and `answer_key/answer_key_web.csv` under `out`.
-pub fn write(out: &Path, scale: u32, seed: u64) -> Result<String, String> {
+/// The files of the web clickstream: `raw_web/raw_events_validated.csv` and
+/// `answer_key/answer_key_web.csv`, and a summary line.
+pub fn files(scale: u32, seed: u64) -> (Vec<(String, String)>, String) {
     let events = generate(scale, seed);
     let key = answer_key(&events);
-    let io = |path: &Path, e: std::io::Error| format!("cannot write {}: {e}", path.display());
-    for dir in ["raw_web", "answer_key"] {
-        std::fs::create_dir_all(out.join(dir)).map_err(|e| io(&out.join(dir), e))?;
-    }
-    let events_path = out.join("raw_web/raw_events_validated.csv");
-    std::fs::write(&events_path, events_csv(&events)).map_err(|e| io(&events_path, e))?;
-    let mut key_csv = String::from("metric,value\n");
-    for (metric, value) in &key {
-        key_csv.push_str(&format!("{},{value}\n", csv_field(metric)));
-    }
-    let key_path = out.join("answer_key/answer_key_web.csv");
-    std::fs::write(&key_path, key_csv).map_err(|e| io(&key_path, e))?;
-    Ok(format!(
-        "wrote {} events and {} answer-key figures to {}",
-        events.len(),
-        key.len(),
-        out.display()
-    ))
+    let summary = format!("web: {} events, {} figures", events.len(), key.len());
+    let files = vec![
+        (
+            "raw_web/raw_events_validated.csv".to_owned(),
+            events_csv(&events),
+        ),
+        (
+            "answer_key/answer_key_web.csv".to_owned(),
+            csv::answer_key(&key),
+        ),
+    ];
+    (files, summary)
 }
 
 #[cfg(test)]
@@ -447,11 +423,5 @@ mod tests {
             key["web.sessions"], "2",
             "a 30-minute gap stays in the session, 31 starts a new one"
         );
-    }
-
-    #[test]
-    fn timestamps_are_utc() {
-        assert_eq!(timestamp(0), "2025-01-01 00:00:00+00");
-        assert_eq!(timestamp(1439), "2025-01-01 23:59:00+00");
     }
 }

@@ -224,6 +224,12 @@ fn load_package(
             }
         }
     }
+    // A `sources.yml` beside the project file declares the raw data of the whole project, as
+    // DESIGN.md lays the repository out (dbt only reads schema YAML under its resource paths).
+    let root_sources = dir.join("sources.yml");
+    if root_sources.is_file() && !found.iter().any(|(_, _, path)| *path == root_sources) {
+        found.push((Resource::Model, PathBuf::new(), root_sources));
+    }
     // Read and parse every file in parallel; results keep the sorted walk order.
     let loaded: Vec<Loaded> = found
         .par_iter()
