@@ -9,6 +9,7 @@
 
 mod csv;
 mod funnel;
+mod saas;
 mod web;
 
 use std::path::PathBuf;
@@ -63,6 +64,7 @@ fn main() -> ExitCode {
     let parts = [
         web::files(args.scale, args.seed),
         funnel::files(args.scale, args.seed),
+        saas::files(args.scale, args.seed),
     ];
     let files: Vec<(String, String)> = parts.iter().flat_map(|(f, _)| f.clone()).collect();
     match csv::write_all(&args.out, &files) {

@@ -285,33 +285,7 @@ impl Executor<'_> {
             warehouse: Some(warehouse),
         };
         let sql = self.render_to_run(node, &options, result)?;
-        let hooks =
-            |which: &str, hooks: &[kiln_project::config::Hook]| -> Result<Vec<Hook>, String> {
-                hooks
-                    .iter()
-                    .map(|hook| {
-                        let sql = kiln_compile::render_snippet(
-                            self.parsed,
-                            node,
-                            which,
-                            hook.sql(),
-                            &self.resolver,
-                            &options,
-                        )
-                        .map_err(|d| d.to_string())?;
-                        let transaction = !matches!(
-                            hook,
-                            kiln_project::config::Hook::Detailed {
-                                transaction: false,
-                                ..
-                            }
-                        );
-                        Ok(Hook { sql, transaction })
-                    })
-                    .collect()
-            };
-        let pre_hooks = hooks("pre-hook", &node.config.pre_hook)?;
-        let post_hooks = hooks("post-hook", &node.config.post_hook)?;
+        let (pre_hooks, post_hooks) = self.hooks(node, &options)?;
         let build = Build {
             relation: &node.relation,
             sql: &sql,
@@ -455,6 +429,42 @@ impl Executor<'_> {
         Ok(())
     }
 
+    /// The node's pre- and post-hooks, rendered.
+    fn hooks(
+        &self,
+        node: &Node,
+        options: &RenderOptions,
+    ) -> Result<(Vec<Hook>, Vec<Hook>), String> {
+        let render = |which: &str, hooks: &[kiln_project::config::Hook]| {
+            hooks
+                .iter()
+                .map(|hook| {
+                    let sql = kiln_compile::render_snippet(
+                        self.parsed,
+                        node,
+                        which,
+                        hook.sql(),
+                        &self.resolver,
+                        options,
+                    )
+                    .map_err(|d| d.to_string())?;
+                    let transaction = !matches!(
+                        hook,
+                        kiln_project::config::Hook::Detailed {
+                            transaction: false,
+                            ..
+                        }
+                    );
+                    Ok(Hook { sql, transaction })
+                })
+                .collect::<Result<Vec<Hook>, String>>()
+        };
+        Ok((
+            render("pre-hook", &node.config.pre_hook)?,
+            render("post-hook", &node.config.post_hook)?,
+        ))
+    }
+
     fn run_seed(
         &self,
         node: &Node,
@@ -478,11 +488,17 @@ impl Executor<'_> {
             node.config.quote_columns.unwrap_or(false),
             delimiter,
         )?;
+        let warehouse: Arc<dyn Warehouse> = Arc::new(conn.clone());
+        let options = RenderOptions {
+            incremental: false,
+            warehouse: Some(warehouse),
+        };
+        let (pre_hooks, post_hooks) = self.hooks(node, &options)?;
         let build = Build {
             relation: &node.relation,
             sql: "",
-            pre_hooks: &[],
-            post_hooks: &[],
+            pre_hooks: &pre_hooks,
+            post_hooks: &post_hooks,
             suffix: &self.suffix,
             rebuilt_later: &self.rebuilt_later,
         };

@@ -1,0 +1,55 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key=['cohort_month', 'activity_month'],
+        incremental_strategy='delete+insert'
+    )
+}}
+
+-- Retention and engagement per signup cohort and calendar month (document 003). A month that
+-- has ended does not change, so an incremental run rebuilds only the latest month built and
+-- any month after it.
+with cohort_sizes as (
+    select cohort_month, count(*) as cohort_size
+    from {{ ref('stg_saas__users') }}
+    group by cohort_month
+),
+
+engagement as (
+    select cohort_month, activity_month, months_since_signup, user_id, active_days, events
+    from {{ ref('int_user_engagement') }}
+    {% if is_incremental() %}
+    where activity_month >= (select max(activity_month) from {{ this }})
+    {% endif %}
+),
+
+monthly as (
+    select
+        cohort_month,
+        activity_month,
+        months_since_signup,
+        count(*) as active_users,
+        sum(active_days) as active_user_days,
+        sum(events) as total_events
+    from engagement
+    group by cohort_month, activity_month, months_since_signup
+)
+
+select
+    monthly.cohort_month,
+    monthly.activity_month,
+    monthly.months_since_signup,
+    cohort_sizes.cohort_size,
+    monthly.active_users,
+    round(100.0 * monthly.active_users / cohort_sizes.cohort_size, 2) as retention_rate,
+    -- Daily actives averaged over the calendar month; the month in progress reads low until it ends.
+    round(monthly.active_user_days::numeric / extract(day from monthly.activity_month + interval '1 month' - interval '1 day'), 2) as avg_daily_active_users,
+    round(
+        monthly.active_user_days::numeric
+        / extract(day from monthly.activity_month + interval '1 month' - interval '1 day')
+        / monthly.active_users,
+        4
+    ) as dau_mau_ratio,
+    monthly.total_events
+from monthly
+inner join cohort_sizes on cohort_sizes.cohort_month = monthly.cohort_month
