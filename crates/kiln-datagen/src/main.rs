@@ -5,7 +5,10 @@
 //! of any SQL, so that a wrong join in a model shows up as a failing test rather than as a
 //! plausible number. The data is deterministic for a seed and grows with the scale factor.
 //!
-//!     cargo run -p kiln-datagen -- [--out seeds] [--scale 1] [--seed 42]
+//!     cargo run -p kiln-datagen -- [--out seeds] [--scale 1] [--seed 42] [--only web,funnel,saas]
+//!
+//! Scale 1 is what the repository commits under seeds/ (a few MB); the benchmarks write larger
+//! scales outside the repository, `--only saas` for the incremental benchmark.
 
 mod csv;
 mod funnel;
@@ -19,13 +22,17 @@ struct Args {
     out: PathBuf,
     scale: u32,
     seed: u64,
+    datasets: Vec<String>,
 }
+
+const DATASETS: &[&str] = &["web", "funnel", "saas"];
 
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
         out: PathBuf::from("seeds"),
         scale: 1,
         seed: 42,
+        datasets: DATASETS.iter().map(|d| (*d).to_owned()).collect(),
     };
     let mut iter = std::env::args().skip(1);
     while let Some(flag) = iter.next() {
@@ -42,9 +49,22 @@ fn parse_args() -> Result<Args, String> {
                     .parse()
                     .map_err(|_| format!("--seed takes a whole number, not `{value}`"))?
             }
+            "--only" => {
+                args.datasets = value.split(',').map(str::to_owned).collect();
+                if let Some(unknown) = args
+                    .datasets
+                    .iter()
+                    .find(|d| !DATASETS.contains(&d.as_str()))
+                {
+                    return Err(format!(
+                        "--only takes datasets among {}, not `{unknown}`",
+                        DATASETS.join(", ")
+                    ));
+                }
+            }
             other => {
                 return Err(format!(
-                    "unknown argument `{other}`; use --out DIR, --scale N, --seed N"
+                    "unknown argument `{other}`; use --out DIR, --scale N, --seed N, --only LIST"
                 ));
             }
         }
@@ -61,11 +81,17 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let parts = [
-        web::files(args.scale, args.seed),
-        funnel::files(args.scale, args.seed),
-        saas::files(args.scale, args.seed),
-    ];
+    let wanted = |name: &str| args.datasets.iter().any(|d| d == name);
+    let mut parts = Vec::new();
+    if wanted("web") {
+        parts.push(web::files(args.scale, args.seed));
+    }
+    if wanted("funnel") {
+        parts.push(funnel::files(args.scale, args.seed));
+    }
+    if wanted("saas") {
+        parts.push(saas::files(args.scale, args.seed));
+    }
     let files: Vec<(String, String)> = parts.iter().flat_map(|(f, _)| f.clone()).collect();
     match csv::write_all(&args.out, &files) {
         Ok(()) => {

@@ -11,22 +11,29 @@
 -- cohorts with funnel events since the last run: the newest cohort, and older ones whose users
 -- activated or paid since. (Document 003 reprocessed only cohorts newer than the newest one
 -- built, which never updates the month in progress and misses late payments.)
-with
 {% if is_incremental() %}
-changed_cohorts as (
-    select distinct users.cohort_month
-    from {{ ref('stg_saas__events') }} as events
-    inner join {{ ref('stg_saas__users') }} as users on users.user_id = events.user_id
-    where events.event_type in ('visit', 'signup', 'activated', 'paid')
-      and events.event_at >= (select max(last_funnel_event_at) from {{ this }})
-),
+    {#- The cohorts to rebuild, looked up first and written into the query as literals: a filter
+        on constants reaches the scans inside int_funnel_steps, a subquery would not. -#}
+    {%- set changed_cohorts_sql -%}
+        select distinct users.cohort_month::text
+        from {{ ref('stg_saas__events') }} as events
+        inner join {{ ref('stg_saas__users') }} as users on users.user_id = events.user_id
+        where events.event_type in ('visit', 'signup', 'activated', 'paid')
+          -- Everything when the table is empty.
+          and events.event_at >= coalesce((select max(last_funnel_event_at) from {{ this }}), '-infinity')
+    {%- endset -%}
+    {%- set changed = run_query(changed_cohorts_sql) if execute else none -%}
+    {%- set changed_cohorts = changed.columns[0].values() if changed else [] -%}
 {% endif %}
 
-funnel_steps as (
+with funnel_steps as (
     select cohort_month, user_id, is_visit, is_signup, is_activated, is_paid, last_funnel_event_at
     from {{ ref('int_funnel_steps') }}
     {% if is_incremental() %}
-    where cohort_month in (select cohort_month from changed_cohorts)
+    where cohort_month in (
+        {%- for cohort in changed_cohorts %}'{{ cohort }}'::date{{ ", " if not loop.last }}{% endfor -%}
+        {{- "null" if not changed_cohorts -}}
+    )
     {% endif %}
 ),
 

@@ -9,6 +9,12 @@
 -- Retention and engagement per signup cohort and calendar month (document 003). A month that
 -- has ended does not change, so an incremental run rebuilds only the latest month built and
 -- any month after it.
+{% if is_incremental() %}
+    {#- The first month to rebuild, as a literal so that the filter reaches the events scan. -#}
+    {%- set latest = run_query("select max(activity_month)::text from " ~ this) if execute else none -%}
+    {%- set rebuild_from = latest.columns[0].values()[0] if latest else none -%}
+{% endif %}
+
 with cohort_sizes as (
     select cohort_month, count(*) as cohort_size
     from {{ ref('stg_saas__users') }}
@@ -18,8 +24,8 @@ with cohort_sizes as (
 engagement as (
     select cohort_month, activity_month, months_since_signup, user_id, active_days, events
     from {{ ref('int_user_engagement') }}
-    {% if is_incremental() %}
-    where activity_month >= (select max(activity_month) from {{ this }})
+    {% if is_incremental() and rebuild_from %}
+    where activity_month >= '{{ rebuild_from }}'::date
     {% endif %}
 ),
 
