@@ -43,14 +43,16 @@ impl Docs {
             return Ok(text.to_owned());
         }
         self.env.render_str(text, ()).map_err(|error| {
-            Diagnostic::error(
-                error
-                    .detail()
-                    .unwrap_or("cannot render this description")
-                    .to_owned(),
-            )
-            .at(location.clone())
-            .help("declare the block in a .md file: {% docs name %}...{% enddocs %}")
+            let detail = error.detail().unwrap_or("cannot render this description");
+            let help = if detail.starts_with("no docs block") {
+                "declare the block in a .md file: {% docs name %}...{% enddocs %}"
+            } else {
+                "descriptions are Jinja with only `doc()` defined; to show `{{` as text, \
+                 wrap it in {% raw %}...{% endraw %}"
+            };
+            Diagnostic::error(detail.to_owned())
+                .at(location.clone())
+                .help(help)
         })
     }
 }
