@@ -97,13 +97,13 @@ pub fn write_all(out: &Path, files: &[(String, String)]) -> Result<(), String> {
     Ok(())
 }
 
-/// The answer key as a `metric,value` CSV.
-pub fn answer_key(key: &BTreeMap<String, String>) -> String {
+/// The answer-key seed `answer_key/<name>.csv`: one `metric,value` row per figure.
+pub fn answer_key_file(name: &str, key: &BTreeMap<String, String>) -> (String, String) {
     let mut table = Table::new(&["metric", "value"]);
     for (metric, value) in key {
         table.row(&[metric, value]);
     }
-    table.into_string()
+    (format!("answer_key/{name}.csv"), table.into_string())
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::csv::{self, Table, ratio};
+use crate::pick;
 
 const DAY: i64 = 86_400;
 /// Days of sessions.
@@ -195,18 +196,6 @@ struct Data {
     charges: Vec<Charge>,
     amplitude: Vec<AmplitudeEvent>,
     tables: Vec<(String, String)>,
-}
-
-fn pick<T: Copy>(rng: &mut fastrand::Rng, weighted: &[(T, u32)]) -> T {
-    let total: u32 = weighted.iter().map(|(_, w)| w).sum();
-    let mut roll = rng.u32(..total);
-    for (value, weight) in weighted {
-        if roll < *weight {
-            return *value;
-        }
-        roll -= weight;
-    }
-    weighted[0].0
 }
 
 fn user_agent(rng: &mut fastrand::Rng, entry: Entry) -> &'static str {
@@ -919,10 +908,7 @@ pub fn files(scale: u32, seed: u64) -> (Vec<(String, String)>, String) {
         key.len()
     );
     let mut files = std::mem::take(&mut data.tables);
-    files.push((
-        "answer_key/answer_key_funnel.csv".to_owned(),
-        csv::answer_key(&key),
-    ));
+    files.push(csv::answer_key_file("answer_key_funnel", &key));
     (files, summary)
 }
 

@@ -18,6 +18,19 @@ mod web;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// A value drawn with the given weights.
+fn pick<T: Copy>(rng: &mut fastrand::Rng, weighted: &[(T, u32)]) -> T {
+    let total: u32 = weighted.iter().map(|(_, w)| w).sum();
+    let mut roll = rng.u32(..total);
+    for (value, weight) in weighted {
+        if roll < *weight {
+            return *value;
+        }
+        roll -= weight;
+    }
+    weighted[0].0
+}
+
 struct Args {
     out: PathBuf,
     scale: u32,

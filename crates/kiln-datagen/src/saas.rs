@@ -10,6 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::csv::{self, Table, ratio};
+use crate::pick;
 
 const DAY: i64 = 86_400;
 /// 2023-01-01 to 2024-12-31.
@@ -32,8 +33,13 @@ const SOURCES: &[(Option<(&str, &str)>, u32)] = &[
     (Some(("newsletter", "product_updates")), 10),
     (None, 25),
 ];
-/// Activation counts only within this many days of signup.
+/// The business rules of project.yml's `vars`: an activation counts within this many days of
+/// signup; a user idle for longer than AT_RISK_DAYS is at risk; a Starter user with
+/// UPSELL_FEATURES features and UPSELL_ACTIVE_DAYS active days is an upsell candidate.
 pub const ACTIVATION_DAYS: i64 = 7;
+const AT_RISK_DAYS: i64 = 30;
+const UPSELL_FEATURES: usize = 4;
+const UPSELL_ACTIVE_DAYS: usize = 20;
 
 /// An event as generated; `day` counts from 2023-01-01.
 struct Event {
@@ -54,18 +60,6 @@ struct Data {
     users: Vec<User>,
     events: Vec<Event>,
     tables: Vec<(String, String)>,
-}
-
-fn pick<T: Copy>(rng: &mut fastrand::Rng, weighted: &[(T, u32)]) -> T {
-    let total: u32 = weighted.iter().map(|(_, w)| w).sum();
-    let mut roll = rng.u32(..total);
-    for (value, weight) in weighted {
-        if roll < *weight {
-            return *value;
-        }
-        roll -= weight;
-    }
-    weighted[0].0
 }
 
 fn seconds(day: i64, second: i64) -> i64 {
@@ -398,11 +392,14 @@ fn answer_key(data: &Data) -> BTreeMap<String, String> {
         let days = user_days.get(&index);
         let active_days = days.map_or(0, BTreeSet::len);
         let features = user_features.get(&index).map_or(0, BTreeSet::len);
-        if user.plan == Some("Starter") && features >= 4 && active_days >= 20 {
+        if user.plan == Some("Starter")
+            && features >= UPSELL_FEATURES
+            && active_days >= UPSELL_ACTIVE_DAYS
+        {
             upsell += 1;
         }
         let last_active = days.and_then(|d| d.last().copied());
-        if last_active.is_none_or(|d| last_day - d > 30) {
+        if last_active.is_none_or(|d| last_day - d > AT_RISK_DAYS) {
             at_risk += 1;
         }
     }
@@ -422,10 +419,7 @@ pub fn files(scale: u32, seed: u64) -> (Vec<(String, String)>, String) {
         key.len()
     );
     let mut files = std::mem::take(&mut data.tables);
-    files.push((
-        "answer_key/answer_key_saas.csv".to_owned(),
-        csv::answer_key(&key),
-    ));
+    files.push(csv::answer_key_file("answer_key_saas", &key));
     (files, summary)
 }
 

@@ -363,10 +363,7 @@ pub fn files(scale: u32, seed: u64) -> (Vec<(String, String)>, String) {
             "raw_web/raw_events_validated.csv".to_owned(),
             events_csv(&events),
         ),
-        (
-            "answer_key/answer_key_web.csv".to_owned(),
-            csv::answer_key(&key),
-        ),
+        csv::answer_key_file("answer_key_web", &key),
     ];
     (files, summary)
 }

@@ -36,7 +36,8 @@ monthly as (
         months_since_signup,
         count(*) as active_users,
         sum(active_days) as active_user_days,
-        sum(events) as total_events
+        sum(events) as total_events,
+        extract(day from activity_month + interval '1 month' - interval '1 day') as days_in_month
     from engagement
     group by cohort_month, activity_month, months_since_signup
 )
@@ -49,13 +50,8 @@ select
     monthly.active_users,
     round(100.0 * monthly.active_users / cohort_sizes.cohort_size, 2) as retention_rate,
     -- Daily actives averaged over the calendar month; the month in progress reads low until it ends.
-    round(monthly.active_user_days::numeric / extract(day from monthly.activity_month + interval '1 month' - interval '1 day'), 2) as avg_daily_active_users,
-    round(
-        monthly.active_user_days::numeric
-        / extract(day from monthly.activity_month + interval '1 month' - interval '1 day')
-        / monthly.active_users,
-        4
-    ) as dau_mau_ratio,
+    round(monthly.active_user_days::numeric / monthly.days_in_month, 2) as avg_daily_active_users,
+    round(monthly.active_user_days::numeric / monthly.days_in_month / monthly.active_users, 4) as dau_mau_ratio,
     monthly.total_events
 from monthly
 inner join cohort_sizes on cohort_sizes.cohort_month = monthly.cohort_month
