@@ -6,12 +6,12 @@ mod cli;
 mod commands;
 mod printer;
 mod session;
-mod warehouse;
+mod target;
 
 use std::process::ExitCode;
 
 use clap::Parser;
-use kiln_project::Diagnostics;
+use kiln_core::Diagnostics;
 
 use crate::cli::{Cli, LogFormat};
 use crate::printer::Printer;
@@ -60,10 +60,10 @@ fn report(printer: &Printer, error: &anyhow::Error) {
             "{count} error{} found",
             if count == 1 { "" } else { "s" }
         ));
-    } else if let Some(diagnostic) = error.downcast_ref::<kiln_project::Diagnostic>() {
+    } else if let Some(diagnostic) = error.downcast_ref::<kiln_core::Diagnostic>() {
         printer.diagnostic(diagnostic);
         printer.info("1 error found");
     } else {
-        printer.diagnostic(&kiln_project::Diagnostic::error(format!("{error:#}")));
+        printer.diagnostic(&kiln_core::Diagnostic::error(format!("{error:#}")));
     }
 }

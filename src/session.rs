@@ -5,7 +5,8 @@ use std::path::Path;
 
 use anyhow::Result;
 use kiln_compile::Options;
-use kiln_project::{Diagnostic, Diagnostics, Profile, Project, profiles};
+use kiln_core::{CliFlags, Diagnostic, Diagnostics};
+use kiln_project::{Profile, Project, profiles};
 use serde_json::Value as Json;
 
 use crate::cli::CommonArgs;
@@ -43,12 +44,7 @@ pub fn configure_threads(threads: Option<usize>) {
     }
 }
 
-pub fn load(
-    args: &CommonArgs,
-    which: &str,
-    full_refresh: bool,
-    printer: &Printer,
-) -> Result<Session> {
+pub fn load(args: &CommonArgs, which: &str, cli: CliFlags, printer: &Printer) -> Result<Session> {
     configure_threads(args.threads);
     let cli_vars = parse_vars(args.vars.as_deref()).map_err(Diagnostics::from)?;
     let project = kiln_project::project::load(&args.project.project_dir)?;
@@ -67,9 +63,23 @@ pub fn load(
         options: Options {
             cli_vars,
             which: which.to_owned(),
-            full_refresh,
+            cli,
         },
     })
+}
+
+/// From now on, prints what templates `log(..., info=True)` (and `exceptions.warn`) as it
+/// happens; lines logged so far (by a render whose output is not what runs) are dropped.
+pub fn show_logs(env: &kiln_jinja::JinjaEnv, printer: &Printer) {
+    env.take_logs();
+    let printer = printer.clone();
+    env.on_log(std::sync::Arc::new(
+        move |line: &kiln_jinja::builtins::LogLine| {
+            if line.info {
+                printer.info(&line.message);
+            }
+        },
+    ));
 }
 
 /// Only the project file of `dir`, for commands that need no models (deps, clean).
@@ -81,6 +91,6 @@ pub fn project_file(dir: &Path) -> Result<kiln_project::project_file::ProjectFil
         )
         .into());
     };
-    let display = kiln_project::diagnostic::relative_to(&path, dir);
+    let display = kiln_core::diagnostic::relative_to(&path, dir);
     Ok(kiln_project::project_file::load(&path, &display, &mut Vec::new()).map_err(Diagnostics)?)
 }

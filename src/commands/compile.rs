@@ -4,8 +4,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Result;
-use kiln_compile::CompileFlags;
-use kiln_graph::ResourceType;
+use kiln_core::ResourceType;
 
 use crate::cli::CompileArgs;
 use crate::commands::seconds;
@@ -14,30 +13,32 @@ use crate::session;
 
 pub fn run(args: &CompileArgs, printer: &Printer) -> Result<ExitCode> {
     let started = Instant::now();
-    let session = session::load(&args.common, "compile", args.full_refresh, printer)?;
+    let cli = kiln_core::CliFlags {
+        full_refresh: args.full_refresh,
+        store_failures: false,
+    };
+    let session = session::load(&args.common, "compile", cli, printer)?;
     let mut parsed = kiln_compile::parse(&session.project, &session.profile, &session.options)?;
     printer.diagnostics(&parsed.warnings);
     let selected = kiln_graph::select(&parsed.graph, &args.select.select, &args.select.exclude)?;
-    let mut flags = CompileFlags {
+    let mut options = kiln_compile::RenderOptions {
         incremental: args.incremental,
         warehouse: None,
     };
     if args.connect {
-        let adapter = crate::warehouse::adapter(&session.project, &session.profile, printer)?;
+        let adapter = crate::target::adapter(&session.project, &session.profile, printer)?;
         let connection = kiln_adapter::Adapter::connect(&adapter).map_err(|e| {
-            kiln_project::Diagnostics::from(
-                kiln_project::Diagnostic::error(e.full_message())
+            kiln_core::Diagnostics::from(
+                kiln_core::Diagnostic::error(e.full_message())
                     .help("`kiln debug` checks the connection"),
             )
         })?;
-        flags.warehouse = Some(std::sync::Arc::new(
-            kiln_run::warehouse::SharedConnection::new(connection),
+        options.warehouse = Some(std::sync::Arc::new(
+            kiln_run::connection::SharedConnection::new(connection),
         ));
     }
-    kiln_compile::compile(&mut parsed, &selected, flags)?;
-    for line in parsed.env.take_logs().into_iter().filter(|l| l.info) {
-        printer.info(&line.message);
-    }
+    session::show_logs(&parsed.env, printer);
+    kiln_compile::compile(&mut parsed, &selected, options)?;
     kiln_compile::manifest::write_artifacts(&session.project, &parsed)?;
     let compiled: Vec<_> = selected
         .iter()

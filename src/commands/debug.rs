@@ -7,11 +7,11 @@ use kiln_adapter::Adapter;
 
 use crate::cli::CommonArgs;
 use crate::printer::Printer;
-use crate::{session, warehouse};
+use crate::{session, target};
 
 pub fn run(args: &CommonArgs, printer: &Printer) -> Result<ExitCode> {
     printer.info(&format!("kiln {}", env!("CARGO_PKG_VERSION")));
-    let session = match session::load(args, "debug", false, printer) {
+    let session = match session::load(args, "debug", Default::default(), printer) {
         Ok(session) => session,
         Err(error) => {
             printer.info("project and profile: FAILED");
@@ -33,7 +33,7 @@ pub fn run(args: &CommonArgs, printer: &Printer) -> Result<ExitCode> {
         session.profile.target_name,
         session.profile.file.display()
     ));
-    let adapter = warehouse::adapter(&session.project, &session.profile, printer)?;
+    let adapter = target::adapter(&session.project, &session.profile, printer)?;
     match adapter
         .connect()
         .and_then(|mut c| c.query("select version() as version"))
@@ -53,8 +53,8 @@ pub fn run(args: &CommonArgs, printer: &Printer) -> Result<ExitCode> {
         }
         Err(error) => {
             printer.info(&format!("connection: {} FAILED", adapter.describe()));
-            Err(kiln_project::Diagnostics::from(
-                kiln_project::Diagnostic::error(error.full_message())
+            Err(kiln_core::Diagnostics::from(
+                kiln_core::Diagnostic::error(error.full_message())
                     .help("check host, port, user, password and dbname of the target, and that the server accepts connections"),
             )
             .into())

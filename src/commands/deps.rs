@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use kiln_project::Diagnostics;
+use kiln_core::Diagnostics;
 
 use crate::cli::ProjectArgs;
 use crate::printer::Printer;

@@ -5,7 +5,8 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use kiln_project::{Diagnostic, Diagnostics, project_file};
+use kiln_core::{Diagnostic, Diagnostics};
+use kiln_project::project_file;
 
 use crate::cli::InitArgs;
 use crate::printer::Printer;

@@ -4,15 +4,15 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use kiln_adapter::local::{LocalInstance, Status};
-use kiln_project::{Diagnostic, Diagnostics};
+use kiln_core::{Diagnostic, Diagnostics};
 
 use crate::cli::{LocalAction, LocalArgs};
 use crate::printer::Printer;
-use crate::{session, warehouse};
+use crate::{session, target};
 
 pub fn run(args: &LocalArgs, printer: &Printer) -> Result<ExitCode> {
-    let session = session::load(&args.common, "local", false, printer)?;
-    let dir = warehouse::local_dir(&session.project, &session.profile);
+    let session = session::load(&args.common, "local", Default::default(), printer)?;
+    let dir = target::local_dir(&session.project, &session.profile);
     let instance = LocalInstance::new(&dir)
         .map_err(|e| Diagnostics::from(Diagnostic::error(e.to_string())))?;
     let fail =

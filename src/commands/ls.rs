@@ -3,8 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use kiln_graph::ResourceType;
-use kiln_project::Diagnostic;
+use kiln_core::{Diagnostic, ResourceType};
 use serde_json::json;
 
 use crate::cli::{LsArgs, LsOutput};
@@ -12,7 +11,7 @@ use crate::printer::Printer;
 use crate::session;
 
 pub fn run(args: &LsArgs, printer: &Printer) -> Result<ExitCode> {
-    let session = session::load(&args.common, "list", false, printer)?;
+    let session = session::load(&args.common, "list", Default::default(), printer)?;
     let parsed = kiln_compile::parse(&session.project, &session.profile, &session.options)?;
     printer.diagnostics(&parsed.warnings);
     let mut types = Vec::new();
@@ -21,7 +20,7 @@ pub fn run(args: &LsArgs, printer: &Printer) -> Result<ExitCode> {
             Some(kind) => types.push(kind),
             None if name == "all" => {}
             None => {
-                return Err(kiln_project::Diagnostics::from(
+                return Err(kiln_core::Diagnostics::from(
                     Diagnostic::error(format!("unknown resource type `{name}`"))
                         .help("use model, seed, source, test, snapshot or all"),
                 )

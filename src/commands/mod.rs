@@ -9,6 +9,7 @@ mod local;
 mod ls;
 mod parse;
 mod run;
+mod run_report;
 mod show;
 
 use std::process::ExitCode;

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Result;
-use kiln_graph::ResourceType;
+use kiln_core::ResourceType;
 
 use crate::cli::CommonArgs;
 use crate::commands::seconds;
@@ -13,7 +13,7 @@ use crate::session;
 
 pub fn run(args: &CommonArgs, printer: &Printer) -> Result<ExitCode> {
     let started = Instant::now();
-    let session = session::load(args, "parse", false, printer)?;
+    let session = session::load(args, "parse", Default::default(), printer)?;
     let load_time = started.elapsed();
     let parsed = kiln_compile::parse(&session.project, &session.profile, &session.options)?;
     printer.diagnostics(&parsed.warnings);

@@ -5,13 +5,13 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Result;
-use kiln_compile::CompileFlags;
-use kiln_graph::ResourceType;
+use kiln_core::ResourceType;
 use kiln_run::{Cancel, RunOptions, Status};
 
 use crate::cli::RunArgs;
-use crate::printer::{Printer, RunReporter};
-use crate::{session, warehouse};
+use crate::commands::run_report::RunReporter;
+use crate::printer::Printer;
+use crate::{session, target};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -53,7 +53,11 @@ pub fn run(args: &RunArgs, kind: Kind, printer: &Printer) -> Result<ExitCode> {
     let handler = Arc::clone(&cancel);
     // Installing fails only if a handler exists already, which changes nothing here.
     let _ = ctrlc::set_handler(move || handler.interrupt());
-    let session = session::load(&args.common, kind.name(), args.full_refresh, printer)?;
+    let cli = kiln_core::CliFlags {
+        full_refresh: args.full_refresh,
+        store_failures: args.store_failures,
+    };
+    let session = session::load(&args.common, kind.name(), cli, printer)?;
     let mut parsed = kiln_compile::parse(&session.project, &session.profile, &session.options)?;
     printer.diagnostics(&parsed.warnings);
     let selected: BTreeSet<String> =
@@ -66,13 +70,13 @@ pub fn run(args: &RunArgs, kind: Kind, printer: &Printer) -> Result<ExitCode> {
                     .is_some_and(|n| kind.includes(n.resource_type))
             })
             .collect();
-    kiln_compile::compile(&mut parsed, &selected, CompileFlags::default())?;
+    kiln_compile::compile(&mut parsed, &selected, Default::default())?;
     kiln_compile::manifest::write_artifacts(&session.project, &parsed)?;
-    let adapter = warehouse::adapter(&session.project, &session.profile, printer)?;
+    let adapter = target::adapter(&session.project, &session.profile, printer)?;
     // One connection up front: an unreachable warehouse is one clear error, not one per node.
     if let Err(error) = kiln_adapter::Adapter::connect(&adapter) {
-        return Err(kiln_project::Diagnostics::from(
-            kiln_project::Diagnostic::error(error.full_message())
+        return Err(kiln_core::Diagnostics::from(
+            kiln_core::Diagnostic::error(error.full_message())
                 .help("check the target's host, port, user, password and dbname (`kiln debug` checks them one by one)"),
         )
         .into());
@@ -83,11 +87,11 @@ pub fn run(args: &RunArgs, kind: Kind, printer: &Printer) -> Result<ExitCode> {
             .common
             .threads
             .unwrap_or(session.profile.threads() as usize),
-        full_refresh: args.full_refresh,
         fail_fast: args.fail_fast,
         invocation_id: uuid::Uuid::new_v4().to_string(),
-        store_failures: args.store_failures,
     };
+    // Models log as they run (their compile render above is not what runs).
+    session::show_logs(&parsed.env, printer);
     let reporter = RunReporter::new(printer, &parsed);
     printer.info(&format!(
         "Running with {} thread{} on {}",

@@ -5,23 +5,23 @@ use std::sync::Arc;
 
 use anyhow::Result;
 use kiln_adapter::Adapter;
-use kiln_compile::{CompileFlags, RenderOptions};
-use kiln_graph::ResourceType;
-use kiln_project::{Diagnostic, Diagnostics};
+use kiln_compile::RenderOptions;
+use kiln_core::{Diagnostic, Diagnostics, ResourceType};
 
 use crate::cli::ShowArgs;
 use crate::printer::{Printer, table};
-use crate::{session, warehouse};
+use crate::{session, target};
 
 pub fn run(args: &ShowArgs, printer: &Printer) -> Result<ExitCode> {
-    let session = session::load(&args.common, "show", false, printer)?;
+    let session = session::load(&args.common, "show", Default::default(), printer)?;
     let mut parsed = kiln_compile::parse(&session.project, &session.profile, &session.options)?;
     printer.diagnostics(&parsed.warnings);
-    let adapter = warehouse::adapter(&session.project, &session.profile, printer)?;
+    let adapter = target::adapter(&session.project, &session.profile, printer)?;
     let connection = adapter
         .connect()
         .map_err(|e| Diagnostics::from(Diagnostic::error(e.full_message())))?;
-    let shared = kiln_run::warehouse::SharedConnection::new(connection);
+    let shared = kiln_run::connection::SharedConnection::new(connection);
+    session::show_logs(&parsed.env, printer);
     let sql = match (&args.select, &args.inline) {
         (Some(name), _) => {
             let selected = kiln_graph::select(&parsed.graph, std::slice::from_ref(name), &[])?;
@@ -48,7 +48,7 @@ pub fn run(args: &ShowArgs, printer: &Printer) -> Result<ExitCode> {
             kiln_compile::compile(
                 &mut parsed,
                 &selected,
-                CompileFlags {
+                RenderOptions {
                     incremental: false,
                     warehouse: Some(Arc::new(shared.clone())),
                 },

@@ -5,15 +5,15 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Instant;
 
-use kiln_graph::{NameIndex, ResourceType};
-use kiln_jinja::{
-    NodeContext, NodeInfo, Phase, RefCall, Relation, Resolver, SourceCall, Warehouse,
+use kiln_core::diagnostic::DiagnosticSink;
+use kiln_core::{
+    Diagnostic, Diagnostics, Materialization, Node, RawConfig, RefCall, Relation, ResourceType,
+    SourceCall, UnknownName,
 };
-use kiln_project::diagnostic::DiagnosticSink;
-use kiln_project::{Diagnostic, Diagnostics, RawConfig};
+use kiln_graph::NameIndex;
+use kiln_jinja::{NodeContext, NodeInfo, Phase, Resolver, Warehouse};
 use rayon::prelude::*;
 
-use crate::node::Node;
 use crate::parse::{Parsed, node_info};
 
 /// Resolves `ref` and `source` to the relations chosen in the parse phase.
@@ -23,34 +23,27 @@ struct CompileResolver {
 }
 
 impl CompileResolver {
-    fn relation(&self, id: &str) -> Result<Relation, String> {
+    fn relation(&self, id: &str) -> Result<Relation, UnknownName> {
         self.relations
             .get(id)
             .cloned()
-            .ok_or_else(|| format!("`{id}` has no relation"))
+            .ok_or_else(|| UnknownName::NoRelation {
+                unique_id: id.to_owned(),
+            })
     }
 }
 
 impl Resolver for CompileResolver {
-    fn resolve_ref(&self, from: &NodeInfo, call: &RefCall) -> Result<Relation, String> {
+    fn resolve_ref(&self, from: &NodeInfo, call: &RefCall) -> Result<Relation, UnknownName> {
         self.relation(
             self.names
                 .resolve_ref(&from.package, call.package.as_deref(), &call.name)?,
         )
     }
 
-    fn resolve_source(&self, call: &SourceCall) -> Result<Relation, String> {
+    fn resolve_source(&self, call: &SourceCall) -> Result<Relation, UnknownName> {
         self.relation(self.names.resolve_source(&call.source, &call.table)?)
     }
-}
-
-/// Options of the compile render.
-#[derive(Clone, Default)]
-pub struct CompileFlags {
-    /// Render `is_incremental()` as true for incremental models (`kiln compile --incremental`).
-    pub incremental: bool,
-    /// Render with the warehouse connected (`kiln compile --connect`): `execute` is true.
-    pub warehouse: Option<Arc<dyn Warehouse>>,
 }
 
 /// Resolves `ref` and `source` to the relations chosen in the parse phase.
@@ -68,9 +61,11 @@ pub fn resolver(parsed: &Parsed) -> Arc<dyn Resolver> {
 /// How a node is rendered for compilation or execution.
 #[derive(Clone, Default)]
 pub struct RenderOptions {
-    /// What `is_incremental()` answers.
+    /// What `is_incremental()` answers for incremental models: when compiling, whether to
+    /// preview the incremental branch (`kiln compile --incremental`); when running, whether the
+    /// model's table exists and no full refresh is asked for.
     pub incremental: bool,
-    /// The live warehouse (`execute` is true) when rendering to run.
+    /// The live warehouse (`execute` is true): when running, or `kiln compile --connect`.
     pub warehouse: Option<Arc<dyn Warehouse>>,
 }
 
@@ -124,7 +119,7 @@ pub fn render_snippet(
 pub fn compile(
     parsed: &mut Parsed,
     selected: &BTreeSet<String>,
-    flags: CompileFlags,
+    options: RenderOptions,
 ) -> Result<(), Diagnostics> {
     let started = Instant::now();
     let mut needed: BTreeSet<String> = selected
@@ -153,8 +148,9 @@ pub fn compile(
         .map(|id| {
             let node = &shared.nodes[id];
             let options = RenderOptions {
-                incremental: flags.incremental && node.config.materialized == "incremental",
-                warehouse: flags.warehouse.clone(),
+                incremental: options.incremental
+                    && node.config.materialized == Materialization::Incremental,
+                warehouse: options.warehouse.clone(),
             };
             (id.clone(), render(shared, node, &resolver, &options))
         })

@@ -3,15 +3,15 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use kiln_graph::ResourceType;
-use kiln_jinja::Relation;
-use kiln_project::diagnostic::DiagnosticSink;
+use kiln_core::diagnostic::DiagnosticSink;
+use kiln_core::{
+    CliFlags, Diagnostic, Location, Node, NodeConfig, RawConfig, Relation, ResourceType, SourceInfo,
+};
 use kiln_project::project_file::FolderConfig;
 use kiln_project::schema::NodeProps;
-use kiln_project::{Diagnostic, Location, Package, Project, RawConfig};
+use kiln_project::{Package, Project};
 
 use crate::docs::Docs;
-use crate::node::{Column, Node, SourceInfo};
 
 /// A node found on disk, with the config layers that apply before its SQL is rendered.
 #[derive(Debug, Clone)]
@@ -65,8 +65,8 @@ fn base_config(
     if let Some(json) = props.and_then(|p| p.config.clone()) {
         match RawConfig::from_json(json) {
             Ok(layer) => config.merge(layer),
-            Err(message) => {
-                let mut error = Diagnostic::error(message);
+            Err(wrong) => {
+                let mut error = Diagnostic::error(wrong.to_string());
                 if let Some(location) = yml {
                     error = error.at(location);
                 }
@@ -173,11 +173,6 @@ pub fn discover(
                 sink,
                 yml_location,
             );
-            let default_materialization = if kind == ResourceType::Seed {
-                "seed"
-            } else {
-                "view"
-            };
             let node = Node {
                 unique_id: format!("{}.{}.{name}", kind.as_str(), package.name),
                 name: name.clone(),
@@ -188,13 +183,14 @@ pub fn discover(
                 display_path: display.clone(),
                 location: Location::new(display, 1),
                 raw_code: text.cloned().unwrap_or_default(),
-                config: base.clone().resolve(default_materialization),
+                // Resolved by the parse step, after the model's own `config()` calls.
+                config: NodeConfig::default_for(kind),
                 relation: Relation::new(target_database, "", name.clone()),
                 description: entry
                     .map(|(p, _)| p.description.clone())
                     .unwrap_or_default(),
                 columns: entry
-                    .map(|(p, _)| p.columns.iter().map(Column::from).collect())
+                    .map(|(p, _)| p.columns.iter().map(crate::node::column).collect())
                     .unwrap_or_default(),
                 meta: entry.map(|(p, _)| p.meta.clone()).unwrap_or_default(),
                 refs: Vec::new(),
@@ -222,7 +218,7 @@ pub fn discover(
             }
         }
         out.extend(sources(package, target_database, sink));
-        out.extend(crate::data_tests::discover_tests(project, package, sink));
+        out.extend(crate::test_nodes::discover_tests(project, package, sink));
     }
     out
 }
@@ -276,10 +272,26 @@ fn sources(package: &Package, target_database: &str, sink: &mut DiagnosticSink) 
                 {
                     match RawConfig::from_json(json) {
                         Ok(layer) => config.merge(layer),
-                        Err(message) => sink.push(Diagnostic::error(message).at(location.clone())),
+                        Err(error) => {
+                            sink.push(Diagnostic::error(error.to_string()).at(location.clone()))
+                        }
                     }
                 }
-                let mut resolved = config.clone().resolve("source");
+                let mut resolved = match config
+                    .clone()
+                    .resolve(ResourceType::Source, &CliFlags::default())
+                {
+                    Ok(resolved) => resolved,
+                    Err(invalid) => {
+                        let name = format!("{}.{}", source.name, table.name);
+                        sink.push(
+                            invalid
+                                .to_diagnostic(ResourceType::Source, &name)
+                                .at(location.clone()),
+                        );
+                        NodeConfig::default_for(ResourceType::Source)
+                    }
+                };
                 for tag in source.tags.iter().chain(&table.tags) {
                     if !resolved.tags.contains(tag) {
                         resolved.tags.push(tag.clone());
@@ -317,7 +329,7 @@ fn sources(package: &Package, target_database: &str, sink: &mut DiagnosticSink) 
                     config: resolved,
                     relation,
                     description: table.description.clone(),
-                    columns: table.columns.iter().map(Column::from).collect(),
+                    columns: table.columns.iter().map(crate::node::column).collect(),
                     meta: table.meta.clone(),
                     refs: Vec::new(),
                     sources: Vec::new(),

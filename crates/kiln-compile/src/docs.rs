@@ -2,8 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use kiln_project::diagnostic::closest;
-use kiln_project::{Diagnostic, Location, Project};
+use kiln_core::{Diagnostic, Location, diagnostic::closest};
+use kiln_project::Project;
 use minijinja::{Environment, Error, ErrorKind};
 
 /// Renders descriptions that use `doc()`.

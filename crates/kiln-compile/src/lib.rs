@@ -8,15 +8,13 @@
 //! compiled SQL files. Nothing here opens a database connection.
 
 pub mod compile;
-pub mod data_tests;
 pub mod discover;
 pub mod docs;
 pub mod manifest;
 pub mod node;
 pub mod parse;
+pub mod test_nodes;
 
-pub use compile::{
-    CompileFlags, RenderOptions, compile, render, render_snippet, resolver, with_ephemeral_ctes,
-};
-pub use node::Node;
+pub use compile::{RenderOptions, compile, render, render_snippet, resolver, with_ephemeral_ctes};
+pub use kiln_core::Node;
 pub use parse::{Options, Parsed, Timings, parse};

@@ -4,14 +4,14 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use kiln_graph::{Direction, ResourceType};
-use kiln_project::{Diagnostic, Project};
+use kiln_core::{Diagnostic, Node, ResourceType};
+use kiln_graph::Direction;
+use kiln_project::Project;
 use std::io::Write;
 
 use serde::Serialize;
 use serde_json::Value as Json;
 
-use crate::node::Node;
 use crate::parse::{Parsed, now_rfc3339};
 
 /// Where a node's compiled SQL is written: `target/compiled/<package>/<original_file_path>`,
@@ -22,7 +22,7 @@ pub fn compiled_path(target_path: &str, node: &Node) -> PathBuf {
         .join(&node.package)
         .join(&node.original_file_path);
     match &node.test {
-        Some(test) if test.kind == crate::data_tests::TestKind::Generic => {
+        Some(test) if test.kind == kiln_core::TestKind::Generic => {
             path.join(format!("{}.sql", node.relation.identifier))
         }
         _ => path,
@@ -73,7 +73,7 @@ struct NodeOut<'a> {
     unique_id: &'a str,
     fqn: &'a [String],
     alias: &'a str,
-    config: &'a kiln_project::NodeConfig,
+    config: &'a kiln_core::NodeConfig,
     tags: &'a [String],
     description: &'a str,
     columns: BTreeMap<&'a str, ColumnOut<'a>>,

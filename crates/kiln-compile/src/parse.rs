@@ -5,21 +5,19 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use kiln_graph::{Graph, GraphNode, NameIndex, ResourceType};
-use kiln_jinja::{
-    EnvOptions, JinjaEnv, NodeContext, NodeInfo, Phase, RefCall, Relation, Resolver, SourceCall,
+use kiln_core::diagnostic::DiagnosticSink;
+use kiln_core::{
+    CliFlags, Diagnostic, Diagnostics, Location, Materialization, Node, RefCall, Relation,
+    ResourceType, SourceCall, UnknownName,
 };
-use kiln_project::diagnostic::{DiagnosticSink, closest};
-use kiln_project::{Diagnostic, Diagnostics, Location, Profile, Project};
+use kiln_graph::{Graph, GraphNode, NameIndex};
+use kiln_jinja::{EnvOptions, JinjaEnv, NodeContext, NodeInfo, Phase, Resolver};
+use kiln_project::{Profile, Project};
 use minijinja::Value;
 use rayon::prelude::*;
 use serde_json::Value as Json;
 
 use crate::discover::{Discovered, discover};
-use crate::node::Node;
-
-/// Materializations a model can have.
-pub const MATERIALIZATIONS: &[&str] = &["view", "table", "incremental", "ephemeral"];
 
 /// What the parse and compile phases need from the command line.
 #[derive(Debug, Clone, Default)]
@@ -27,7 +25,8 @@ pub struct Options {
     pub cli_vars: BTreeMap<String, Json>,
     /// The command, for `flags.WHICH`.
     pub which: String,
-    pub full_refresh: bool,
+    /// `--full-refresh` and `--store-failures`: the command line's layer of every config.
+    pub cli: CliFlags,
 }
 
 /// How long each step took.
@@ -59,11 +58,11 @@ struct ParseResolver {
 }
 
 impl Resolver for ParseResolver {
-    fn resolve_ref(&self, _from: &NodeInfo, call: &RefCall) -> Result<Relation, String> {
+    fn resolve_ref(&self, _from: &NodeInfo, call: &RefCall) -> Result<Relation, UnknownName> {
         Ok(Relation::new(&self.database, &self.schema, &call.name))
     }
 
-    fn resolve_source(&self, call: &SourceCall) -> Result<Relation, String> {
+    fn resolve_source(&self, call: &SourceCall) -> Result<Relation, UnknownName> {
         Ok(self
             .sources
             .get(&(call.source.clone(), call.table.clone()))
@@ -117,9 +116,9 @@ pub fn parse(
         target: profile.target_json(),
         cli_vars: options.cli_vars.clone(),
         flags: serde_json::json!({
-            "FULL_REFRESH": options.full_refresh,
+            "FULL_REFRESH": options.cli.full_refresh,
             "WHICH": options.which,
-            "STORE_FAILURES": false,
+            "STORE_FAILURES": options.cli.store_failures,
         }),
         invocation_id: invocation_id(),
         run_started_at: now_rfc3339(),
@@ -170,6 +169,7 @@ pub fn parse(
                 &database,
                 &schema,
                 &overrides,
+                &options.cli,
             )
         })
         .collect();
@@ -245,6 +245,7 @@ fn parse_node(
     database: &str,
     schema: &str,
     overrides: &Overrides,
+    cli: &CliFlags,
 ) -> Result<Node, Diagnostic> {
     let Discovered {
         mut node,
@@ -262,7 +263,7 @@ fn parse_node(
     if let Some((refs, sources)) = static_calls {
         node.refs = refs;
         node.sources = sources;
-        node.config = base_config.resolve("test");
+        node.config = crate::node::resolve_config(&node, base_config, cli)?;
     } else if matches!(node.resource_type, ResourceType::Model | ResourceType::Test) {
         let this = Relation::new(database, schema, &node.name);
         let config_json = serde_json::to_value(&base_config).unwrap_or(Json::Null);
@@ -279,26 +280,9 @@ fn parse_node(
             &node.raw_code,
             context.clone(),
         )?;
-        let default_materialization = if node.resource_type == ResourceType::Test {
-            "test"
-        } else {
-            "view"
-        };
-        node.apply_recorded(context.into_recorded(), default_materialization);
-        if node.resource_type == ResourceType::Model
-            && !MATERIALIZATIONS.contains(&node.config.materialized.as_str())
-        {
-            let mut error = Diagnostic::error(format!(
-                "model `{}` has unknown materialization `{}`",
-                node.name, node.config.materialized
-            ))
-            .at(node.location.clone());
-            error = match closest(&node.config.materialized, MATERIALIZATIONS.iter().copied()) {
-                Some(known) => error.help(format!("did you mean `{known}`?")),
-                None => error.help(format!("use one of {}", MATERIALIZATIONS.join(", "))),
-            };
-            return Err(error);
-        }
+        crate::node::apply_recorded(&mut node, context.into_recorded(), cli)?;
+    } else {
+        node.config = crate::node::resolve_config(&node, base_config, cli)?;
     }
     if !node.config.enabled {
         return Ok(node);
@@ -365,8 +349,8 @@ fn relation_for(
             .clone()
             .map_or_else(|| node.name.clone(), |a| a.trim().to_owned())
     };
-    let kind = match node.config.materialized.as_str() {
-        "view" => "view",
+    let kind = match node.config.materialized {
+        Materialization::View => "view",
         _ => "table",
     };
     Ok(Relation::new(database, schema, alias).with_kind(kind))
@@ -466,11 +450,8 @@ fn graph_node(node: &Node) -> GraphNode {
         config: node.config.clone(),
         test_name: node.test.as_ref().map(|t| t.test_name.clone()),
         depends_on: node.depends_on.clone(),
-        group: match (&node.source, &node.test) {
-            (Some(source), _) => Some(source.source_name.clone()),
-            (_, Some(test)) => Some(test.kind.as_str().to_owned()),
-            _ => None,
-        },
+        source_name: node.source.as_ref().map(|s| s.source_name.clone()),
+        test_kind: node.test.as_ref().map(|t| t.kind),
     }
 }
 

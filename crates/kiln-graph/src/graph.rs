@@ -3,45 +3,9 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, VecDeque};
 
-use kiln_project::{Diagnostic, Diagnostics, Location};
+use kiln_core::{Diagnostic, Diagnostics, Location, ResourceType};
 use petgraph::Direction;
 use petgraph::stable_graph::{NodeIndex, StableDiGraph};
-
-/// The kinds of node Kiln knows, named as dbt names them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum ResourceType {
-    Model,
-    Seed,
-    Test,
-    Source,
-    Snapshot,
-    Analysis,
-}
-
-impl ResourceType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ResourceType::Model => "model",
-            ResourceType::Seed => "seed",
-            ResourceType::Test => "test",
-            ResourceType::Source => "source",
-            ResourceType::Snapshot => "snapshot",
-            ResourceType::Analysis => "analysis",
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<Self> {
-        Some(match name {
-            "model" | "models" => ResourceType::Model,
-            "seed" | "seeds" => ResourceType::Seed,
-            "test" | "tests" | "data_test" => ResourceType::Test,
-            "source" | "sources" => ResourceType::Source,
-            "snapshot" | "snapshots" => ResourceType::Snapshot,
-            "analysis" | "analyses" => ResourceType::Analysis,
-            _ => return None,
-        })
-    }
-}
 
 /// What selection and ordering need to know about a node.
 #[derive(Debug, Clone, PartialEq)]
@@ -57,13 +21,15 @@ pub struct GraphNode {
     pub location: Location,
     pub tags: Vec<String>,
     /// The node's config, for `config.<key>:` selectors (serialized only when one is used).
-    pub config: kiln_project::NodeConfig,
+    pub config: kiln_core::NodeConfig,
     /// For tests: the test's name (`unique`, `accepted_values`...), for `test_name:`.
     pub test_name: Option<String>,
     /// Unique ids of the nodes it depends on.
     pub depends_on: Vec<String>,
-    /// For sources: the source's name; for tests: the test's kind (`generic` or `singular`).
-    pub group: Option<String>,
+    /// For sources: the source's name (`stripe` of `source('stripe', 'charges')`).
+    pub source_name: Option<String>,
+    /// For tests: generic or singular, for `test_type:`.
+    pub test_kind: Option<kiln_core::TestKind>,
 }
 
 /// The DAG of a project, with nodes in a stable order.
@@ -264,4 +230,16 @@ impl Graph {
         }
         order
     }
+}
+/// Whether `edges` (parent, child) contain a cycle: for plans that add their own edges to the
+/// project's graph, such as a build's "wait for the model's tests".
+pub fn has_cycle<'a>(edges: impl IntoIterator<Item = (&'a str, &'a str)>) -> bool {
+    let mut graph: StableDiGraph<(), ()> = StableDiGraph::new();
+    let mut index: HashMap<&str, NodeIndex> = HashMap::new();
+    for (parent, child) in edges {
+        let mut node = |name: &'a str| *index.entry(name).or_insert_with(|| graph.add_node(()));
+        let (from, to) = (node(parent), node(child));
+        graph.add_edge(from, to, ());
+    }
+    petgraph::algo::is_cyclic_directed(&graph)
 }

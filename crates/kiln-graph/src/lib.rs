@@ -9,7 +9,7 @@ pub mod graph;
 pub mod names;
 pub mod select;
 
-pub use graph::{Graph, GraphNode, ResourceType};
+pub use graph::{Graph, GraphNode, has_cycle};
 pub use names::NameIndex;
 pub use petgraph::Direction;
 pub use select::select;

@@ -3,7 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use kiln_project::diagnostic::closest;
+use kiln_core::UnknownName;
+use kiln_core::diagnostic::closest;
 
 /// The names `ref` and `source` can reach.
 #[derive(Debug, Default)]
@@ -41,7 +42,7 @@ impl NameIndex {
         from_package: &str,
         package: Option<&str>,
         name: &str,
-    ) -> Result<&str, String> {
+    ) -> Result<&str, UnknownName> {
         let candidates = self.refs.get(name).map(Vec::as_slice).unwrap_or_default();
         let in_package = |p: &str| {
             candidates
@@ -55,18 +56,16 @@ impl NameIndex {
                 .or_else(|| in_package(&self.root))
                 .or_else(|| (candidates.len() == 1).then(|| candidates[0].1.as_str())),
         };
-        found.ok_or_else(|| {
-            let place = package.map_or_else(String::new, |p| format!(" in package `{p}`"));
-            match closest(name, self.refs.keys().map(String::as_str)) {
-                Some(suggestion) if suggestion != name => {
-                    format!("no model, seed or snapshot is named `{name}`{place}; did you mean `{suggestion}`?")
-                }
-                _ => format!("no model, seed or snapshot is named `{name}`{place}"),
-            }
+        found.ok_or_else(|| UnknownName::Ref {
+            name: name.to_owned(),
+            package: package.map(str::to_owned),
+            suggestion: closest(name, self.refs.keys().map(String::as_str))
+                .filter(|suggestion| *suggestion != name)
+                .map(str::to_owned),
         })
     }
 
-    pub fn resolve_source(&self, source: &str, table: &str) -> Result<&str, String> {
+    pub fn resolve_source(&self, source: &str, table: &str) -> Result<&str, UnknownName> {
         if let Some(id) = self.sources.get(&(source.to_owned(), table.to_owned())) {
             return Ok(id);
         }
@@ -78,17 +77,16 @@ impl NameIndex {
             .collect();
         if tables.is_empty() {
             let names: Vec<&str> = self.sources.keys().map(|(s, _)| s.as_str()).collect();
-            return Err(match closest(source, names) {
-                Some(s) => format!("source `{source}` is not declared; did you mean `{s}`?"),
-                None => format!("source `{source}` is not declared in any schema YAML file"),
+            return Err(UnknownName::Source {
+                source: source.to_owned(),
+                suggestion: closest(source, names).map(str::to_owned),
             });
         }
-        Err(match closest(table, tables.iter().copied()) {
-            Some(t) => format!("source `{source}` has no table `{table}`; did you mean `{t}`?"),
-            None => format!(
-                "source `{source}` has no table `{table}`; its tables are {}",
-                tables.join(", ")
-            ),
+        Err(UnknownName::SourceTable {
+            source: source.to_owned(),
+            table: table.to_owned(),
+            suggestion: closest(table, tables.iter().copied()).map(str::to_owned),
+            tables: tables.iter().map(|t| (*t).to_owned()).collect(),
         })
     }
 }

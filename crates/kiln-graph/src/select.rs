@@ -10,10 +10,10 @@
 
 use std::collections::BTreeSet;
 
-use kiln_project::Diagnostic;
+use kiln_core::{Diagnostic, ResourceType};
 use petgraph::Direction;
 
-use crate::graph::{Graph, GraphNode, ResourceType};
+use crate::graph::{Graph, GraphNode};
 
 /// One part of a selector, parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -185,7 +185,7 @@ fn matches(node: &GraphNode, criterion: &Criterion) -> bool {
         },
         Method::Source => {
             node.resource_type == ResourceType::Source && {
-                let source = node.group.as_deref().unwrap_or("");
+                let source = node.source_name.as_deref().unwrap_or("");
                 match value.split_once('.') {
                     Some((s, t)) => glob(s, source) && glob(t, &node.name),
                     None => glob(value, source),
@@ -194,9 +194,7 @@ fn matches(node: &GraphNode, criterion: &Criterion) -> bool {
         }
         Method::ResourceType => ResourceType::parse(value) == Some(node.resource_type),
         Method::Package => glob(value, &node.package),
-        Method::TestType => {
-            node.resource_type == ResourceType::Test && node.group.as_deref() == Some(value)
-        }
+        Method::TestType => node.test_kind.is_some_and(|kind| kind.as_str() == value),
         Method::TestName => node.test_name.as_deref().is_some_and(|n| glob(value, n)),
     }
 }
@@ -288,7 +286,7 @@ pub fn select(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kiln_project::Location;
+    use kiln_core::Location;
 
     fn node(id: &str, folder: &str, deps: &[&str], tags: &[&str], materialized: &str) -> GraphNode {
         GraphNode {
@@ -300,14 +298,16 @@ mod tests {
             path: format!("models/{folder}/{id}.sql"),
             location: Location::new(format!("models/{folder}/{id}.sql"), 1),
             tags: tags.iter().map(|t| (*t).to_owned()).collect(),
-            config: kiln_project::RawConfig {
+            config: kiln_core::RawConfig {
                 materialized: Some(materialized.to_owned()),
                 ..Default::default()
             }
-            .resolve("view"),
+            .resolve(ResourceType::Model, &kiln_core::CliFlags::default())
+            .unwrap(),
             test_name: None,
             depends_on: deps.iter().map(|d| format!("model.shop.{d}")).collect(),
-            group: None,
+            source_name: None,
+            test_kind: None,
         }
     }
 

@@ -3,19 +3,22 @@
 //! is connected (`execute` is false): introspective calls answer as in dbt's parse phase.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use minijinja::value::{Kwargs, Object, ObjectRepr, Rest, from_args};
 use minijinja::{Error, ErrorKind, State, Value};
 use serde_json::Value as Json;
 
-use crate::context::{NodeContext, RefCall, SourceCall};
-use crate::macros::{self, MacroRegistry};
-use crate::relation::{Relation, quote_identifier};
-use crate::warehouse::{AgateTable, ColumnValue, Warehouse, relation_args};
+use kiln_core::{RefCall, Relation, SourceCall, quote_identifier};
 
-fn invalid(message: impl Into<String>) -> Error {
-    Error::new(ErrorKind::InvalidOperation, message.into())
+use crate::context::NodeContext;
+use crate::macros::{self, MacroRegistry};
+
+use crate::introspection::{AgateTable, ColumnValue, Warehouse, relation_args};
+use crate::relation::RelationObject;
+
+fn invalid(message: impl std::fmt::Display) -> Error {
+    Error::new(ErrorKind::InvalidOperation, message.to_string())
 }
 
 /// `ref('model')`, `ref('package', 'model')`, `ref('model', version=2)`.
@@ -45,14 +48,16 @@ pub fn ref_(state: &State<'_, '_>, args: Rest<Value>) -> Result<Value, Error> {
             ));
         }
     };
-    ctx.resolve_ref(call).map(|r| r.to_value()).map_err(invalid)
+    ctx.resolve_ref(call)
+        .map(RelationObject::value)
+        .map_err(invalid)
 }
 
 /// `source('source_name', 'table_name')`.
 pub fn source(state: &State<'_, '_>, source: String, table: String) -> Result<Value, Error> {
     let ctx = NodeContext::require(state, "source")?;
     ctx.resolve_source(SourceCall { source, table })
-        .map(|r| r.to_value())
+        .map(RelationObject::value)
         .map_err(invalid)
 }
 
@@ -139,7 +144,54 @@ pub struct LogLine {
     pub info: bool,
 }
 
-pub type LogSink = Arc<Mutex<Vec<LogLine>>>;
+/// Receives log lines as templates produce them (from any rendering thread).
+pub type LogListener = Arc<dyn Fn(&LogLine) + Send + Sync>;
+
+/// Where `log()` and `exceptions.warn()` lines go: to the listener the command set, so that
+/// they show as they happen; until one is set, they are kept for [`LogChannel::take`].
+#[derive(Default)]
+pub struct LogChannel {
+    listener: RwLock<Option<LogListener>>,
+    kept: Mutex<Vec<LogLine>>,
+}
+
+impl LogChannel {
+    pub fn set_listener(&self, listener: LogListener) {
+        *self
+            .listener
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Some(listener);
+    }
+
+    /// The lines kept so far (those sent while no listener was set).
+    pub fn take(&self) -> Vec<LogLine> {
+        std::mem::take(&mut *self.kept.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    fn push(&self, line: LogLine) {
+        let listener = self
+            .listener
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        match listener {
+            Some(listener) => listener(&line),
+            None => self
+                .kept
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(line),
+        }
+    }
+}
+
+impl std::fmt::Debug for LogChannel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogChannel").finish_non_exhaustive()
+    }
+}
+
+pub type LogSink = Arc<LogChannel>;
 
 /// Records a log line. Lines from the parse render are dropped: every node is rendered again
 /// for compilation, and a message should be shown once.
@@ -147,9 +199,7 @@ fn push_log(state: &State<'_, '_>, sink: &LogSink, line: LogLine) {
     if NodeContext::current(state).is_some_and(|ctx| ctx.phase == crate::context::Phase::Parse) {
         return;
     }
-    sink.lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .push(line);
+    sink.push(line);
 }
 
 /// `log(message, info=False)`.
@@ -218,12 +268,12 @@ impl Object for Exceptions {
 
 /// `adapter`: dispatch and quoting always; introspection answers as in dbt's parse phase.
 #[derive(Debug)]
-pub struct Adapter {
+pub struct AdapterObject {
     pub registry: Arc<MacroRegistry>,
     pub adapter_type: String,
 }
 
-impl Object for Adapter {
+impl Object for AdapterObject {
     fn repr(self: &Arc<Self>) -> ObjectRepr {
         ObjectRepr::Plain
     }
@@ -246,8 +296,7 @@ impl Object for Adapter {
                 let Some((_, warehouse)) = warehouse(state) else {
                     return Ok(Value::from(Vec::<Value>::new()));
                 };
-                let relation = relation
-                    .downcast_object_ref::<Relation>()
+                let relation = RelationObject::from_value(&relation)
                     .cloned()
                     .ok_or_else(|| {
                         invalid("get_columns_in_relation() takes a relation, e.g. ref('x') or this")
@@ -267,8 +316,7 @@ impl Object for Adapter {
                     relation_args(args)?
                 } else {
                     let (relation,): (Value,) = from_args(args)?;
-                    let relation = relation
-                        .downcast_object_ref::<Relation>()
+                    let relation = RelationObject::from_value(&relation)
                         .cloned()
                         .ok_or_else(|| invalid("expected a relation"))?;
                     (
@@ -280,7 +328,7 @@ impl Object for Adapter {
                 let found = warehouse
                     .get_relation(database.as_deref(), &schema, &identifier)
                     .map_err(invalid)?;
-                Ok(found.map_or(Value::from(()), |r| r.to_value()))
+                Ok(found.map_or(Value::from(()), RelationObject::value))
             }
             // Nothing Kiln can answer yet: no columns.
             "get_missing_columns" | "get_columns_in_query" | "list_relations_without_caching" => {
@@ -415,7 +463,7 @@ impl Object for RelationApi {
                 .unwrap_or_default(),
             kind: kwargs.get("type")?,
         };
-        Ok(relation.to_value())
+        Ok(RelationObject::value(relation))
     }
 }
 

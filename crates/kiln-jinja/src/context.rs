@@ -8,13 +8,13 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use kiln_project::RawConfig;
+use kiln_core::{RawConfig, RefCall, Relation, SourceCall, UnknownName};
 use minijinja::value::{Kwargs, Object, ObjectRepr, from_args};
 use minijinja::{Error, ErrorKind, State, Value};
 use serde_json::Value as Json;
 
-use crate::relation::Relation;
-use crate::warehouse::{QueryResult, Warehouse};
+use crate::introspection::{QueryResult, Warehouse};
+use crate::relation::RelationObject;
 
 /// Which render this is: the first one finds dependencies and config, the second one produces
 /// the SQL that runs.
@@ -36,25 +36,11 @@ pub struct NodeInfo {
     pub fqn: Vec<String>,
 }
 
-/// A `ref()` call.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct RefCall {
-    pub package: Option<String>,
-    pub name: String,
-}
-
-/// A `source()` call.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct SourceCall {
-    pub source: String,
-    pub table: String,
-}
-
 /// Turns `ref` and `source` calls into relations. The parse render gets one that knows only
 /// sources; the compile render one that knows every node's final relation.
 pub trait Resolver: Send + Sync {
-    fn resolve_ref(&self, from: &NodeInfo, call: &RefCall) -> Result<Relation, String>;
-    fn resolve_source(&self, call: &SourceCall) -> Result<Relation, String>;
+    fn resolve_ref(&self, from: &NodeInfo, call: &RefCall) -> Result<Relation, UnknownName>;
+    fn resolve_source(&self, call: &SourceCall) -> Result<Relation, UnknownName>;
 }
 
 /// What a render recorded.
@@ -203,7 +189,7 @@ impl NodeContext {
         std::mem::take(&mut self.lock().recorded)
     }
 
-    pub fn resolve_ref(&self, call: RefCall) -> Result<Relation, String> {
+    pub fn resolve_ref(&self, call: RefCall) -> Result<Relation, UnknownName> {
         let relation = self.resolver.resolve_ref(&self.node, &call);
         if self.phase == Phase::Parse {
             self.lock().recorded.refs.push(call);
@@ -211,7 +197,7 @@ impl NodeContext {
         relation
     }
 
-    pub fn resolve_source(&self, call: SourceCall) -> Result<Relation, String> {
+    pub fn resolve_source(&self, call: SourceCall) -> Result<Relation, UnknownName> {
         let relation = self.resolver.resolve_source(&call);
         if self.phase == Phase::Parse {
             self.lock().recorded.sources.push(call);
@@ -225,7 +211,7 @@ impl NodeContext {
             return Ok(());
         }
         let layer = RawConfig::from_json(layer)
-            .map_err(|message| Error::new(ErrorKind::InvalidOperation, message))?;
+            .map_err(|error| Error::new(ErrorKind::InvalidOperation, error.to_string()))?;
         let mut state = self.lock();
         state.recorded.config.merge(layer);
         state.config_json = serde_json::to_value(&state.recorded.config).unwrap_or(Json::Null);
@@ -251,7 +237,7 @@ impl Object for NodeContext {
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         match key.as_str()? {
             "__kiln" => Some(Value::from_dyn_object(self.clone())),
-            "this" => Some(self.this.to_value()),
+            "this" => Some(RelationObject::value(self.this.clone())),
             "model" => Some(self.model.clone()),
             "execute" => Some(Value::from(self.warehouse.is_some())),
             "config" => Some(Value::from_object(ConfigObject(self.clone()))),

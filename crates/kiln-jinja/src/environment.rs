@@ -3,14 +3,14 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
-use kiln_project::diagnostic::DiagnosticSink;
-use kiln_project::{Diagnostic, Diagnostics, Location, Project};
+use kiln_core::{Diagnostic, Diagnostics, Location, diagnostic::DiagnosticSink};
+use kiln_project::Project;
 use minijinja::{Environment, UndefinedBehavior, Value};
 use serde_json::Value as Json;
 
-use crate::builtins::{self, Adapter, Api, Exceptions, LogFn, LogLine, LogSink, VarFn, Vars};
+use crate::builtins::{self, AdapterObject, Api, Exceptions, LogFn, LogLine, LogSink, VarFn, Vars};
 use crate::context::NodeContext;
 use crate::error::to_diagnostic;
 use crate::macro_file::{self, BlockKind};
@@ -88,7 +88,7 @@ impl JinjaEnv {
         }
 
         let registry = Arc::new(registry);
-        let logs: LogSink = Arc::new(Mutex::new(Vec::new()));
+        let logs: LogSink = Arc::default();
         let vars = Vars {
             cli: options.cli_vars.clone(),
             root_package: project.name().to_owned(),
@@ -152,7 +152,7 @@ impl JinjaEnv {
         let Some(name) = crate::error::unknown_name(inner) else {
             return diagnostic;
         };
-        match kiln_project::diagnostic::closest(name, self.registry.names()) {
+        match kiln_core::diagnostic::closest(name, self.registry.names()) {
             Some(known) => diagnostic.help(format!("did you mean `{known}`?")),
             None => diagnostic.help("define it in a .sql file under the macro paths"),
         }
@@ -185,7 +185,13 @@ impl JinjaEnv {
 
     /// Takes the lines `log()` and `exceptions.warn()` produced so far.
     pub fn take_logs(&self) -> Vec<LogLine> {
-        std::mem::take(&mut *self.logs.lock().unwrap_or_else(PoisonError::into_inner))
+        self.logs.take()
+    }
+
+    /// From now on, hands every log line to `listener` as it happens (lines kept so far stay
+    /// for [`JinjaEnv::take_logs`]).
+    pub fn on_log(&self, listener: builtins::LogListener) {
+        self.logs.set_listener(listener);
     }
 }
 
@@ -275,7 +281,7 @@ fn add_globals(
     env.add_global("exceptions", Value::from_object(Exceptions(logs.clone())));
     env.add_global(
         "adapter",
-        Value::from_object(Adapter {
+        Value::from_object(AdapterObject {
             registry: registry.clone(),
             adapter_type: adapter_type.to_owned(),
         }),

@@ -4,7 +4,7 @@
 use std::error::Error as _;
 use std::path::PathBuf;
 
-use kiln_project::{Diagnostic, Location};
+use kiln_core::{Diagnostic, Location};
 use minijinja::ErrorKind;
 
 use crate::macros::TEMPLATE_SEPARATOR;

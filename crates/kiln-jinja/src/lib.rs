@@ -13,15 +13,15 @@ pub mod builtins;
 pub mod context;
 pub mod environment;
 pub mod error;
+pub mod introspection;
 pub mod macro_file;
 pub mod macros;
 pub mod relation;
-pub mod warehouse;
 
-pub use context::{NodeContext, NodeInfo, Phase, Recorded, RefCall, Resolver, SourceCall};
+pub use context::{NodeContext, NodeInfo, Phase, Recorded, Resolver};
 pub use environment::{EnvOptions, JinjaEnv};
-pub use relation::{Relation, quote_identifier};
-pub use warehouse::{QueryResult, Warehouse};
+pub use introspection::{QueryFailed, QueryResult, Warehouse};
+pub use relation::RelationObject;
 
 /// Any serializable value (config, vars, JSON) as a template value.
 pub(crate) fn to_value<T: serde::Serialize>(value: T) -> minijinja::Value {

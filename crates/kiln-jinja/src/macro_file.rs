@@ -8,7 +8,7 @@
 
 use std::path::Path;
 
-use kiln_project::{Diagnostic, Location};
+use kiln_core::{Diagnostic, Location};
 
 /// What kind of block was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

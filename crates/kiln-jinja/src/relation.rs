@@ -1,108 +1,52 @@
-//! Relations: what `ref()`, `source()` and `this` return, rendered as quoted names.
+//! Relations as templates see them: what `ref()`, `source()` and `this` return, with dbt's
+//! attributes and methods, rendered as quoted names. The data is [`kiln_core::Relation`].
 
 use std::fmt;
 use std::sync::Arc;
 
+use kiln_core::Relation;
 use minijinja::value::{Kwargs, Object, ObjectRepr, from_args};
 use minijinja::{Error, ErrorKind, State, Value};
-use serde::Serialize;
 
-/// A table or view in the warehouse, or an ephemeral model's CTE.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
-pub struct Relation {
-    pub database: Option<String>,
-    pub schema: Option<String>,
-    pub identifier: String,
-    /// `table`, `view`, `cte`, `materialized_view`, or none when unknown.
-    #[serde(rename = "type")]
-    pub kind: Option<String>,
-}
+/// A [`Relation`] as a template value: what `ref()`, `source()` and `this` return.
+#[derive(Debug, Clone)]
+pub struct RelationObject(pub Relation);
 
-impl Relation {
-    pub fn new(
-        database: impl Into<String>,
-        schema: impl Into<String>,
-        identifier: impl Into<String>,
-    ) -> Self {
-        Relation {
-            database: Some(database.into()),
-            schema: Some(schema.into()),
-            identifier: identifier.into(),
-            kind: None,
-        }
+impl RelationObject {
+    /// The template value of `relation`.
+    pub fn value(relation: Relation) -> Value {
+        Value::from_object(RelationObject(relation))
     }
 
-    /// The CTE name an ephemeral model is inlined under (dbt's naming).
-    pub fn ephemeral(model_name: &str) -> Self {
-        Relation {
-            database: None,
-            schema: None,
-            identifier: format!("__dbt__cte__{model_name}"),
-            kind: Some("cte".to_owned()),
-        }
-    }
-
-    pub fn with_kind(mut self, kind: &str) -> Self {
-        self.kind = Some(kind.to_owned());
-        self
-    }
-
-    pub fn is_cte(&self) -> bool {
-        self.kind.as_deref() == Some("cte")
-    }
-
-    pub fn to_value(&self) -> Value {
-        Value::from_object(self.clone())
+    /// The relation a template value holds, if it is one.
+    pub fn from_value(value: &Value) -> Option<&Relation> {
+        value
+            .downcast_object_ref::<RelationObject>()
+            .map(|object| &object.0)
     }
 }
 
-/// Quotes an identifier for PostgreSQL: wrapped in double quotes, inner quotes doubled.
-pub fn quote_identifier(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
-impl fmt::Display for Relation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.is_cte() {
-            return f.write_str(&self.identifier);
-        }
-        let parts = [
-            self.database.as_deref(),
-            self.schema.as_deref(),
-            Some(self.identifier.as_str()),
-        ];
-        let mut first = true;
-        for part in parts.into_iter().flatten() {
-            if !first {
-                f.write_str(".")?;
-            }
-            first = false;
-            f.write_str(&quote_identifier(part))?;
-        }
-        Ok(())
-    }
-}
-
-impl Object for Relation {
+impl Object for RelationObject {
     fn repr(self: &Arc<Self>) -> ObjectRepr {
         ObjectRepr::Plain
     }
 
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let relation = &self.0;
         let opt = |v: &Option<String>| v.clone().map_or(Value::from(()), Value::from);
         Some(match key.as_str()? {
-            "database" => opt(&self.database),
-            "schema" => opt(&self.schema),
-            "identifier" | "name" | "table" => Value::from(self.identifier.clone()),
-            "type" => opt(&self.kind),
-            "is_table" => Value::from(self.kind.as_deref() == Some("table")),
-            "is_view" => Value::from(self.kind.as_deref() == Some("view")),
-            "is_cte" => Value::from(self.is_cte()),
+            "database" => opt(&relation.database),
+            "schema" => opt(&relation.schema),
+            "identifier" | "name" | "table" => Value::from(relation.identifier.clone()),
+            "type" => opt(&relation.kind),
+            "is_table" => Value::from(relation.kind.as_deref() == Some("table")),
+            "is_view" => Value::from(relation.kind.as_deref() == Some("view")),
+            "is_cte" => Value::from(relation.is_cte()),
             "is_materialized_view" => {
-                Value::from(self.kind.as_deref() == Some("materialized_view"))
+                Value::from(relation.kind.as_deref() == Some("materialized_view"))
             }
             "path" => crate::to_value(serde_json::json!({
-                "database": self.database, "schema": self.schema, "identifier": self.identifier,
+                "database": relation.database, "schema": relation.schema, "identifier": relation.identifier,
             })),
             _ => return None,
         })
@@ -115,10 +59,10 @@ impl Object for Relation {
         args: &[Value],
     ) -> Result<Value, Error> {
         match method {
-            "render" => Ok(Value::from(self.to_string())),
+            "render" => Ok(Value::from(self.0.to_string())),
             "include" => {
                 let (kwargs,): (Kwargs,) = from_args(args)?;
-                let mut relation = (**self).clone();
+                let mut relation = self.0.clone();
                 if !kwargs.get::<Option<bool>>("database")?.unwrap_or(true) {
                     relation.database = None;
                 }
@@ -127,11 +71,11 @@ impl Object for Relation {
                 }
                 kwargs.get::<Option<bool>>("identifier")?;
                 kwargs.assert_all_used()?;
-                Ok(relation.to_value())
+                Ok(RelationObject::value(relation))
             }
             "incorporate" | "replace_path" => {
                 let (kwargs,): (Kwargs,) = from_args(args)?;
-                let mut relation = (**self).clone();
+                let mut relation = self.0.clone();
                 let path: Option<Value> = kwargs.get("path")?;
                 let path = path.as_ref();
                 let path_field = |name: &str| -> Result<Option<String>, Error> {
@@ -162,7 +106,7 @@ impl Object for Relation {
                 if let Some(kind) = kwargs.get::<Option<String>>("type")? {
                     relation.kind = Some(kind);
                 }
-                Ok(relation.to_value())
+                Ok(RelationObject::value(relation))
             }
             "quote" => Ok(Value::from_dyn_object(self.clone())),
             _ => Err(Error::new(
@@ -173,7 +117,7 @@ impl Object for Relation {
     }
 
     fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&**self, f)
+        fmt::Display::fmt(&self.0, f)
     }
 }
 
@@ -182,23 +126,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn renders_quoted_three_part_names() {
-        let relation = Relation::new("analytics", "dbt_marts", "orders");
-        assert_eq!(relation.to_string(), r#""analytics"."dbt_marts"."orders""#);
-        assert_eq!(Relation::ephemeral("eph").to_string(), "__dbt__cte__eph");
-        assert_eq!(quote_identifier(r#"we"ird"#), r#""we""ird""#);
-    }
-
-    #[test]
     fn jinja_sees_attributes_and_include() {
         let mut env = minijinja::Environment::new();
-        env.add_global("r", Relation::new("db", "s", "t").to_value());
+        env.add_global("r", RelationObject::value(Relation::new("db", "s", "t")));
         let out = env
             .render_str(
-                "{{ r.schema }}.{{ r.identifier }} {{ r.include(database=false) }}",
+                "{{ r.schema }}.{{ r.identifier }} {{ r.include(database=false) }} {{ r }}",
                 (),
             )
             .unwrap();
-        assert_eq!(out, r#"s.t "s"."t""#);
+        assert_eq!(out, r#"s.t "s"."t" "db"."s"."t""#);
     }
 }

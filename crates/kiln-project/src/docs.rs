@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use crate::diagnostic::{Diagnostic, Location};
+use kiln_core::diagnostic::{Diagnostic, Location};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DocBlock {

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use minijinja::{Environment, Error, ErrorKind, Value};
 
-use crate::diagnostic::{Diagnostic, Location};
+use kiln_core::diagnostic::{Diagnostic, Location};
 use serde_json::Value as Json;
 
 use crate::yaml::{self, Node};

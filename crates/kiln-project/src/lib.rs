@@ -6,8 +6,6 @@
 //! project files; the result is typed data that keeps the file and line of everything a later
 //! step may have to report.
 
-pub mod config;
-pub mod diagnostic;
 pub mod docs;
 pub mod env;
 pub mod packages;
@@ -17,7 +15,5 @@ pub mod project_file;
 pub mod schema;
 pub mod yaml;
 
-pub use config::{NodeConfig, RawConfig};
-pub use diagnostic::{Diagnostic, Diagnostics, Location, Severity};
 pub use profiles::{Profile, Secret};
 pub use project::{Package, Project, SeedFile, SqlFile};

@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_json::Value as Json;
 
-use crate::diagnostic::{Diagnostic, Location};
 use crate::project_file;
 use crate::yaml;
+use kiln_core::diagnostic::{Diagnostic, Location};
 
 pub const PACKAGE_FILE_NAMES: &[&str] = &["packages.yml", "dependencies.yml"];
 

@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value as Json;
 
-use crate::diagnostic::{Diagnostic, Location, closest, relative_to};
 use crate::env::render_env_vars;
 use crate::yaml;
+use kiln_core::diagnostic::{Diagnostic, Location, closest, relative_to};
 
 /// A password or other secret: never printed, never serialized.
 #[derive(Clone, Default, PartialEq, Eq)]

@@ -6,12 +6,12 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use walkdir::WalkDir;
 
-use crate::diagnostic::{Diagnostic, DiagnosticSink, Diagnostics, Location, relative_to};
 use crate::docs::{self, DocBlock};
 use crate::packages::{self, PackageSpec};
 use crate::project_file::{self, PROJECT_FILE_NAMES, ProjectFile};
 use crate::schema::{self, SchemaFile};
 use crate::yaml;
+use kiln_core::diagnostic::{Diagnostic, DiagnosticSink, Diagnostics, Location, relative_to};
 
 /// A SQL file of a package: a model, a macro file or a singular test.
 #[derive(Debug, Clone)]

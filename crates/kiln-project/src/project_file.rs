@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_json::Value as Json;
 
-use crate::config::{CONFIG_KEYS, RawConfig};
-use crate::diagnostic::{Diagnostic, Location};
 use crate::env::render_env_vars;
 use crate::yaml::{self, Node};
+use kiln_core::config::{CONFIG_KEYS, RawConfig};
+use kiln_core::diagnostic::{Diagnostic, Location};
 
 /// The project file names Kiln looks for, in order.
 pub const PROJECT_FILE_NAMES: &[&str] = &["project.yml", "dbt_project.yml"];
@@ -336,7 +336,7 @@ fn read_config_tree(
                 location: Location::new(file, line),
             }),
             Err(message) => {
-                errors.push(Diagnostic::error(message).at(Location::new(file, line)));
+                errors.push(Diagnostic::error(message.to_string()).at(Location::new(file, line)));
             }
         }
     }

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_json::Value as Json;
 
-use crate::diagnostic::Diagnostic;
 use crate::yaml::Node;
+use kiln_core::diagnostic::Diagnostic;
 
 const KNOWN_KEYS: &[&str] = &[
     "version",
@@ -103,7 +103,7 @@ pub struct NodeProps {
     pub name: String,
     #[serde(default)]
     pub description: String,
-    /// The `config:` block: a config layer (see [`crate::config`]).
+    /// The `config:` block: a config layer (see [`kiln_core::config`]).
     pub config: Option<Json>,
     #[serde(default)]
     pub columns: Vec<ColumnProps>,

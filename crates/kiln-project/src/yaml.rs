@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde::de::{self, DeserializeOwned, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::Spanned;
 
-use crate::diagnostic::{Diagnostic, Location, closest};
+use kiln_core::diagnostic::{Diagnostic, Location, closest};
 
 /// A YAML value with the line it starts on (1-based; 0 when unknown).
 #[derive(Debug, Clone, PartialEq)]

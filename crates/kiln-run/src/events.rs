@@ -1,24 +1,29 @@
-//! What the runner reports while it works; the binary decides how to show it.
+//! What the runner reports while it works, as typed events; the binary decides how to show
+//! them (text lines, a live status line, JSON).
+
+use kiln_core::Node;
 
 use crate::results::NodeResult;
 
-/// A node starting or finishing, numbered like dbt's output (`3 of 41`).
+/// Something that happened during a run.
 #[derive(Debug)]
 pub enum Event<'a> {
+    /// A node starts, numbered like dbt's output (`3 of 41`).
     Start {
         index: usize,
         total: usize,
-        unique_id: &'a str,
-        description: &'a str,
+        node: &'a Node,
     },
+    /// A node finished, or was skipped (`index` is 0 then).
     Finish {
         index: usize,
         total: usize,
-        description: &'a str,
+        node: &'a Node,
         result: &'a NodeResult,
     },
-    /// Something the user should know that is not a node's result.
-    Warning { message: String },
+    /// Swapping in a node's new relation recreated views of other projects (or of nodes not
+    /// in this run) that depended on the old one.
+    RecreatedViews { node: &'a Node, views: &'a [String] },
     /// A hook of the whole run (`on-run-start`, `on-run-end`) ran.
     Hook {
         name: &'a str,

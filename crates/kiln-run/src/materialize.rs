@@ -15,9 +15,9 @@ use std::collections::BTreeSet;
 
 use kiln_adapter::catalog::{self, Column, RelationKind, ident, literal, qualified};
 use kiln_adapter::{AdapterError, ExecResult};
-use kiln_jinja::Relation;
+use kiln_core::{IncrementalStrategy, OnSchemaChange, Relation};
 
-use crate::warehouse::SharedConnection;
+use crate::connection::SharedConnection;
 
 /// A hook to run around the build.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,9 +68,9 @@ pub struct Outcome {
 /// Incremental settings of a model.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Incremental {
-    pub strategy: String,
+    pub strategy: IncrementalStrategy,
     pub unique_key: Vec<String>,
-    pub on_schema_change: String,
+    pub on_schema_change: OnSchemaChange,
     pub predicates: Vec<String>,
 }
 
@@ -323,7 +323,7 @@ fn reconcile_columns(
     target: &str,
     existing: &[Column],
     incoming: &[Column],
-    on_schema_change: &str,
+    on_schema_change: OnSchemaChange,
 ) -> Result<Vec<String>, AdapterError> {
     let (have, new) = (names(existing), names(incoming));
     let added: Vec<&Column> = incoming
@@ -345,7 +345,7 @@ fn reconcile_columns(
         .collect();
     let in_sync = added.is_empty() && removed.is_empty() && changed.is_empty();
     match on_schema_change {
-        "fail" if !in_sync => {
+        OnSchemaChange::Fail if !in_sync => {
             let list = |cols: Vec<String>| {
                 if cols.is_empty() {
                     "none".to_owned()
@@ -366,7 +366,7 @@ fn reconcile_columns(
                 ),
             )));
         }
-        "append_new_columns" | "sync_all_columns" => {
+        OnSchemaChange::AppendNewColumns | OnSchemaChange::SyncAllColumns => {
             for column in &added {
                 exec(
                     conn,
@@ -377,7 +377,7 @@ fn reconcile_columns(
                     ),
                 )?;
             }
-            if on_schema_change == "sync_all_columns" {
+            if on_schema_change == OnSchemaChange::SyncAllColumns {
                 for column in &removed {
                     exec(
                         conn,
@@ -407,12 +407,7 @@ fn reconcile_columns(
                 .map(|c| c.name.clone())
                 .collect());
         }
-        "ignore" | "fail" => {}
-        other => {
-            return Err(AdapterError::Other(format!(
-                "on_schema_change `{other}` is not one of ignore, fail, append_new_columns, sync_all_columns"
-            )));
-        }
+        OnSchemaChange::Ignore | OnSchemaChange::Fail => {}
     }
     // ignore: the target's columns that the new rows have, in the target's order.
     Ok(existing
@@ -428,7 +423,7 @@ pub fn incremental(
     build: &Build<'_>,
     settings: &Incremental,
 ) -> Result<Outcome, AdapterError> {
-    if settings.strategy != "append" && settings.unique_key.is_empty() {
+    if settings.strategy != IncrementalStrategy::Append && settings.unique_key.is_empty() {
         return Err(AdapterError::Other(format!(
             "incremental_strategy `{}` needs a unique_key; set one, or use incremental_strategy='append'",
             settings.strategy
@@ -452,7 +447,7 @@ pub fn incremental(
             &target,
             &existing,
             &incoming,
-            &settings.on_schema_change,
+            settings.on_schema_change,
         )?;
         let list = columns
             .iter()
@@ -471,8 +466,8 @@ pub fn incremental(
             "insert into {target} ({list}) select {list} from {}",
             ident(&temp)
         );
-        match settings.strategy.as_str() {
-            "append" => {
+        match settings.strategy {
+            IncrementalStrategy::Append => {
                 let inserted = exec(conn, &insert)?;
                 Ok(outcome(
                     format!("INSERT 0 {}", inserted.rows_affected),
@@ -480,7 +475,7 @@ pub fn incremental(
                     Vec::new(),
                 ))
             }
-            "delete+insert" => {
+            IncrementalStrategy::DeleteInsert => {
                 exec(
                     conn,
                     &format!(
@@ -494,7 +489,7 @@ pub fn incremental(
                     Vec::new(),
                 ))
             }
-            "merge" => {
+            IncrementalStrategy::Merge => {
                 let updates: Vec<String> = columns
                     .iter()
                     .filter(|c| !settings.unique_key.contains(c))
@@ -523,9 +518,6 @@ pub fn incremental(
                     Vec::new(),
                 ))
             }
-            other => Err(AdapterError::Other(format!(
-                "incremental_strategy `{other}` is not supported; use append, delete+insert or merge"
-            ))),
         }
     })
 }

@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use kiln_adapter::local::LocalInstance;
 use kiln_adapter::{Adapter, PgSettings, PostgresAdapter};
-use kiln_project::{Diagnostic, Diagnostics, Profile, Project};
+use kiln_core::{Diagnostic, Diagnostics};
+use kiln_project::{Profile, Project};
 
 use crate::printer::Printer;
 

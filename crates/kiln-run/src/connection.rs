@@ -4,7 +4,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use kiln_adapter::catalog::{self, RelationKind};
 use kiln_adapter::{AdapterError, Connection, Table};
-use kiln_jinja::{QueryResult, Relation, Warehouse};
+use kiln_core::Relation;
+use kiln_jinja::{QueryFailed, QueryResult, Warehouse};
 
 /// A connection several owners use one at a time.
 #[derive(Clone)]
@@ -18,6 +19,12 @@ impl SharedConnection {
     /// The connection; a panic elsewhere never leaves it in a state worse than a failed query.
     pub fn lock(&self) -> MutexGuard<'_, Box<dyn Connection>> {
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+fn failed(error: AdapterError) -> QueryFailed {
+    QueryFailed {
+        message: error.full_message(),
     }
 }
 
@@ -44,17 +51,17 @@ fn to_result(table: Table, status: String) -> QueryResult {
 }
 
 impl Warehouse for SharedConnection {
-    fn query(&self, sql: &str) -> Result<QueryResult, String> {
+    fn query(&self, sql: &str) -> Result<QueryResult, QueryFailed> {
         let mut conn = self.lock();
         if returns_rows(sql) {
-            let mut table = conn.query(sql).map_err(|e| e.full_message())?;
+            let mut table = conn.query(sql).map_err(failed)?;
             if table.rows.is_empty() {
-                table.columns = conn.columns_of(sql).map_err(|e| e.full_message())?;
+                table.columns = conn.columns_of(sql).map_err(failed)?;
             }
             let status = format!("SELECT {}", table.rows.len());
             Ok(to_result(table, status))
         } else {
-            let result = conn.execute(sql).map_err(|e| e.full_message())?;
+            let result = conn.execute(sql).map_err(failed)?;
             Ok(to_result(
                 Table::default(),
                 format!("OK {}", result.rows_affected),
@@ -62,7 +69,7 @@ impl Warehouse for SharedConnection {
         }
     }
 
-    fn columns(&self, relation: &Relation) -> Result<Vec<(String, String)>, String> {
+    fn columns(&self, relation: &Relation) -> Result<Vec<(String, String)>, QueryFailed> {
         let name = match &relation.schema {
             Some(schema) => catalog::qualified(schema, &relation.identifier),
             None => catalog::ident(&relation.identifier),
@@ -74,7 +81,7 @@ impl Warehouse for SharedConnection {
             Err(AdapterError::Database {
                 code: Some(code), ..
             }) if code == "42P01" || code == "3F000" => Ok(Vec::new()),
-            Err(error) => Err(error.full_message()),
+            Err(error) => Err(failed(error)),
         }
     }
 
@@ -83,10 +90,9 @@ impl Warehouse for SharedConnection {
         database: Option<&str>,
         schema: &str,
         identifier: &str,
-    ) -> Result<Option<Relation>, String> {
+    ) -> Result<Option<Relation>, QueryFailed> {
         let mut conn = self.lock();
-        let kind = catalog::relation_kind(conn.as_mut(), schema, identifier)
-            .map_err(|e| e.full_message())?;
+        let kind = catalog::relation_kind(conn.as_mut(), schema, identifier).map_err(failed)?;
         Ok(kind.map(|kind| Relation {
             database: database.map(str::to_owned),
             schema: Some(schema.to_owned()),
@@ -101,8 +107,11 @@ pub fn existing_kind(
     conn: &SharedConnection,
     relation: &Relation,
 ) -> Result<Option<RelationKind>, AdapterError> {
-    let schema = relation.schema.as_deref().unwrap_or("public");
-    catalog::relation_kind(conn.lock().as_mut(), schema, &relation.identifier)
+    catalog::relation_kind(
+        conn.lock().as_mut(),
+        relation.schema_or_public(),
+        &relation.identifier,
+    )
 }
 
 #[cfg(test)]

@@ -9,50 +9,18 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use kiln_graph::ResourceType;
-use kiln_jinja::{RefCall, Relation, SourceCall};
-use kiln_project::diagnostic::DiagnosticSink;
+use kiln_core::diagnostic::DiagnosticSink;
+use kiln_core::{
+    Diagnostic, Location, Node, NodeConfig, RawConfig, RefCall, Relation, ResourceType, SourceCall,
+    TestInfo, TestKind, WrongType,
+};
 use kiln_project::project_file::FolderConfig;
 use kiln_project::schema::TestDecl;
-use kiln_project::{Diagnostic, Location, Package, Project, RawConfig};
+use kiln_project::{Package, Project};
 use md5::{Digest, Md5};
 use serde_json::Value as Json;
 
 use crate::discover::Discovered;
-use crate::node::Node;
-
-/// What kind of test a test node is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TestKind {
-    Generic,
-    Singular,
-}
-
-impl TestKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TestKind::Generic => "generic",
-            TestKind::Singular => "singular",
-        }
-    }
-}
-
-/// What a test node knows about the test.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TestInfo {
-    pub kind: TestKind,
-    /// `unique`, `accepted_values`, a custom test's name, or a singular test's file name.
-    pub test_name: String,
-    pub column_name: Option<String>,
-    /// The node the test is attached to (its `model`), once dependencies are resolved.
-    pub attached_node: Option<String>,
-    /// Whether that node is a source (the test's first `source()` call) or not (its first
-    /// `ref()`).
-    pub attached_to_source: bool,
-    /// For Kiln's built-in generic tests, whose macros call no `ref` of their own: the calls in
-    /// the test's arguments, so that the parse phase need not render it.
-    pub static_calls: Option<(Vec<RefCall>, Vec<SourceCall>)>,
-}
 
 /// Generic tests whose built-in macros call no `ref` or `source` of their own.
 const BUILT_IN_TESTS: &[&str] = &["unique", "not_null", "accepted_values", "relationships"];
@@ -347,7 +315,7 @@ fn base_test_config(
     trees: &[&[FolderConfig]],
     fqn: &[String],
     own: serde_json::Map<String, Json>,
-) -> Result<RawConfig, String> {
+) -> Result<RawConfig, WrongType> {
     // Tests store their failures in `<target schema>_dbt_test__audit` unless configured otherwise.
     let mut config = RawConfig::from_json(serde_json::json!({"schema": "dbt_test__audit"}))?;
     for layer in crate::discover::folder_layers(trees, fqn) {
@@ -392,7 +360,7 @@ fn test_node(
         display_path: display.to_path_buf(),
         location: Location::new(display, line),
         raw_code,
-        config: RawConfig::default().resolve("test"),
+        config: NodeConfig::default_for(ResourceType::Test),
         relation: Relation::new("", "", unique_name),
         description: String::new(),
         columns: Vec::new(),
@@ -496,8 +464,8 @@ pub fn discover_tests(
                 let at = Location::new(&file.path, decl.line);
                 let spec = match read_spec(decl) {
                     Ok(spec) => spec,
-                    Err(message) => {
-                        sink.push(Diagnostic::error(message).at(at));
+                    Err(error) => {
+                        sink.push(Diagnostic::error(error.to_string()).at(at));
                         continue;
                     }
                 };
@@ -514,17 +482,12 @@ pub fn discover_tests(
                 }
                 let config = match base_test_config(&trees, &fqn, own_config) {
                     Ok(config) => config,
-                    Err(message) => {
-                        sink.push(Diagnostic::error(message).at(at));
+                    Err(error) => {
+                        sink.push(Diagnostic::error(error.to_string()).at(at));
                         continue;
                     }
                 };
-                let where_ = config
-                    .other
-                    .get("where")
-                    .and_then(Json::as_str)
-                    .map(str::to_owned);
-                let sql = generic_sql(&spec, &target, where_.as_deref());
+                let sql = generic_sql(&spec, &target, config.where_.as_deref());
                 let hash: String =
                     md5_hex(&format!("{}{}{name}", package.name, file.path.display()))
                         .chars()
@@ -557,8 +520,8 @@ pub fn discover_tests(
         fqn.push(file.name.clone());
         let config = match base_test_config(&trees, &fqn, serde_json::Map::new()) {
             Ok(config) => config,
-            Err(message) => {
-                sink.push(Diagnostic::error(message).at(Location::new(&file.display, 1)));
+            Err(error) => {
+                sink.push(Diagnostic::error(error.to_string()).at(Location::new(&file.display, 1)));
                 continue;
             }
         };

@@ -9,7 +9,7 @@ use minijinja::value::{Object, ObjectRepr, from_args};
 use minijinja::{Error, ErrorKind, State, Value};
 use serde_json::Value as Json;
 
-use crate::relation::Relation;
+use kiln_core::Relation;
 
 /// Rows returned by a query.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -20,22 +20,29 @@ pub struct QueryResult {
     pub status: String,
 }
 
+/// A question to the warehouse that failed, with the server's message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct QueryFailed {
+    pub message: String,
+}
+
 /// A live warehouse session, as templates see it.
 pub trait Warehouse: Send + Sync {
-    fn query(&self, sql: &str) -> Result<QueryResult, String>;
+    fn query(&self, sql: &str) -> Result<QueryResult, QueryFailed>;
     /// Columns of a relation: `(name, data type)`.
-    fn columns(&self, relation: &Relation) -> Result<Vec<(String, String)>, String>;
+    fn columns(&self, relation: &Relation) -> Result<Vec<(String, String)>, QueryFailed>;
     /// The relation under that name with its type (`table`, `view`), if it exists.
     fn get_relation(
         &self,
         database: Option<&str>,
         schema: &str,
         identifier: &str,
-    ) -> Result<Option<Relation>, String>;
+    ) -> Result<Option<Relation>, QueryFailed>;
 }
 
-fn failed(message: String) -> Error {
-    Error::new(ErrorKind::InvalidOperation, message)
+fn failed(message: impl std::fmt::Display) -> Error {
+    Error::new(ErrorKind::InvalidOperation, message.to_string())
 }
 
 /// dbt's agate table, as much of it as projects use: `.columns` (with `.name` and
@@ -195,7 +202,7 @@ impl Object for ColumnValue {
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         match key.as_str()? {
             "name" | "column" => Some(Value::from(self.name.clone())),
-            "quoted" => Some(Value::from(crate::quote_identifier(&self.name))),
+            "quoted" => Some(Value::from(kiln_core::quote_identifier(&self.name))),
             "data_type" | "dtype" => Some(Value::from(self.data_type.clone())),
             _ => None,
         }
@@ -220,9 +227,9 @@ pub fn relation_args(args: &[Value]) -> Result<(Option<String>, String, String),
     };
     let schema = schema
         .or(kwargs.get("schema")?)
-        .ok_or_else(|| failed("get_relation needs a schema".to_owned()))?;
+        .ok_or_else(|| failed("get_relation needs a schema"))?;
     let identifier = identifier
         .or(kwargs.get("identifier")?)
-        .ok_or_else(|| failed("get_relation needs an identifier".to_owned()))?;
+        .ok_or_else(|| failed("get_relation needs an identifier"))?;
     Ok((database, schema, identifier))
 }

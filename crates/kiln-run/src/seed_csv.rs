@@ -102,6 +102,32 @@ fn widen(a: Kind, b: Kind) -> Kind {
     }
 }
 
+/// Why a seed file cannot be loaded. Paths are as given (relative to the project when the
+/// runner reads them).
+#[derive(Debug, thiserror::Error)]
+pub enum SeedError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: the first line must name every column")]
+    NoHeader { path: String },
+    #[error("{path}:{line}: {message}")]
+    Malformed {
+        path: String,
+        line: u64,
+        message: String,
+    },
+    #[error("{path}:{line}: {values} values, but the header names {columns} columns")]
+    Ragged {
+        path: String,
+        line: usize,
+        values: usize,
+        columns: usize,
+    },
+}
+
 /// Reads a seed file. Column names are lowercased unless `quote_columns` is true (PostgreSQL
 /// folds unquoted names, which is what dbt's default produces).
 pub fn read(
@@ -109,37 +135,38 @@ pub fn read(
     column_types: &BTreeMap<String, String>,
     quote_columns: bool,
     delimiter: u8,
-) -> Result<SeedData, String> {
-    let mut data =
-        std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+) -> Result<SeedData, SeedError> {
+    let shown = || path.display().to_string();
+    let mut data = std::fs::read(path).map_err(|source| SeedError::Read {
+        path: shown(),
+        source,
+    })?;
     if data.starts_with(b"\xEF\xBB\xBF") {
         data.drain(..3);
     }
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .from_reader(data.as_slice());
-    let headers = reader
-        .headers()
-        .map_err(|e| format!("{}: {e}", path.display()))?
-        .clone();
+    let malformed = |error: csv::Error, line: u64| SeedError::Malformed {
+        path: shown(),
+        line,
+        message: error.to_string(),
+    };
+    let headers = reader.headers().map_err(|e| malformed(e, 1))?.clone();
     if headers.is_empty() || headers.iter().any(|h| h.trim().is_empty()) {
-        return Err(format!(
-            "{}: the first line must name every column",
-            path.display()
-        ));
+        return Err(SeedError::NoHeader { path: shown() });
     }
     let mut kinds: Vec<Option<Kind>> = vec![None; headers.len()];
     let mut rows = 0;
     for (line, record) in reader.records().enumerate() {
-        let record = record.map_err(|e| format!("{}:{}: {e}", path.display(), line + 2))?;
+        let record = record.map_err(|e| malformed(e, line as u64 + 2))?;
         if record.len() != headers.len() {
-            return Err(format!(
-                "{}:{}: {} values, but the header names {} columns",
-                path.display(),
-                line + 2,
-                record.len(),
-                headers.len()
-            ));
+            return Err(SeedError::Ragged {
+                path: shown(),
+                line: line + 2,
+                values: record.len(),
+                columns: headers.len(),
+            });
         }
         for (i, value) in record.iter().enumerate() {
             if value.is_empty() {
@@ -225,7 +252,9 @@ mod tests {
         let path =
             std::env::temp_dir().join(format!("kiln-seed-ragged-{}.csv", std::process::id()));
         std::fs::write(&path, "a,b\n1,2\n3\n").unwrap();
-        let error = read(&path, &BTreeMap::new(), false, b',').unwrap_err();
+        let error = read(&path, &BTreeMap::new(), false, b',')
+            .unwrap_err()
+            .to_string();
         std::fs::remove_file(&path).unwrap();
         assert!(error.contains(":3:"), "{error}");
     }

@@ -1,0 +1,31 @@
+//! The nouns every stage of Kiln's pipeline shares.
+//!
+//! Loading (`kiln-project`) fills them in, templates (`kiln-jinja`) and the graph
+//! (`kiln-graph`) read them, compilation (`kiln-compile`) completes them and execution
+//! (`kiln-run`) acts on them, so they live here, below all of those:
+//!
+//! - [`Node`] and [`ResourceType`]: one model, seed, test, source... with its final config;
+//! - [`Relation`]: where a node lives in the warehouse, and [`quote_identifier`], the one
+//!   quoting function;
+//! - [`config`]: configuration in layers, from [`RawConfig`] (as written) to [`NodeConfig`]
+//!   (resolved, typed, command line applied);
+//! - [`diagnostic`]: what a user is told about a problem in their files.
+//!
+//! Nothing here does I/O or renders Jinja.
+
+pub mod config;
+pub mod diagnostic;
+pub mod names;
+pub mod node;
+pub mod relation;
+pub mod resource_type;
+
+pub use config::{
+    CliFlags, HardDeletes, IncrementalStrategy, InvalidValue, Materialization, NodeConfig,
+    OnSchemaChange, RawConfig, TestConfig, TestSeverity, WrongType,
+};
+pub use diagnostic::{Diagnostic, Diagnostics, Location, Severity};
+pub use names::UnknownName;
+pub use node::{Column, Node, RefCall, SourceCall, SourceInfo, TestInfo, TestKind};
+pub use relation::{Relation, quote_identifier, quote_literal};
+pub use resource_type::ResourceType;

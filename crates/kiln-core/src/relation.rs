@@ -1,0 +1,110 @@
+//! Relations: where a node lives in the warehouse, and the one way Kiln quotes names.
+
+use std::fmt;
+
+use serde::Serialize;
+
+/// A table or view in the warehouse, or an ephemeral model's CTE.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct Relation {
+    pub database: Option<String>,
+    pub schema: Option<String>,
+    pub identifier: String,
+    /// `table`, `view`, `cte`, `materialized_view`, or none when unknown.
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+}
+
+impl Relation {
+    pub fn new(
+        database: impl Into<String>,
+        schema: impl Into<String>,
+        identifier: impl Into<String>,
+    ) -> Self {
+        Relation {
+            database: Some(database.into()),
+            schema: Some(schema.into()),
+            identifier: identifier.into(),
+            kind: None,
+        }
+    }
+
+    /// The CTE name an ephemeral model is inlined under (dbt's naming).
+    pub fn ephemeral(model_name: &str) -> Self {
+        Relation {
+            database: None,
+            schema: None,
+            identifier: format!("__dbt__cte__{model_name}"),
+            kind: Some("cte".to_owned()),
+        }
+    }
+
+    pub fn with_kind(mut self, kind: &str) -> Self {
+        self.kind = Some(kind.to_owned());
+        self
+    }
+
+    pub fn is_cte(&self) -> bool {
+        self.kind.as_deref() == Some("cte")
+    }
+
+    /// The schema, or PostgreSQL's default one when none is set.
+    pub fn schema_or_public(&self) -> &str {
+        self.schema.as_deref().unwrap_or("public")
+    }
+
+    /// `schema.identifier` unquoted, as run output shows it.
+    pub fn display_name(&self) -> String {
+        format!(
+            "{}.{}",
+            self.schema.as_deref().unwrap_or(""),
+            self.identifier
+        )
+    }
+}
+
+/// Quotes an identifier for PostgreSQL: wrapped in double quotes, inner quotes doubled.
+pub fn quote_identifier(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// A SQL string literal: wrapped in single quotes, inner quotes doubled.
+pub fn quote_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+impl fmt::Display for Relation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_cte() {
+            return f.write_str(&self.identifier);
+        }
+        let parts = [
+            self.database.as_deref(),
+            self.schema.as_deref(),
+            Some(self.identifier.as_str()),
+        ];
+        let mut first = true;
+        for part in parts.into_iter().flatten() {
+            if !first {
+                f.write_str(".")?;
+            }
+            first = false;
+            f.write_str(&quote_identifier(part))?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_quoted_three_part_names() {
+        let relation = Relation::new("analytics", "dbt_marts", "orders");
+        assert_eq!(relation.to_string(), r#""analytics"."dbt_marts"."orders""#);
+        assert_eq!(Relation::ephemeral("eph").to_string(), "__dbt__cte__eph");
+        assert_eq!(quote_identifier(r#"we"ird"#), r#""we""ird""#);
+        assert_eq!(quote_literal("it's"), "'it''s'");
+    }
+}

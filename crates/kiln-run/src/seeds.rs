@@ -1,0 +1,59 @@
+//! Running a seed: read the CSV file, then load it with `COPY` into a table swapped in
+//! atomically.
+
+use std::sync::Arc;
+
+use kiln_compile::RenderOptions;
+use kiln_core::{Node, quote_literal};
+use kiln_jinja::Warehouse;
+
+use crate::connection::SharedConnection;
+use crate::error::RunError;
+use crate::materialize::{self, Outcome};
+use crate::runner::Executor;
+use crate::seed_csv;
+
+impl Executor<'_> {
+    pub(crate) fn run_seed(
+        &self,
+        node: &Node,
+        conn: &SharedConnection,
+    ) -> Result<Outcome, RunError> {
+        let package = self
+            .project
+            .package(&node.package)
+            .ok_or_else(|| RunError::PackageNotLoaded(node.package.clone()))?;
+        let path = package.dir.join(&node.original_file_path);
+        let delimiter = node
+            .config
+            .other
+            .get("delimiter")
+            .and_then(|d| d.as_str())
+            .and_then(|d| d.bytes().next())
+            .unwrap_or(b',');
+        let data = seed_csv::read(
+            &path,
+            &node.config.column_types,
+            node.config.quote_columns.unwrap_or(false),
+            delimiter,
+        )?;
+        let warehouse: Arc<dyn Warehouse> = Arc::new(conn.clone());
+        let options = RenderOptions {
+            incremental: false,
+            warehouse: Some(warehouse),
+        };
+        let (pre_hooks, post_hooks) =
+            crate::hooks::node_hooks(self.parsed, node, &self.resolver, &options)?;
+        let build = self.build(node, "", &pre_hooks, &post_hooks);
+        let delimiter = quote_literal(&(delimiter as char).to_string());
+        let copy_options = format!("format csv, header true, delimiter {delimiter}");
+        self.ensure_schema(conn, &node.relation)?;
+        Ok(materialize::copied_table(
+            conn,
+            &build,
+            &data.columns,
+            &copy_options,
+            &data.data,
+        )?)
+    }
+}
