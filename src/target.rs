@@ -70,6 +70,6 @@ pub fn adapter(project: &Project, profile: &Profile, printer: &Printer) -> Resul
         }
         return Ok(PostgresAdapter::new(settings));
     }
-    let settings = PgSettings::from_profile(profile).map_err(fail)?;
+    let settings = PgSettings::from_profile(profile).map_err(|e| fail(e.to_string()))?;
     Ok(PostgresAdapter::new(settings))
 }

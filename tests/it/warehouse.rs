@@ -379,7 +379,18 @@ fn connection_errors_never_show_the_password() {
 #[test]
 fn templates_see_the_warehouse_when_they_run() {
     let (fixture, db) = jaffle("introspection");
-    assert_ok(&fixture.kiln(&["build"]));
+    let output = fixture.kiln(&["build"]);
+    assert_ok(&output);
+    // log(..., info=True) shows during the run, once, with what the model saw at run time.
+    assert_eq!(
+        output
+            .stderr
+            .matches("column_report counts 5 orders")
+            .count(),
+        1,
+        "{}",
+        output.transcript()
+    );
     // adapter.get_columns_in_relation, statement + load_result and run_query, at run time.
     assert_eq!(
         db.rows("select orders_column_count, orders_columns, order_count, statuses from analytics.column_report"),

@@ -33,15 +33,23 @@ impl std::fmt::Debug for PgSettings {
     }
 }
 
+/// A profile target that does not describe a PostgreSQL connection Kiln can open.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SettingsError {
+    #[error("target type `{0}` is not supported: Kiln runs on postgres")]
+    UnsupportedType(String),
+    #[error("port {0} is out of range")]
+    PortOutOfRange(u32),
+    #[error("sslmode `{0}` is not one of disable, allow, prefer, require, verify-ca, verify-full")]
+    SslMode(String),
+}
+
 impl PgSettings {
     /// Settings from a profile's target (the managed local instance fills `socket_dir`).
-    pub fn from_profile(profile: &Profile) -> Result<PgSettings, String> {
+    pub fn from_profile(profile: &Profile) -> Result<PgSettings, SettingsError> {
         let target = &profile.target;
         if target.kind != "postgres" {
-            return Err(format!(
-                "target type `{}` is not supported: Kiln runs on postgres",
-                target.kind
-            ));
+            return Err(SettingsError::UnsupportedType(target.kind.clone()));
         }
         let extra = |key: &str| {
             target
@@ -55,7 +63,7 @@ impl PgSettings {
                 .host
                 .clone()
                 .unwrap_or_else(|| "localhost".to_owned()),
-            port: u16::try_from(port).map_err(|_| format!("port {port} is out of range"))?,
+            port: u16::try_from(port).map_err(|_| SettingsError::PortOutOfRange(port))?,
             user: target.user.clone().unwrap_or_else(|| "postgres".to_owned()),
             password: target.password.clone().unwrap_or_default(),
             dbname: profile.database().to_owned(),
@@ -81,7 +89,7 @@ impl PgSettings {
         }
     }
 
-    fn options(&self) -> Result<PgConnectOptions, String> {
+    fn options(&self) -> Result<PgConnectOptions, SettingsError> {
         let mut options = PgConnectOptions::new()
             .host(&self.host)
             .port(self.port)
@@ -97,7 +105,9 @@ impl PgSettings {
             options = options.password(self.password.expose());
         }
         if let Some(mode) = &self.sslmode {
-            let mode: PgSslMode = mode.parse().map_err(|_| format!("sslmode `{mode}` is not one of disable, allow, prefer, require, verify-ca, verify-full"))?;
+            let mode: PgSslMode = mode
+                .parse()
+                .map_err(|_| SettingsError::SslMode(mode.clone()))?;
             options = options.ssl_mode(mode);
         }
         if let Some(path) = &self.search_path {
@@ -109,7 +119,7 @@ impl PgSettings {
 
 /// The tokio runtime every connection drives its I/O on.
 fn runtime() -> Result<&'static Runtime, AdapterError> {
-    static RUNTIME: OnceLock<Result<Runtime, String>> = OnceLock::new();
+    static RUNTIME: OnceLock<Result<Runtime, std::io::Error>> = OnceLock::new();
     RUNTIME
         .get_or_init(|| {
             tokio::runtime::Builder::new_multi_thread()
@@ -117,7 +127,6 @@ fn runtime() -> Result<&'static Runtime, AdapterError> {
                 .enable_all()
                 .thread_name("kiln-pg")
                 .build()
-                .map_err(|e| e.to_string())
         })
         .as_ref()
         .map_err(|e| AdapterError::Other(format!("cannot start the I/O runtime: {e}")))
@@ -173,7 +182,10 @@ impl Adapter for PostgresAdapter {
             target: self.settings.describe(),
             message,
         };
-        let options = self.settings.options().map_err(connect_error)?;
+        let options = self
+            .settings
+            .options()
+            .map_err(|e| connect_error(e.to_string()))?;
         let timeout = Duration::from_secs(self.settings.connect_timeout.unwrap_or(10));
         let mut connection = runtime
             .block_on(async {

@@ -114,7 +114,18 @@ struct Spec {
     custom_name: Option<String>,
 }
 
-fn read_spec(decl: &TestDecl) -> Result<Spec, String> {
+/// A test entry in schema YAML that is not a test declaration.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+enum SpecError {
+    #[error("the arguments of test `{name}` must be a mapping, found {found}")]
+    Arguments { name: String, found: Json },
+    #[error("a test is a name or a mapping with one name, found {0}")]
+    Shape(Json),
+    #[error("`{key}` of test `{name}` must be a mapping")]
+    NotAMapping { key: &'static str, name: String },
+}
+
+fn read_spec(decl: &TestDecl) -> Result<Spec, SpecError> {
     let (full_name, body) = match &decl.definition {
         Json::String(name) => (name.clone(), serde_json::Map::new()),
         Json::Object(map) if map.len() == 1 => {
@@ -126,18 +137,10 @@ fn read_spec(decl: &TestDecl) -> Result<Spec, String> {
             match body {
                 Json::Object(body) => (name, body),
                 Json::Null => (name, serde_json::Map::new()),
-                other => {
-                    return Err(format!(
-                        "the arguments of test `{name}` must be a mapping, found {other}"
-                    ));
-                }
+                found => return Err(SpecError::Arguments { name, found }),
             }
         }
-        other => {
-            return Err(format!(
-                "a test is a name or a mapping with one name, found {other}"
-            ));
-        }
+        other => return Err(SpecError::Shape(other.clone())),
     };
     let (namespace, test_name) = match full_name.split_once('.') {
         Some((namespace, name)) => (Some(namespace.to_owned()), name.to_owned()),
@@ -150,14 +153,20 @@ fn read_spec(decl: &TestDecl) -> Result<Spec, String> {
         match key.as_str() {
             "config" => match value {
                 Json::Object(map) => config.extend(map),
-                _ => return Err(format!("`config` of test `{full_name}` must be a mapping")),
+                _ => {
+                    return Err(SpecError::NotAMapping {
+                        key: "config",
+                        name: full_name,
+                    });
+                }
             },
             "arguments" => match value {
                 Json::Object(map) => args.extend(map),
                 _ => {
-                    return Err(format!(
-                        "`arguments` of test `{full_name}` must be a mapping"
-                    ));
+                    return Err(SpecError::NotAMapping {
+                        key: "arguments",
+                        name: full_name,
+                    });
                 }
             },
             "name" => custom_name = value.as_str().map(str::to_owned),

@@ -231,6 +231,7 @@ impl Graph {
         order
     }
 }
+
 /// Whether `edges` (parent, child) contain a cycle: for plans that add their own edges to the
 /// project's graph, such as a build's "wait for the model's tests".
 pub fn has_cycle<'a>(edges: impl IntoIterator<Item = (&'a str, &'a str)>) -> bool {
@@ -242,4 +243,102 @@ pub fn has_cycle<'a>(edges: impl IntoIterator<Item = (&'a str, &'a str)>) -> boo
         graph.add_edge(from, to, ());
     }
     petgraph::algo::is_cyclic_directed(&graph)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kiln_core::NodeConfig;
+
+    fn model(name: &str, deps: &[&str]) -> GraphNode {
+        GraphNode {
+            unique_id: format!("model.shop.{name}"),
+            name: name.to_owned(),
+            resource_type: ResourceType::Model,
+            package: "shop".to_owned(),
+            fqn: vec!["shop".to_owned(), name.to_owned()],
+            path: format!("models/{name}.sql"),
+            location: Location::new(format!("models/{name}.sql"), 1),
+            tags: Vec::new(),
+            config: NodeConfig::default_for(ResourceType::Model),
+            test_name: None,
+            depends_on: deps.iter().map(|d| format!("model.shop.{d}")).collect(),
+            source_name: None,
+            test_kind: None,
+        }
+    }
+
+    #[test]
+    fn order_is_topological_with_ties_broken_by_name() {
+        let graph = Graph::build(vec![
+            model("zeta", &[]),
+            model("alpha", &[]),
+            model("mart", &["zeta", "alpha"]),
+            model("beta", &["alpha"]),
+        ])
+        .unwrap();
+        let names: Vec<&str> = graph
+            .topological_order()
+            .into_iter()
+            .map(|id| graph.get(id).unwrap().name.as_str())
+            .collect();
+        assert_eq!(names, ["alpha", "beta", "zeta", "mart"]);
+    }
+
+    #[test]
+    fn a_cycle_names_every_node_on_it_with_its_file() {
+        let errors = Graph::build(vec![
+            model("a", &["c"]),
+            model("b", &["a"]),
+            model("c", &["b"]),
+            model("free", &[]),
+        ])
+        .unwrap_err();
+        assert_eq!(errors.0.len(), 1);
+        let message = errors.0[0].to_string();
+        assert!(
+            message.contains("dependency cycle: a -> b -> c -> a"),
+            "{message}"
+        );
+        assert!(message.contains("--> models/a.sql:1"), "{message}");
+        assert!(message.contains("b is at models/b.sql:1"), "{message}");
+        assert!(message.contains("c is at models/c.sql:1"), "{message}");
+    }
+
+    #[test]
+    fn a_model_that_refs_itself_is_a_cycle() {
+        let errors = Graph::build(vec![model("loop", &["loop"])]).unwrap_err();
+        assert!(errors.0[0].message.contains("loop -> loop"), "{errors}");
+    }
+
+    #[test]
+    fn a_missing_dependency_is_an_error_at_the_node() {
+        let errors = Graph::build(vec![model("a", &["ghost"])]).unwrap_err();
+        let message = errors.0[0].to_string();
+        assert!(message.contains("model.shop.ghost"), "{message}");
+        assert!(message.contains("models/a.sql:1"), "{message}");
+    }
+
+    #[test]
+    fn reachability_respects_direction_and_depth() {
+        let graph = Graph::build(vec![
+            model("a", &[]),
+            model("b", &["a"]),
+            model("c", &["b"]),
+        ])
+        .unwrap();
+        let downstream = graph.reachable("model.shop.a", Direction::Outgoing, None);
+        assert_eq!(
+            downstream.into_iter().collect::<Vec<_>>(),
+            ["model.shop.b", "model.shop.c"]
+        );
+        let one_up = graph.reachable("model.shop.c", Direction::Incoming, Some(1));
+        assert_eq!(one_up.into_iter().collect::<Vec<_>>(), ["model.shop.b"]);
+    }
+
+    #[test]
+    fn extra_edges_are_checked_for_cycles() {
+        assert!(!has_cycle([("a", "b"), ("b", "c"), ("a", "c")]));
+        assert!(has_cycle([("a", "b"), ("b", "c"), ("c", "a")]));
+    }
 }

@@ -52,18 +52,31 @@ const METHODS: &[&str] = &[
     "test_name",
 ];
 
-fn parse_depth(digits: &str) -> Result<Option<usize>, String> {
+/// Why a selector is not valid syntax.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum SelectorError {
+    #[error("`{0}` is not a depth")]
+    Depth(String),
+    #[error("`@` cannot be combined with `+`")]
+    AtWithPlus,
+    #[error("unknown selector method `{0}`; methods are {methods}", methods = METHODS.join(", "))]
+    UnknownMethod(String),
+    #[error("selector `{0}` has no value")]
+    NoValue(String),
+}
+
+fn parse_depth(digits: &str) -> Result<Option<usize>, SelectorError> {
     if digits.is_empty() {
         Ok(None)
     } else {
         digits
             .parse()
             .map(Some)
-            .map_err(|_| format!("`{digits}` is not a depth"))
+            .map_err(|_| SelectorError::Depth(digits.to_owned()))
     }
 }
 
-fn parse_criterion(text: &str) -> Result<Criterion, String> {
+fn parse_criterion(text: &str) -> Result<Criterion, SelectorError> {
     let mut rest = text;
     let at = rest.starts_with('@');
     if at {
@@ -86,7 +99,7 @@ fn parse_criterion(text: &str) -> Result<Criterion, String> {
         }
     }
     if at && (parents.is_some() || children.is_some()) {
-        return Err("`@` cannot be combined with `+`".to_owned());
+        return Err(SelectorError::AtWithPlus);
     }
     let (method, value) = match rest.split_once(':') {
         Some((method, value)) => {
@@ -102,10 +115,7 @@ fn parse_criterion(text: &str) -> Result<Criterion, String> {
                 other => match other.strip_prefix("config.") {
                     Some(key) if !key.is_empty() => Method::Config(key.to_owned()),
                     _ => {
-                        return Err(format!(
-                            "unknown selector method `{other}`; methods are {}",
-                            METHODS.join(", ")
-                        ));
+                        return Err(SelectorError::UnknownMethod(other.to_owned()));
                     }
                 },
             };
@@ -114,7 +124,7 @@ fn parse_criterion(text: &str) -> Result<Criterion, String> {
         None => (Method::Default, rest),
     };
     if value.is_empty() {
-        return Err(format!("selector `{text}` has no value"));
+        return Err(SelectorError::NoValue(text.to_owned()));
     }
     Ok(Criterion {
         parents,

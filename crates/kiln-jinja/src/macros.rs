@@ -101,7 +101,7 @@ impl MacroRegistry {
         name: &str,
         namespace: Option<&str>,
         package: &str,
-    ) -> Result<&Arc<MacroDef>, String> {
+    ) -> Result<&Arc<MacroDef>, NoDispatchCandidate> {
         let order: Vec<&str> = match namespace {
             None => vec![package, self.root.as_str(), BUILTIN_PACKAGE],
             Some(namespace) => match self
@@ -122,12 +122,21 @@ impl MacroRegistry {
                 }
             }
         }
-        Err(format!(
-            "adapter.dispatch found no `{}__{name}` or `default__{name}` in {}",
-            self.adapter_type,
-            order.join(", ")
-        ))
+        Err(NoDispatchCandidate {
+            adapter_type: self.adapter_type.clone(),
+            name: name.to_owned(),
+            searched: order.iter().map(|p| (*p).to_owned()).collect(),
+        })
     }
+}
+
+/// `adapter.dispatch` found no implementation of the macro in the packages it searched.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("adapter.dispatch found no `{adapter_type}__{name}` or `default__{name}` in {}", searched.join(", "))]
+pub struct NoDispatchCandidate {
+    pub adapter_type: String,
+    pub name: String,
+    pub searched: Vec<String>,
 }
 
 thread_local! {
@@ -292,5 +301,5 @@ pub fn dispatch(
     registry
         .dispatch(&name, namespace.as_deref(), &package)
         .map(|def| Value::from_object(MacroRef(def.clone())))
-        .map_err(|message| Error::new(ErrorKind::UnknownFunction, message))
+        .map_err(|error| Error::new(ErrorKind::UnknownFunction, error.to_string()))
 }
