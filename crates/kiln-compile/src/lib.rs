@@ -1,7 +1,8 @@
 //! Project to compiled SQL: the fourth step of Kiln's pipeline.
 //!
 //! [`parse`] renders every model once with recording `ref`/`source`/`config` (in parallel),
-//! resolves each node's config (project file < schema YAML < `config()` in the SQL) and its
+//! resolves each node's config (project file < schema YAML < `config()` in the SQL < the command
+//! line; invalid values are errors at the node's file and line) and its
 //! relation (`generate_schema_name` & co.), resolves dependencies and builds the graph.
 //! [`compile`] renders the selected models again with `ref` resolved to quoted relations and
 //! inlines ephemeral models as CTEs; [`manifest`] writes `target/manifest.json` and the

@@ -4,7 +4,8 @@
 //! `profiles.yml` and installed local packages, and discovers the models, macros, seeds, tests
 //! and docs blocks on disk. Nothing here renders Jinja beyond `env_var()` in the profile and
 //! project files; the result is typed data that keeps the file and line of everything a later
-//! step may have to report.
+//! step may have to report. Config layers and diagnostics are `kiln-core`'s nouns; this crate
+//! fills them in.
 
 pub mod docs;
 pub mod env;
