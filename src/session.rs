@@ -82,6 +82,14 @@ pub fn show_logs(env: &kiln_jinja::JinjaEnv, printer: &Printer) {
     ));
 }
 
+/// Prints what the parse render logged with `info=True`, for commands that render nothing
+/// after the parse (`parse`, `ls`), as dbt's parse shows it.
+pub fn show_parse_logs(env: &kiln_jinja::JinjaEnv, printer: &Printer) {
+    for line in env.take_logs().into_iter().filter(|l| l.info) {
+        printer.info(&line.message);
+    }
+}
+
 /// Only the project file of `dir`, for commands that need no models (deps, clean).
 pub fn project_file(dir: &Path) -> Result<kiln_project::project_file::ProjectFile> {
     let Some(path) = kiln_project::project_file::find(dir) else {

@@ -16,6 +16,7 @@ pub fn run(args: &CommonArgs, printer: &Printer) -> Result<ExitCode> {
     let session = session::load(args, "parse", Default::default(), printer)?;
     let load_time = started.elapsed();
     let parsed = kiln_compile::parse(&session.project, &session.profile, &session.options)?;
+    session::show_parse_logs(&parsed.env, printer);
     printer.diagnostics(&parsed.warnings);
     kiln_compile::manifest::write_artifacts(&session.project, &parsed)?;
     let count = |kind: ResourceType| {

@@ -157,6 +157,32 @@ fn jinja_features_compile_like_dbt() {
     }
     let _filters = crate::support::snapshot_settings().bind_to_scope();
     insta::assert_snapshot!("jinja__log_output", output.stderr);
+    // Commands that only parse show what the parse render logged, once; the debug-level line
+    // stays out of the terminal.
+    for command in ["parse", "ls"] {
+        let output = fixture.kiln(&[command, "--vars", "{region: emea, limit_rows: 10}"]);
+        assert_eq!(output.code, 0, "{}", output.transcript());
+        assert_eq!(
+            output.stderr.matches("rendering logging").count(),
+            1,
+            "{command}: {}",
+            output.stderr
+        );
+        assert_eq!(
+            output
+                .stderr
+                .matches("warning: a warning from a model")
+                .count(),
+            1,
+            "{command}: {}",
+            output.stderr
+        );
+        assert!(
+            !output.stderr.contains("only in the debug log"),
+            "{}",
+            output.stderr
+        );
+    }
 }
 
 #[test]

@@ -149,6 +149,8 @@ pub type LogListener = Arc<dyn Fn(&LogLine) + Send + Sync>;
 
 /// Where `log()` and `exceptions.warn()` lines go: to the listener the command set, so that
 /// they show as they happen; until one is set, they are kept for [`LogChannel::take`].
+/// Commands that render nodes again after the parse (compile, run, show) drop what the parse
+/// render logged, so that a message shows once; `parse` and `ls` show it, as dbt's parse does.
 #[derive(Default)]
 pub struct LogChannel {
     listener: RwLock<Option<LogListener>>,
@@ -193,15 +195,6 @@ impl std::fmt::Debug for LogChannel {
 
 pub type LogSink = Arc<LogChannel>;
 
-/// Records a log line. Lines from the parse render are dropped: every node is rendered again
-/// for compilation, and a message should be shown once.
-fn push_log(state: &State<'_, '_>, sink: &LogSink, line: LogLine) {
-    if NodeContext::current(state).is_some_and(|ctx| ctx.phase == crate::context::Phase::Parse) {
-        return;
-    }
-    sink.push(line);
-}
-
 /// `log(message, info=False)`.
 #[derive(Debug)]
 pub struct LogFn(pub LogSink);
@@ -211,19 +204,15 @@ impl Object for LogFn {
         ObjectRepr::Plain
     }
 
-    fn call(self: &Arc<Self>, state: &mut State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
+    fn call(self: &Arc<Self>, _state: &mut State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
         let (message, info, kwargs): (Value, Option<bool>, Kwargs) = from_args(args)?;
         let info = info
             .or(kwargs.get::<Option<bool>>("info")?)
             .unwrap_or(false);
-        push_log(
-            state,
-            &self.0,
-            LogLine {
-                message: message.to_string(),
-                info,
-            },
-        );
+        self.0.push(LogLine {
+            message: message.to_string(),
+            info,
+        });
         Ok(Value::from(""))
     }
 }
@@ -239,7 +228,7 @@ impl Object for Exceptions {
 
     fn call_method(
         self: &Arc<Self>,
-        state: &mut State<'_, '_>,
+        _state: &mut State<'_, '_>,
         method: &str,
         args: &[Value],
     ) -> Result<Value, Error> {
@@ -247,14 +236,10 @@ impl Object for Exceptions {
         let message = message.map(|m| m.to_string()).unwrap_or_default();
         match method {
             "warn" => {
-                push_log(
-                    state,
-                    &self.0,
-                    LogLine {
-                        message: format!("warning: {message}"),
-                        info: true,
-                    },
-                );
+                self.0.push(LogLine {
+                    message: format!("warning: {message}"),
+                    info: true,
+                });
                 Ok(Value::from(""))
             }
             "raise_compiler_error"
