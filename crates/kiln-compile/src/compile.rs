@@ -93,11 +93,36 @@ pub fn render(
     options: &RenderOptions,
 ) -> Result<String, Diagnostic> {
     let context = context(node, resolver, options);
-    parsed.env.render(
-        &node.display_path.display().to_string(),
-        &node.raw_code,
-        Arc::new(context),
-    )
+    parsed
+        .env
+        .render(
+            &node.display_path.display().to_string(),
+            &node.raw_code,
+            Arc::new(context),
+        )
+        .map_err(|error| at_declaration(node, error))
+}
+
+/// A generic test's SQL is generated from its YAML entry: an error on "line 1" of that code
+/// points at the entry in the YAML file instead, and names the test.
+pub(crate) fn at_declaration(node: &Node, mut error: Diagnostic) -> Diagnostic {
+    let generated = node
+        .test
+        .as_ref()
+        .is_some_and(|t| t.kind == kiln_core::TestKind::Generic);
+    if generated
+        && error
+            .location
+            .as_ref()
+            .is_some_and(|at| at.file == node.display_path)
+    {
+        error.location = Some(node.location.clone());
+        error
+            .notes
+            .retain(|note| !note.trim_start().starts_with("1 |"));
+        error.notes.push(format!("in test `{}`", node.name));
+    }
+    error
 }
 
 /// Renders a hook (or any SQL snippet) in a node's context; `what` names it in errors.

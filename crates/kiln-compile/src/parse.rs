@@ -279,7 +279,8 @@ fn parse_node(
             &node.display_path.display().to_string(),
             &node.raw_code,
             context.clone(),
-        )?;
+        )
+        .map_err(|error| crate::compile::at_declaration(&node, error))?;
         crate::node::apply_recorded(&mut node, context.into_recorded(), cli)?;
     } else {
         node.config = crate::node::resolve_config(&node, base_config, cli)?;

@@ -81,7 +81,7 @@ impl fmt::Display for Relation {
         let parts = [
             self.database.as_deref(),
             self.schema.as_deref(),
-            Some(self.identifier.as_str()),
+            Some(self.identifier.as_str()).filter(|identifier| !identifier.is_empty()),
         ];
         let mut first = true;
         for part in parts.into_iter().flatten() {

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
+use minijinja::value::ValueKind;
 use minijinja::value::{Kwargs, Object, ObjectRepr, Rest, from_args};
 use minijinja::{Error, ErrorKind, State, Value};
 use serde_json::Value as Json;
@@ -459,11 +460,76 @@ pub fn fromjson(text: String, default: Option<Value>) -> Result<Value, Error> {
     }
 }
 
+/// dbt's `tojson`: Python's `json.dumps`, whose output differs from compact JSON (`", "` and
+/// `": "` between items, non-ASCII characters escaped), so that SQL built with it matches dbt's.
 pub fn tojson(value: Value, kwargs: Kwargs) -> Result<Value, Error> {
     let sort_keys = kwargs.get::<Option<bool>>("sort_keys")?.unwrap_or(false);
     let json = serde_json::to_value(&value).map_err(|e| invalid(format!("tojson: {e}")))?;
     let json = if sort_keys { sorted(json) } else { json };
-    Ok(Value::from(json.to_string()))
+    Ok(Value::from(python_json(&json)))
+}
+
+/// JSON as Python's `json.dumps` writes it with its default settings.
+pub fn python_json(json: &Json) -> String {
+    let mut out = Vec::new();
+    let mut serializer = serde_json::Serializer::with_formatter(&mut out, PythonJsonFormatter);
+    // Writing to a Vec cannot fail, and every `Json` value serializes.
+    let _ = serde::Serialize::serialize(json, &mut serializer);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+struct PythonJsonFormatter;
+
+impl serde_json::ser::Formatter for PythonJsonFormatter {
+    fn begin_array_value<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        if first {
+            Ok(())
+        } else {
+            writer.write_all(b", ")
+        }
+    }
+
+    fn begin_object_key<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        if first {
+            Ok(())
+        } else {
+            writer.write_all(b", ")
+        }
+    }
+
+    fn begin_object_value<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+    ) -> std::io::Result<()> {
+        writer.write_all(b": ")
+    }
+
+    fn write_string_fragment<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        // Python escapes every non-ASCII character (`ensure_ascii=True`), as UTF-16 units.
+        for c in fragment.chars() {
+            if c.is_ascii() {
+                writer.write_all(&[c as u8])?;
+            } else {
+                let mut units = [0u16; 2];
+                for unit in c.encode_utf16(&mut units) {
+                    write!(writer, "\\u{unit:04x}")?;
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 fn sorted(json: Json) -> Json {
@@ -475,6 +541,109 @@ fn sorted(json: Json) -> Json {
         }
         Json::Array(items) => Json::Array(items.into_iter().map(sorted).collect()),
         other => other,
+    }
+}
+
+/// dbt's `local_md5`: the hex MD5 of a string.
+pub fn local_md5(text: String) -> String {
+    use md5::{Digest, Md5};
+    Md5::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// dbt's `print`: writes to the terminal in dbt; Kiln's templates have no terminal, so it
+/// prints nothing into the SQL, as dbt's does (it returns "").
+pub fn print(_args: Rest<Value>) -> String {
+    String::new()
+}
+
+/// dbt's `toyaml`: YAML as PyYAML's `safe_dump` writes it (block style, keys in order).
+pub fn toyaml(value: Value, kwargs: Kwargs) -> Result<Value, Error> {
+    let sort_keys = kwargs.get::<Option<bool>>("sort_keys")?.unwrap_or(false);
+    kwargs.get::<Option<Value>>("default")?;
+    let json = serde_json::to_value(&value).map_err(|e| invalid(format!("toyaml: {e}")))?;
+    let json = if sort_keys { sorted(json) } else { json };
+    let mut out = String::new();
+    write_yaml(&json, 0, &mut out);
+    Ok(Value::from(out))
+}
+
+/// PyYAML's scalar style for a string: plain unless it would read as something else.
+fn yaml_scalar(text: &str) -> String {
+    let plain = !text.is_empty()
+        && !text.starts_with(|c: char| c.is_whitespace() || "-?:,[]{}#&*!|>'\"%@`".contains(c))
+        && !text.ends_with(char::is_whitespace)
+        && !text.contains(": ")
+        && !text.contains(" #")
+        && !text.contains('\n')
+        && !matches!(
+            text.to_ascii_lowercase().as_str(),
+            "true" | "false" | "yes" | "no" | "on" | "off" | "null" | "~"
+        )
+        && text.parse::<f64>().is_err();
+    if plain {
+        text.to_owned()
+    } else {
+        format!("'{}'", text.replace('\'', "''"))
+    }
+}
+
+fn write_yaml(json: &Json, indent: usize, out: &mut String) {
+    let pad = " ".repeat(indent);
+    match json {
+        Json::Object(map) if !map.is_empty() => {
+            for (key, value) in map {
+                out.push_str(&format!("{pad}{}:", yaml_scalar(key)));
+                match value {
+                    Json::Object(m) if !m.is_empty() => {
+                        out.push('\n');
+                        write_yaml(value, indent + 2, out);
+                    }
+                    Json::Array(a) if !a.is_empty() => {
+                        out.push('\n');
+                        write_yaml(value, indent, out);
+                    }
+                    scalar => {
+                        out.push(' ');
+                        out.push_str(&yaml_inline(scalar));
+                        out.push('\n');
+                    }
+                }
+            }
+        }
+        Json::Array(items) if !items.is_empty() => {
+            for item in items {
+                match item {
+                    Json::Object(m) if !m.is_empty() => {
+                        let mut nested = String::new();
+                        write_yaml(item, indent + 2, &mut nested);
+                        out.push_str(&format!("{pad}- {}", &nested[indent + 2..]));
+                    }
+                    Json::Array(a) if !a.is_empty() => {
+                        out.push_str(&format!("{pad}-\n"));
+                        write_yaml(item, indent + 2, out);
+                    }
+                    scalar => out.push_str(&format!("{pad}- {}\n", yaml_inline(scalar))),
+                }
+            }
+        }
+        scalar => {
+            out.push_str(&yaml_inline(scalar));
+            out.push_str("\n...\n");
+        }
+    }
+}
+
+fn yaml_inline(json: &Json) -> String {
+    match json {
+        Json::Null => "null".to_owned(),
+        Json::Bool(b) => b.to_string(),
+        Json::Number(n) => n.to_string(),
+        Json::String(s) => yaml_scalar(s),
+        Json::Array(_) => "[]".to_owned(),
+        Json::Object(_) => "{}".to_owned(),
     }
 }
 
@@ -493,7 +662,11 @@ pub fn zip(lists: Rest<Value>) -> Result<Value, Error> {
     let len = lists.iter().map(Vec::len).min().unwrap_or(0);
     Ok(Value::from(
         (0..len)
-            .map(|i| Value::from(lists.iter().map(|l| l[i].clone()).collect::<Vec<_>>()))
+            .map(|i| {
+                Value::from(minijinja::value::Tuple::from(
+                    lists.iter().map(|l| l[i].clone()).collect::<Vec<_>>(),
+                ))
+            })
             .collect::<Vec<_>>(),
     ))
 }
@@ -509,18 +682,35 @@ pub fn set(items: Value) -> Result<Value, Error> {
     Ok(Value::from(out))
 }
 
-/// Methods on lists and dicts that Python code uses and MiniJinja's values cannot support
-/// because they mutate in place: a clear error with the idiom to use instead.
+/// A value's kind as messages name it, with Python's names where they differ.
+fn what_kind(value: &Value) -> &'static str {
+    match value.kind() {
+        _ if value.is_tuple() => "a tuple",
+        ValueKind::String => "a string",
+        ValueKind::Number => "a number",
+        ValueKind::Bool => "a boolean",
+        ValueKind::None => "none",
+        ValueKind::Undefined => "an undefined value",
+        ValueKind::Seq | ValueKind::Iterable => "this read-only sequence",
+        ValueKind::Map => "this read-only mapping",
+        _ => "this object",
+    }
+}
+
+/// Methods no value of this kind has. Lists and dicts have Python's methods themselves
+/// (`append`, `update`...); calling one of those on another kind (a tuple, a string) gets a
+/// message that says what does support it, then pycompat's string and map methods.
 pub fn unknown_method(
-    state: &mut State<'_, '_>,
+    state: &mut State,
     value: &Value,
     method: &str,
     args: &[Value],
 ) -> Result<Value, Error> {
     match method {
-        "append" | "extend" | "insert" | "pop" | "remove" | "update" | "clear" => {
+        "append" | "extend" | "insert" | "pop" | "remove" | "update" | "clear" | "setdefault" => {
             Err(invalid(format!(
-                "`.{method}()` changes a value in place, which Kiln's templates do not support; build a new one instead, e.g. `{{% set items = items + [item] %}}` or `{{% set d = dict(d, key=value) %}}`"
+                "`.{method}()` changes a value in place, and {} cannot change; only lists (`[...]`) and dicts (`{{...}}`) can: make one first, e.g. `{{% set items = items | list %}}`",
+                what_kind(value)
             )))
         }
         _ => minijinja_contrib::pycompat::unknown_method_callback(state, value, method, args),

@@ -54,13 +54,16 @@ impl JinjaEnv {
             .unwrap_or("postgres")
             .to_owned();
         let mut env = Environment::new();
-        env.set_undefined_behavior(UndefinedBehavior::SemiStrict);
+        // Jinja2's default `Undefined`, which dbt renders with: an undefined name prints as
+        // nothing and iterates as an empty loop; an attribute, item or call on it is an error.
+        env.set_undefined_behavior(UndefinedBehavior::Lenient);
         // Kiln renders SQL: never escape output, whatever the template's file extension (by
         // default MiniJinja JSON-escapes templates named `*.yml`, like generic tests).
         env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
         env.set_debug(true);
         env.set_recursion_limit(500);
         env.set_unknown_method_callback(builtins::unknown_method);
+        crate::python_filters::register(&mut env);
         let mut sink = DiagnosticSink::default();
         let mut registry = MacroRegistry::new(
             project.name(),
@@ -295,8 +298,12 @@ fn add_globals(
     env.add_global("invocation_id", Value::from(options.invocation_id.clone()));
     env.add_global(
         "run_started_at",
-        Value::from(options.run_started_at.clone()),
+        crate::modules::run_started_at(&options.run_started_at),
     );
+    env.add_global("modules", Value::from_object(crate::modules::Modules));
+    env.add_function("local_md5", builtins::local_md5);
+    env.add_function("toyaml", builtins::toyaml);
+    env.add_function("print", builtins::print);
     env.add_global(
         "graph",
         crate::to_value(serde_json::json!({"nodes": {}, "sources": {}, "macros": {}})),

@@ -16,6 +16,8 @@ pub mod error;
 pub mod introspection;
 pub mod macro_file;
 pub mod macros;
+mod modules;
+mod python_filters;
 pub mod relation;
 
 pub use context::{NodeContext, NodeInfo, Phase, Recorded, Resolver};

@@ -179,31 +179,22 @@ fn current_package(state: &State<'_, '_>, registry: &MacroRegistry) -> String {
         .unwrap_or_else(|| registry.root.clone())
 }
 
-/// Calls a macro definition with the caller's context.
-pub fn call(state: &State<'_, '_>, def: &MacroDef, args: &[Value]) -> Result<Value, Error> {
-    let template = state.env().get_template(&def.template)?;
-    let context = state.lookup("__kiln").unwrap_or(Value::from(()));
-    let mut captured = template.render_captured(context)?;
-    captured.with_state_mut(|macro_state| {
-        let Some(function) = macro_state.lookup(&def.name) else {
-            return Err(Error::new(
-                ErrorKind::UnknownFunction,
-                format!("macro `{}` not found in its file", def.name),
-            ));
-        };
-        RETURN_SLOTS.with(|slots| slots.borrow_mut().push(None));
-        PACKAGE_STACK.with(|stack| stack.borrow_mut().push(def.package.clone()));
-        let result = function.call(macro_state, args);
-        PACKAGE_STACK.with(|stack| stack.borrow_mut().pop());
-        let returned = RETURN_SLOTS.with(|slots| slots.borrow_mut().pop().flatten());
-        match (returned, result) {
-            (Some(value), _) => Ok(value),
-            (None, Ok(value)) => Ok(value),
-            (None, Err(error)) => {
-                Err(Error::new(error.kind(), format!("in macro `{}`", def.name)).with_source(error))
-            }
+/// Calls a macro definition. Its file is evaluated in the caller's template state, so the
+/// macro sees the caller's context (`this`, `config`...) and can call a `caller` block or a
+/// macro passed to it from there.
+pub fn call(state: &mut State<'_, '_>, def: &MacroDef, args: &[Value]) -> Result<Value, Error> {
+    RETURN_SLOTS.with(|slots| slots.borrow_mut().push(None));
+    PACKAGE_STACK.with(|stack| stack.borrow_mut().push(def.package.clone()));
+    let result = state.call_template_macro(&def.template, &def.name, args);
+    PACKAGE_STACK.with(|stack| stack.borrow_mut().pop());
+    let returned = RETURN_SLOTS.with(|slots| slots.borrow_mut().pop().flatten());
+    match (returned, result) {
+        (Some(value), _) => Ok(value),
+        (None, Ok(value)) => Ok(value),
+        (None, Err(error)) => {
+            Err(Error::new(error.kind(), format!("in macro `{}`", def.name)).with_source(error))
         }
-    })
+    }
 }
 
 /// A global name that calls the macro of that name visible from the caller's package.

@@ -26,9 +26,28 @@ impl RelationObject {
     }
 }
 
+/// The keys a Relation has as a mapping (dbt's `BaseRelation` is one): what `is mapping`,
+/// iteration and `.get()` see.
+const MAPPING_KEYS: &[&str] = &[
+    "path",
+    "type",
+    "quote_character",
+    "include_policy",
+    "quote_policy",
+    "limit",
+    "require_alias",
+    "metadata",
+];
+
 impl Object for RelationObject {
+    /// A mapping, as dbt's Relation is, so that dbt_utils' `_is_relation` check
+    /// (`obj is mapping and obj.get('metadata', {}).get('type', '').endswith('Relation')`) holds.
     fn repr(self: &Arc<Self>) -> ObjectRepr {
-        ObjectRepr::Plain
+        ObjectRepr::Map
+    }
+
+    fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
+        minijinja::value::Enumerator::Str(MAPPING_KEYS)
     }
 
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
@@ -48,6 +67,17 @@ impl Object for RelationObject {
             "path" => crate::to_value(serde_json::json!({
                 "database": relation.database, "schema": relation.schema, "identifier": relation.identifier,
             })),
+            "metadata" => crate::to_value(serde_json::json!({"type": "PostgresRelation"})),
+            "quote_character" => Value::from("\""),
+            "include_policy" => crate::to_value(serde_json::json!({
+                "database": relation.database.is_some(), "schema": relation.schema.is_some(), "identifier": true,
+            })),
+            "quote_policy" => crate::to_value(
+                serde_json::json!({"database": true, "schema": true, "identifier": true}),
+            ),
+            "limit" => Value::from(()),
+            "require_alias" => Value::from(true),
+            "can_be_renamed" | "can_be_replaced" => Value::from(true),
             _ => return None,
         })
     }
@@ -109,6 +139,22 @@ impl Object for RelationObject {
                 Ok(RelationObject::value(relation))
             }
             "quote" => Ok(Value::from_dyn_object(self.clone())),
+            // `ref('x').information_schema('columns')`: dbt's InformationSchema relation,
+            // `"db".information_schema."columns"` on PostgreSQL.
+            "information_schema" => {
+                let (view,): (Option<String>,) = from_args(args)?;
+                Ok(RelationObject::value(Relation {
+                    database: self.0.database.clone(),
+                    schema: Some("information_schema".to_owned()),
+                    identifier: view.unwrap_or_default(),
+                    kind: None,
+                }))
+            }
+            "without_identifier" => Ok(RelationObject::value(Relation {
+                identifier: String::new(),
+                ..self.0.clone()
+            })),
+            "render_limited" => Ok(Value::from(self.0.to_string())),
             _ => Err(Error::new(
                 ErrorKind::UnknownMethod,
                 format!("relations have no method `{method}`"),

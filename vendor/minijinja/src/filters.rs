@@ -1359,7 +1359,8 @@ mod builtins {
                 Error::new(ErrorKind::InvalidOperation, "cannot convert value to list")
                     .with_source(err)
             }));
-        Ok(Value::from(ok!(iter.try_collect_vec())))
+        // Kiln patch: `| list` is a new mutable list (KILN_PATCHES.md).
+        Ok(crate::value::MutableList::new_value(ok!(iter.try_collect_vec())))
     }
 
     /// Converts a value into a string if it's not one already.

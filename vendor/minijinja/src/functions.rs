@@ -507,7 +507,8 @@ mod builtins {
             );
         }
 
-        Ok(Value::from_object(rv))
+        // Kiln patch: `dict()` is a new mutable dict (KILN_PATCHES.md).
+        Ok(crate::value::MutableMap::new_value(rv))
     }
 
     /// Outputs the current context or the arguments stringified.

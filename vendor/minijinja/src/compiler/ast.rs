@@ -4,7 +4,7 @@ use std::ops::Deref;
 use std::fmt;
 
 use crate::compiler::tokens::Span;
-use crate::value::{ops, value_map_with_capacity, Value};
+use crate::value::{ops, Value};
 
 /// Container for nodes with location info.
 ///
@@ -220,6 +220,10 @@ impl Expr<'_> {
             Expr::UnaryOp(c) => match c.op {
                 UnaryOpKind::Not => c.expr.as_const().map(|value| Value::from(!value.is_true())),
                 UnaryOpKind::Neg => c.expr.as_const().and_then(|v| ops::neg(&v).ok()),
+                UnaryOpKind::Pos => c
+                    .expr
+                    .as_const()
+                    .filter(|v| v.kind() == crate::value::ValueKind::Number),
             },
             Expr::BinOp(c) => {
                 let (Some(left), Some(right)) = (c.left.as_const(), c.right.as_const()) else {
@@ -420,7 +424,8 @@ pub struct Break;
 #[cfg_attr(feature = "internal_debug", derive(Debug))]
 #[cfg_attr(feature = "unstable_machinery_serde", derive(serde::Serialize))]
 pub struct Do<'a> {
-    pub call: Spanned<Call<'a>>,
+    /// Kiln patch: any expression, as Jinja2's `do` takes (`{% do xs.append(x) if c %}`).
+    pub expr: Expr<'a>,
 }
 
 /// A "from" import
@@ -485,6 +490,8 @@ pub struct Slice<'a> {
 pub enum UnaryOpKind {
     Not,
     Neg,
+    /// Kiln patch: unary `+`.
+    Pos,
 }
 
 /// An unary operator expression.
@@ -643,8 +650,10 @@ pub struct List<'a> {
 }
 
 impl List<'_> {
+    /// Kiln patch: never a constant. Every evaluation of a list literal builds a new mutable
+    /// list, as Python does; a folded constant would be one list shared by every render.
     pub fn as_const(&self) -> Option<Value> {
-        Some(Value::from(const_values(&self.items)?))
+        None
     }
 }
 
@@ -672,21 +681,9 @@ pub struct Map<'a> {
 }
 
 impl Map<'_> {
+    /// Kiln patch: never a constant, for the same reason as lists.
     pub fn as_const(&self) -> Option<Value> {
-        if !self.keys.iter().all(|x| matches!(x, Expr::Const(_)))
-            || !self.values.iter().all(|x| matches!(x, Expr::Const(_)))
-        {
-            return None;
-        }
-
-        let mut rv = value_map_with_capacity(self.keys.len());
-        for (key, value) in self.keys.iter().zip(self.values.iter()) {
-            if let (Expr::Const(maybe_key), Expr::Const(value)) = (key, value) {
-                rv.insert(maybe_key.value.clone(), value.value.clone());
-            }
-        }
-
-        Some(Value::from_object(rv))
+        None
     }
 }
 

@@ -483,7 +483,7 @@ impl<'source> CodeGenerator<'source> {
 
     #[cfg(feature = "macros")]
     fn compile_macro_expression(&mut self, macro_decl: &ast::Spanned<ast::Macro<'source>>) {
-        use crate::compiler::instructions::MACRO_CALLER;
+        use crate::compiler::instructions::{MACRO_CALLER, MACRO_KWARGS, MACRO_VARARGS};
         self.set_line_from_span(macro_decl.span());
         let instr = self.add(Instruction::Jump(!0));
         let mut defaults_iter = macro_decl.defaults.iter().rev();
@@ -504,6 +504,9 @@ impl<'source> CodeGenerator<'source> {
         self.add(Instruction::Return);
         let mut undeclared = crate::compiler::meta::find_macro_closure(macro_decl);
         let caller_reference = undeclared.remove("caller");
+        // Kiln patch: Jinja2's `varargs` and `kwargs` (KILN_PATCHES.md).
+        let varargs_reference = undeclared.remove("varargs");
+        let kwargs_reference = undeclared.remove("kwargs");
         let macro_instr = self.next_instruction();
         for name in &undeclared {
             self.add(Instruction::Enclose(name));
@@ -522,6 +525,12 @@ impl<'source> CodeGenerator<'source> {
         let mut flags = 0;
         if caller_reference {
             flags |= MACRO_CALLER;
+        }
+        if varargs_reference {
+            flags |= MACRO_VARARGS;
+        }
+        if kwargs_reference {
+            flags |= MACRO_KWARGS;
         }
         self.add(Instruction::BuildMacro(macro_decl.name, instr + 1, flags));
         if let Some(&mut Instruction::Jump(ref mut target)) = self.instructions.get_mut(instr) {
@@ -544,7 +553,10 @@ impl<'source> CodeGenerator<'source> {
     }
 
     fn compile_do(&mut self, do_tag: &ast::Spanned<ast::Do<'source>>) {
-        self.compile_call(&do_tag.call, None);
+        // Kiln patch: any expression, its value discarded.
+        self.set_line_from_span(do_tag.span());
+        self.compile_expr(&do_tag.expr);
+        self.add(Instruction::DiscardTop);
     }
 
     fn compile_if_stmt(&mut self, if_cond: &ast::Spanned<ast::IfCond<'source>>) {
@@ -705,6 +717,12 @@ impl<'source> CodeGenerator<'source> {
                     ast::UnaryOpKind::Not => {
                         self.compile_expr(&c.expr);
                         self.add(Instruction::Not);
+                    }
+                    // Kiln patch: `+x` is `0 + x`: the number itself, an error for others.
+                    ast::UnaryOpKind::Pos => {
+                        self.add(Instruction::LoadConst(Value::from(0)));
+                        self.compile_expr(&c.expr);
+                        self.add(Instruction::Add);
                     }
                     ast::UnaryOpKind::Neg => {
                         // common case: negative numbers.  In that case we

@@ -15,6 +15,14 @@ pub const LOOP_FLAG_RECURSIVE: u8 = 2;
 #[cfg(feature = "macros")]
 pub const MACRO_CALLER: u8 = 2;
 
+/// Kiln patch: this macro uses `varargs` (extra positional arguments), as in Jinja2.
+#[cfg(feature = "macros")]
+pub const MACRO_VARARGS: u8 = 4;
+
+/// Kiln patch: this macro uses `kwargs` (extra keyword arguments), as in Jinja2.
+#[cfg(feature = "macros")]
+pub const MACRO_KWARGS: u8 = 8;
+
 /// Rust type to represent locals.
 pub type LocalId = u8;
 

@@ -428,6 +428,20 @@ impl<'a> Parser<'a> {
     /// are not part of the operand and apply to the negated value.
     fn parse_unary_only(&mut self) -> Result<ast::Expr<'a>, Error> {
         let span = self.stream.current_span();
+        // Kiln patch: unary `+`, as in Jinja2 (KILN_PATCHES.md): `+x` is `x` for a number.
+        if matches_token!(self, Token::Plus) {
+            ok!(self.stream.next());
+            let operand_span = self.stream.current_span();
+            let operand = ok!(self.parse_unary_only());
+            let operand = ok!(self.parse_postfix(operand, operand_span));
+            return Ok(ast::Expr::UnaryOp(Spanned::new(
+                ast::UnaryOp {
+                    op: ast::UnaryOpKind::Pos,
+                    expr: operand,
+                },
+                self.stream.expand_span(span),
+            )));
+        }
         if !matches_token!(self, Token::Minus) {
             return self.parse_primary();
         }
@@ -1374,14 +1388,10 @@ impl<'a> Parser<'a> {
     }
 
     fn parse_do(&mut self) -> Result<ast::Do<'a>, Error> {
-        let call = match ok!(self.parse_expr()) {
-            ast::Expr::Call(call) => call,
-            expr => syntax_error!(
-                "expected call expression in call block, got {}",
-                expr.description()
-            ),
-        };
-        Ok(ast::Do { call })
+        // Kiln patch: any expression, as in Jinja2 (KILN_PATCHES.md).
+        Ok(ast::Do {
+            expr: ok!(self.parse_expr()),
+        })
     }
 
     fn subparse(

@@ -228,6 +228,7 @@ pub use crate::value::argtypes::{
     from_args, ArgType, FunctionArgs, FunctionResult, Kwargs, Rest, StringInput, ValueOrKwargs,
 };
 pub use crate::value::merge_object::merge_maps;
+pub use crate::value::mutable::{MutableList, MutableMap};
 pub use crate::value::object::{DynObject, Enumerator, Object, ObjectExt, ObjectRepr};
 
 #[derive(Debug)]
@@ -259,6 +260,8 @@ mod argtypes;
 #[cfg(feature = "serde")]
 mod deserialize;
 pub(crate) mod merge_object;
+// Kiln patch: mutable lists and dicts (KILN_PATCHES.md).
+mod mutable;
 pub(crate) mod namespace_object;
 mod object;
 pub(crate) mod ops;

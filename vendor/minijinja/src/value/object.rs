@@ -288,6 +288,19 @@ pub trait Object: fmt::Debug + Send + Sync {
         None
     }
 
+    /// Kiln patch: an arithmetic operator (`+`, `-`, `*`) with this object on the left
+    /// (`self_on_left`) or on the right, as Python's `__add__` / `__radd__` (KILN_PATCHES.md).
+    /// `None` means the object does not implement it and the operator goes on as usual.
+    fn arithmetic(
+        self: &Arc<Self>,
+        op: &str,
+        other: &Value,
+        self_on_left: bool,
+    ) -> Option<Result<Value, Error>> {
+        let _ = (op, other, self_on_left);
+        None
+    }
+
     /// Formats the object for stringification.
     ///
     /// The default implementation is specific to the behavior of
@@ -926,6 +939,8 @@ type_erase! {
 
         fn custom_cmp(&self, other: &DynObject) -> Option<Ordering>;
 
+        fn arithmetic(&self, op: &str, other: &Value, self_on_left: bool) -> Option<Result<Value, Error>>;
+
         fn render(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result;
 
         impl fmt::Debug {
@@ -1020,8 +1035,10 @@ macro_rules! impl_value_vec {
         where
             T: Into<Value> + Clone + Send + Sync + fmt::Debug + 'static,
         {
+            /// Kiln patch: a list made from a Rust vector is a mutable list, as every list is
+            /// in Python (KILN_PATCHES.md).
             fn from(val: $vec_type<T>) -> Self {
-                Value::from_object(val)
+                crate::value::MutableList::new_value(val.into_iter().map(Into::into).collect())
             }
         }
 

@@ -286,9 +286,24 @@ fn failed_op(op: &str, lhs: &Value, rhs: &Value) -> Error {
     )
 }
 
+/// Kiln patch: lets an object implement an arithmetic operator (`Object::arithmetic`), left
+/// operand first, as Python tries `__add__` then `__radd__` (KILN_PATCHES.md).
+fn object_arithmetic(op: &str, lhs: &Value, rhs: &Value) -> Option<Result<Value, Error>> {
+    if let Some(object) = lhs.as_object() {
+        if let Some(rv) = object.arithmetic(op, rhs, true) {
+            return Some(rv);
+        }
+    }
+    rhs.as_object()
+        .and_then(|object| object.arithmetic(op, lhs, false))
+}
+
 macro_rules! math_binop {
     ($name:ident, $int:ident, $float:tt) => {
         pub fn $name(lhs: &Value, rhs: &Value) -> Result<Value, Error> {
+            if let Some(rv) = object_arithmetic(stringify!($float), lhs, rhs) {
+                return rv;
+            }
             match coerce(lhs, rhs, true) {
                 Some(CoerceResult::I128(a, b)) => match a.$int(b) {
                     Some(val) => Ok(int_as_value(val)),
@@ -317,6 +332,9 @@ fn materialize_seq_concat(lhs: &Value, rhs: &Value, len: usize) -> Result<Value,
 }
 
 pub fn add(lhs: &Value, rhs: &Value) -> Result<Value, Error> {
+    if let Some(rv) = object_arithmetic("+", lhs, rhs) {
+        return rv;
+    }
     if lhs.is_tuple() || rhs.is_tuple() {
         if lhs.is_tuple() && rhs.is_tuple() {
             let mut values = Vec::with_capacity(untrusted_size_hint(
@@ -336,6 +354,13 @@ pub fn add(lhs: &Value, rhs: &Value) -> Result<Value, Error> {
     if matches!(lhs.kind(), ValueKind::Seq | ValueKind::Iterable)
         && matches!(rhs.kind(), ValueKind::Seq | ValueKind::Iterable)
     {
+        // Kiln patch: `list + list` is a new mutable list, as in Python (KILN_PATCHES.md).
+        // Unsized iterables (streams) keep minijinja's lazy concatenation.
+        if lhs.kind() == ValueKind::Seq && rhs.kind() == ValueKind::Seq {
+            let mut items: Vec<Value> = ok!(lhs.try_iter()).collect();
+            items.extend(ok!(rhs.try_iter()));
+            return Ok(crate::value::MutableList::new_value(items));
+        }
         let values = vec![lhs.clone(), rhs.clone()];
         let depth = MergeSeq::depth_for_values(&values);
 
@@ -400,6 +425,10 @@ fn float_div_rem_floor(a: f64, b: f64) -> (f64, f64) {
 }
 
 pub fn rem(lhs: &Value, rhs: &Value) -> Result<Value, Error> {
+    // Kiln patch: Python's printf-style string formatting (KILN_PATCHES.md).
+    if let Some(format) = lhs.as_str() {
+        return python_percent_format(format, rhs);
+    }
     match coerce(lhs, rhs, true) {
         Some(CoerceResult::I128(a, b)) if b != 0 => {
             if a == i128::MIN && b == -1 {
@@ -416,7 +445,147 @@ pub fn rem(lhs: &Value, rhs: &Value) -> Result<Value, Error> {
     }
 }
 
+/// Kiln patch: `'%s=%d' % (a, b)`, `'%(k)s' % {'k': v}`, `'%.2f' % x`: the conversions
+/// `s r d i f F e g x o c %` with flags, width and precision, as Python applies them.
+fn python_percent_format(format: &str, args: &Value) -> Result<Value, Error> {
+    let fail = |msg: &str| Error::new(ErrorKind::InvalidOperation, msg.to_string());
+    let positional: Vec<Value> = if args.is_tuple() {
+        ok!(args.try_iter()).collect()
+    } else {
+        vec![args.clone()]
+    };
+    let mut next = 0;
+    let mut out = String::with_capacity(format.len());
+    let mut chars = format.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        if chars.peek() == Some(&'%') {
+            chars.next();
+            out.push('%');
+            continue;
+        }
+        let mut key = None;
+        if chars.peek() == Some(&'(') {
+            chars.next();
+            let mut name = String::new();
+            for c in chars.by_ref() {
+                if c == ')' {
+                    break;
+                }
+                name.push(c);
+            }
+            key = Some(name);
+        }
+        let mut flags = String::new();
+        while let Some(&c) = chars.peek() {
+            if "-+ 0#".contains(c) {
+                flags.push(c);
+                chars.next();
+            } else {
+                break;
+            }
+        }
+        let mut width = String::new();
+        while let Some(&c) = chars.peek().filter(|c| c.is_ascii_digit()) {
+            width.push(c);
+            chars.next();
+        }
+        let mut precision = None;
+        if chars.peek() == Some(&'.') {
+            chars.next();
+            let mut digits = String::new();
+            while let Some(&c) = chars.peek().filter(|c| c.is_ascii_digit()) {
+                digits.push(c);
+                chars.next();
+            }
+            precision = Some(digits.parse::<usize>().unwrap_or(0));
+        }
+        let conversion = ok!(chars.next().ok_or_else(|| fail("incomplete format")));
+        let value = match &key {
+            Some(key) => ok!(args.get_item(&Value::from(key.as_str()))),
+            None => {
+                let value = ok!(positional
+                    .get(next)
+                    .cloned()
+                    .ok_or_else(|| fail("not enough arguments for format string")));
+                next += 1;
+                value
+            }
+        };
+        let number = || f64::try_from(value.clone()).map_err(|_| fail("a number is required"));
+        let text = match conversion {
+            's' => value.to_string(),
+            'r' => match value.as_str() {
+                Some(s) => format!("'{s}'"),
+                None => value.to_string(),
+            },
+            'd' | 'i' | 'u' => {
+                let n = ok!(number()).trunc() as i64;
+                if flags.contains('+') && n >= 0 {
+                    format!("+{n}")
+                } else {
+                    n.to_string()
+                }
+            }
+            'f' | 'F' => format!("{:.*}", precision.unwrap_or(6), ok!(number())),
+            'e' => format!("{:.*e}", precision.unwrap_or(6), ok!(number())),
+            'g' | 'G' => {
+                let n = ok!(number());
+                let text = n.to_string();
+                text.strip_suffix(".0").map_or(text.clone(), str::to_owned)
+            }
+            'x' => format!("{:x}", ok!(number()) as i64),
+            'X' => format!("{:X}", ok!(number()) as i64),
+            'o' => format!("{:o}", ok!(number()) as i64),
+            'c' => match value.as_str() {
+                Some(s) => s.to_owned(),
+                None => char::from_u32(ok!(number()) as u32)
+                    .map(String::from)
+                    .unwrap_or_default(),
+            },
+            other => return Err(fail(&format!("unsupported format character '{other}'"))),
+        };
+        let text = match (conversion, precision) {
+            ('s' | 'r', Some(p)) => text.chars().take(p).collect(),
+            _ => text,
+        };
+        let width: usize = width.parse().unwrap_or(0);
+        let len = text.chars().count();
+        if len >= width {
+            out.push_str(&text);
+        } else if flags.contains('-') {
+            out.push_str(&text);
+            out.push_str(&" ".repeat(width - len));
+        } else if flags.contains('0') && !matches!(conversion, 's' | 'r' | 'c') {
+            let (sign, digits) = match text.strip_prefix('-') {
+                Some(rest) => ("-", rest),
+                None => ("", text.as_str()),
+            };
+            out.push_str(sign);
+            out.push_str(&"0".repeat(width - len));
+            out.push_str(digits);
+        } else {
+            out.push_str(&" ".repeat(width - len));
+            out.push_str(&text);
+        }
+    }
+    if key_free_leftover(&positional, next, args) {
+        return Err(fail("not all arguments converted during string formatting"));
+    }
+    Ok(Value::from(out))
+}
+
+fn key_free_leftover(positional: &[Value], used: usize, args: &Value) -> bool {
+    args.kind() != ValueKind::Map && used < positional.len() && used > 0
+}
+
 pub fn mul(lhs: &Value, rhs: &Value) -> Result<Value, Error> {
+    if let Some(rv) = object_arithmetic("*", lhs, rhs) {
+        return rv;
+    }
     if let Some((s, n)) = lhs
         .as_str()
         .map(|s| (s, rhs))

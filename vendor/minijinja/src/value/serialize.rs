@@ -264,7 +264,8 @@ impl ser::SerializeSeq for SerializeSeq {
     }
 
     fn end(self) -> Result<Value, InvalidValue> {
-        Ok(Value::from_object(self.elements))
+        // Kiln patch: a serialized sequence is a mutable list (KILN_PATCHES.md).
+        Ok(crate::value::MutableList::new_value(self.elements))
     }
 }
 
@@ -380,7 +381,8 @@ impl ser::SerializeMap for SerializeMap {
     }
 
     fn end(self) -> Result<Value, InvalidValue> {
-        Ok(Value::from_object(self.entries))
+        // Kiln patch: a serialized map is a mutable dict (KILN_PATCHES.md).
+        Ok(crate::value::MutableMap::new_value(self.entries))
     }
 
     fn serialize_entry<K, V>(&mut self, key: &K, value: &V) -> Result<(), InvalidValue>

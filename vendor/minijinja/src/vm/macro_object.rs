@@ -20,6 +20,9 @@ pub(crate) struct Macro {
     pub state_id: isize,
     pub closure: Option<usize>,
     pub caller_reference: bool,
+    /// Kiln patch: the body uses `varargs` / `kwargs`, so extra arguments are collected there.
+    pub varargs_reference: bool,
+    pub kwargs_reference: bool,
 }
 
 impl fmt::Debug for Macro {
@@ -29,7 +32,13 @@ impl fmt::Debug for Macro {
 }
 
 impl Macro {
-    fn prepare_args(&self, args: &[Value]) -> Result<(Vec<Value>, Option<Value>), Error> {
+    /// The declared arguments' values, and the special names the body sees: `caller`, and
+    /// (Kiln patch) `varargs` and `kwargs` with the arguments no parameter took.
+    #[allow(clippy::type_complexity)]
+    fn prepare_args(
+        &self,
+        args: &[Value],
+    ) -> Result<(Vec<Value>, Vec<(&'static str, Value)>), Error> {
         let (args, kwargs) = match args.last() {
             Some(last) => match Kwargs::extract(last) {
                 Some(kwargs) => (&args[..args.len() - 1], Some(kwargs)),
@@ -38,7 +47,8 @@ impl Macro {
             _ => (args, None),
         };
 
-        if args.len() > self.arg_spec.len() {
+        let extra_positional = args.get(self.arg_spec.len()..).unwrap_or_default();
+        if !extra_positional.is_empty() && !self.varargs_reference {
             return Err(Error::from(ErrorKind::TooManyArguments));
         }
 
@@ -72,30 +82,45 @@ impl Macro {
             });
         }
 
-        let caller = if self.caller_reference {
+        let mut specials = Vec::new();
+        if self.caller_reference {
             kwargs_used.insert("caller");
-            Some(
+            specials.push((
+                "caller",
                 kwargs
                     .as_ref()
                     .and_then(|x| x.get("caller").ok())
                     .unwrap_or(Value::UNDEFINED),
-            )
-        } else {
-            None
-        };
-
-        if let Some(kwargs) = kwargs {
-            for key in kwargs.values.keys().filter_map(|x| x.as_str()) {
-                if !kwargs_used.contains(key) {
-                    return Err(Error::new(
-                        ErrorKind::TooManyArguments,
-                        format!("unknown keyword argument `{key}`"),
-                    ));
-                }
-            }
+            ));
         }
 
-        Ok((arg_values, caller))
+        let mut extra_kwargs = crate::value::value_map_with_capacity(0);
+        if let Some(kwargs) = kwargs {
+            for (key, value) in kwargs.values.iter() {
+                let Some(name) = key.as_str() else { continue };
+                if kwargs_used.contains(name) {
+                    continue;
+                }
+                if !self.kwargs_reference {
+                    return Err(Error::new(
+                        ErrorKind::TooManyArguments,
+                        format!("unknown keyword argument `{name}`"),
+                    ));
+                }
+                extra_kwargs.insert(key.clone(), value.clone());
+            }
+        }
+        if self.varargs_reference {
+            specials.push((
+                "varargs",
+                crate::value::MutableList::new_value(extra_positional.to_vec()),
+            ));
+        }
+        if self.kwargs_reference {
+            specials.push(("kwargs", crate::value::MutableMap::new_value(extra_kwargs)));
+        }
+
+        Ok((arg_values, specials))
     }
 }
 
@@ -121,7 +146,7 @@ impl Object for Macro {
             ));
         }
 
-        let (arg_values, caller) = ok!(self.prepare_args(args));
+        let (arg_values, specials) = ok!(self.prepare_args(args));
         let mut rv = String::new();
         ok!(vm::eval_macro(
             state,
@@ -129,7 +154,7 @@ impl Object for Macro {
             self.offset,
             &mut Output::new(&mut rv),
             self.closure,
-            caller,
+            specials,
             arg_values
         ));
 

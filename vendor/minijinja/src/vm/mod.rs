@@ -111,13 +111,65 @@ pub(crate) fn eval_macro<'env, 'template>(
     pc: u32,
     out: &mut Output,
     closure: Option<ClosureId>,
-    caller: Option<Value>,
+    specials: Vec<(&'static str, Value)>,
     args: Vec<Value>,
 ) -> Result<Option<Value>, Error> {
-    Executor::eval_macro(state, instructions_id, pc, out, closure, caller, args)
+    Executor::eval_macro(state, instructions_id, pc, out, closure, specials, args)
+}
+
+/// Kiln patch: calls macro `name` of template `template_name` within `state` (KILN_PATCHES.md).
+#[cfg(all(feature = "macros", feature = "multi_template"))]
+pub(crate) fn call_template_macro(
+    state: &mut State<'_, '_>,
+    template_name: &str,
+    name: &str,
+    args: &[Value],
+) -> Result<Value, Error> {
+    Executor::call_template_macro(state, template_name, name, args)
 }
 
 impl<'env> Executor<'env> {
+    /// Kiln patch: evaluates the top level of another template in this state, as `include`
+    /// does but with its output discarded and in a frame of its own, then calls the macro it
+    /// defines under `name`. Because the macro belongs to this state, a `caller` or any other
+    /// macro passed to it from this state can be called (a separately rendered template
+    /// cannot call them: "template state went away").
+    #[cfg(all(feature = "macros", feature = "multi_template"))]
+    fn call_template_macro(
+        state: &mut State<'_, 'env>,
+        template_name: &str,
+        name: &str,
+        args: &[Value],
+    ) -> Result<Value, Error> {
+        let tmpl = ok!(state.get_template(template_name));
+        let (new_instructions, new_blocks) = ok!(tmpl.instructions_and_blocks());
+        // A clean context over the render's root frame, as a macro call gets: the template's
+        // macros must not capture names visible where it is called from (a calling macro
+        // sees itself under its own name).
+        let mut ctx = Context::new(state.env());
+        ctx.reset_with_frame(Frame::new(state.ctx.clone_base()));
+        ok!(ctx.incr_depth(state.ctx.depth() + INCLUDE_RECURSION_COST));
+        ok!(ctx.push_frame(Frame::default()));
+        let old_ctx = mem::replace(&mut state.ctx, ctx);
+        let current_block = state.current_block;
+        let mut out = Output::null();
+        let rv = state.with_execution_state(
+            new_instructions,
+            tmpl.initial_auto_escape(),
+            current_block,
+            BlockState::Replace(prepare_blocks(new_blocks)),
+            |state| Self::eval_state(state, &mut out),
+        );
+        let function = state.lookup(name);
+        let _ = mem::replace(&mut state.ctx, old_ctx);
+        ok!(rv);
+        let function = ok!(function.ok_or_else(|| Error::new(
+            ErrorKind::UnknownFunction,
+            format!("macro `{name}` not found in its file"),
+        )));
+        function.call(state, args)
+    }
+
     pub(crate) fn eval<'template>(
         env: &'env Environment<'env>,
         instructions: &'template Instructions<'env>,
@@ -144,7 +196,7 @@ impl<'env> Executor<'env> {
         pc: u32,
         out: &mut Output,
         closure: Option<ClosureId>,
-        caller: Option<Value>,
+        specials: Vec<(&'static str, Value)>,
         args: Vec<Value>,
     ) -> Result<Option<Value>, Error> {
         let instructions = *state
@@ -171,8 +223,9 @@ impl<'env> Executor<'env> {
             state.macro_context_pool.push(ctx);
             return Err(err);
         }
-        if let Some(caller) = caller {
-            ctx.store(&mut state.closures, "caller", caller);
+        // `caller`, and (Kiln patch) `varargs` and `kwargs`.
+        for (name, value) in specials {
+            ctx.store(&mut state.closures, name, value);
         }
         if let Err(err) = ctx.incr_depth(state.ctx.depth() + MACRO_RECURSION_COST) {
             ctx.clear();
@@ -474,7 +527,8 @@ impl<'env> Executor<'env> {
                         let value = stack.pop();
                         map.insert(key, value);
                     }
-                    stack.push(Value::from_object(map))
+                    // Kiln patch: a dict literal is a mutable dict (KILN_PATCHES.md).
+                    stack.push(crate::value::MutableMap::new_value(map))
                 }
                 Instruction::BuildKwargs(pair_count) => {
                     let mut map = value_map_with_capacity(*pair_count);
@@ -498,7 +552,8 @@ impl<'env> Executor<'env> {
                         v.push(stack.pop());
                     }
                     v.reverse();
-                    stack.push(Value::from_object(v))
+                    // Kiln patch: a list literal is a mutable list (KILN_PATCHES.md).
+                    stack.push(crate::value::MutableList::new_value(v))
                 }
                 Instruction::BuildTuple(n) => {
                     use crate::value::Tuple;
@@ -1211,7 +1266,8 @@ impl<'env> Executor<'env> {
 
     #[cfg(feature = "macros")]
     fn build_macro(stack: &mut Stack, state: &mut State, offset: u32, name: &str, flags: u8) {
-        use crate::{compiler::instructions::MACRO_CALLER, vm::macro_object::Macro};
+        use crate::compiler::instructions::{MACRO_CALLER, MACRO_KWARGS, MACRO_VARARGS};
+        use crate::vm::macro_object::Macro;
 
         let arg_spec = stack.pop().try_iter().unwrap().collect();
         let closure = stack.pop().as_usize();
@@ -1228,6 +1284,8 @@ impl<'env> Executor<'env> {
             state_id: state.id,
             closure,
             caller_reference: (flags & MACRO_CALLER) != 0,
+            varargs_reference: (flags & MACRO_VARARGS) != 0,
+            kwargs_reference: (flags & MACRO_KWARGS) != 0,
         }));
     }
 }

@@ -281,6 +281,18 @@ impl<'template, 'env> State<'template, 'env> {
         )
     }
 
+    /// Kiln patch: calls macro `name` defined in template `template` within this state, so
+    /// that macros of this state (a `caller`) can be passed to it (KILN_PATCHES.md).
+    #[cfg(all(feature = "macros", feature = "multi_template"))]
+    pub fn call_template_macro(
+        &mut self,
+        template: &str,
+        name: &str,
+        args: &[Value],
+    ) -> Result<Value, Error> {
+        crate::vm::call_template_macro(self, template, name, args)
+    }
+
     /// Looks up a global macro and calls it.
     ///
     /// This looks up a value as [`lookup`](Self::lookup) does and calls it
