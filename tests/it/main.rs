@@ -6,6 +6,7 @@
 mod analytics_project;
 mod broken_projects;
 mod compile;
+mod corpus;
 mod data_tests;
 mod init_show;
 mod pg;

@@ -190,8 +190,14 @@ pub fn parse(
 
     let started = Instant::now();
     let names = name_index(project.name(), &nodes);
+    let mut dropped = Vec::new();
     for node in nodes.values_mut() {
-        resolve_dependencies(node, &names, &disabled, &mut sink);
+        if !resolve_dependencies(node, &names, &disabled, &mut sink) {
+            dropped.push(node.unique_id.clone());
+        }
+    }
+    for id in dropped {
+        nodes.remove(&id);
     }
     if sink.has_errors() {
         return Err(finish_err(sink));
@@ -373,12 +379,43 @@ fn name_index(root: &str, nodes: &BTreeMap<String, Node>) -> NameIndex {
     names
 }
 
+/// Resolves a node's `ref`s and `source`s to unique ids. As in dbt, a data test whose `ref` or
+/// `source` names nothing (or a disabled node) is not an error: it is left out of the project,
+/// with a warning when the name does not exist at all. Returns whether to keep the node.
 fn resolve_dependencies(
     node: &mut Node,
     names: &NameIndex,
     disabled: &BTreeSet<String>,
     sink: &mut DiagnosticSink,
-) {
+) -> bool {
+    if node.resource_type == ResourceType::Test {
+        let missing = node.refs.iter().find_map(|call| {
+            names
+                .resolve_ref(&node.package, call.package.as_deref(), &call.name)
+                .err()
+                .map(|_| call.name.clone())
+        });
+        let missing = missing.or_else(|| {
+            node.sources.iter().find_map(|call| {
+                names
+                    .resolve_source(&call.source, &call.table)
+                    .err()
+                    .map(|_| format!("{}.{}", call.source, call.table))
+            })
+        });
+        if let Some(target) = missing {
+            if !disabled.contains(&target) {
+                sink.push(
+                    Diagnostic::warning(format!(
+                        "test `{}` depends on `{target}`, which was not found; the test is skipped",
+                        node.name
+                    ))
+                    .at(node.location.clone()),
+                );
+            }
+            return false;
+        }
+    }
     let mut depends_on = BTreeSet::new();
     let at = |name: &str| Location::new(&node.display_path, line_of_mention(&node.raw_code, name));
     for call in &node.refs {
@@ -436,6 +473,7 @@ fn resolve_dependencies(
         test.attached_node = first.map(str::to_owned);
     }
     node.depends_on = depends_on.into_iter().collect();
+    true
 }
 
 fn graph_node(node: &Node) -> GraphNode {

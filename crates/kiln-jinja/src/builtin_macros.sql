@@ -322,3 +322,20 @@ left join parent
     on child.from_field = parent.to_field
 where parent.to_field is null
 {% endmacro %}
+
+{#- dbt's should_full_refresh / should_store_failures: the node's config, else the flag. -#}
+{% macro should_full_refresh() -%}
+    {%- set config_full_refresh = config.get('full_refresh') -%}
+    {%- if config_full_refresh is none -%}
+        {%- set config_full_refresh = flags.FULL_REFRESH -%}
+    {%- endif -%}
+    {{ return(config_full_refresh) }}
+{%- endmacro %}
+
+{% macro should_store_failures() -%}
+    {%- set config_store_failures = config.get('store_failures') -%}
+    {%- if config_store_failures is none -%}
+        {%- set config_store_failures = flags.STORE_FAILURES -%}
+    {%- endif -%}
+    {{ return(config_store_failures) }}
+{%- endmacro %}
