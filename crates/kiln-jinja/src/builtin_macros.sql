@@ -109,19 +109,19 @@
 {%- endmacro %}
 
 {% macro type_string() -%}{{ return(adapter.dispatch('type_string', 'dbt')()) }}{%- endmacro %}
-{% macro default__type_string() -%}varchar{%- endmacro %}
+{% macro default__type_string() -%}{{ return(api.Column.translate_type("string")) }}{%- endmacro %}
 {% macro type_int() -%}{{ return(adapter.dispatch('type_int', 'dbt')()) }}{%- endmacro %}
-{% macro default__type_int() -%}integer{%- endmacro %}
+{% macro default__type_int() -%}{{ return(api.Column.translate_type("integer")) }}{%- endmacro %}
 {% macro type_bigint() -%}{{ return(adapter.dispatch('type_bigint', 'dbt')()) }}{%- endmacro %}
-{% macro default__type_bigint() -%}bigint{%- endmacro %}
+{% macro default__type_bigint() -%}{{ return(api.Column.translate_type("bigint")) }}{%- endmacro %}
 {% macro type_numeric() -%}{{ return(adapter.dispatch('type_numeric', 'dbt')()) }}{%- endmacro %}
-{% macro default__type_numeric() -%}numeric(28,6){%- endmacro %}
+{% macro default__type_numeric() -%}{{ return(api.Column.numeric_type("numeric", 28, 6)) }}{%- endmacro %}
 {% macro type_float() -%}{{ return(adapter.dispatch('type_float', 'dbt')()) }}{%- endmacro %}
-{% macro default__type_float() -%}float{%- endmacro %}
+{% macro default__type_float() -%}{{ return(api.Column.translate_type("float")) }}{%- endmacro %}
 {% macro type_timestamp() -%}{{ return(adapter.dispatch('type_timestamp', 'dbt')()) }}{%- endmacro %}
-{% macro default__type_timestamp() -%}timestamp{%- endmacro %}
+{% macro default__type_timestamp() -%}{{ return(api.Column.translate_type("timestamp")) }}{%- endmacro %}
 {% macro type_boolean() -%}{{ return(adapter.dispatch('type_boolean', 'dbt')()) }}{%- endmacro %}
-{% macro default__type_boolean() -%}boolean{%- endmacro %}
+{% macro default__type_boolean() -%}{{ return(api.Column.translate_type("boolean")) }}{%- endmacro %}
 
 {% macro concat(fields) -%}
     {{ return(adapter.dispatch('concat', 'dbt')(fields)) }}
@@ -240,11 +240,16 @@
 {% macro intersect() -%}{{ return(adapter.dispatch('intersect', 'dbt')()) }}{%- endmacro %}
 {% macro default__intersect() -%}intersect{%- endmacro %}
 
-{% macro array_construct(inputs=[], data_type='integer') -%}
+{% macro array_construct(inputs=[], data_type=api.Column.translate_type('integer')) -%}
     {{ return(adapter.dispatch('array_construct', 'dbt')(inputs, data_type)) }}
 {%- endmacro %}
+{#- As dbt: the type is written only for an empty array. -#}
 {% macro default__array_construct(inputs, data_type) -%}
-    array[ {{ inputs | join(' , ') }} ]::{{ data_type }}[]
+    {%- if inputs | length > 0 -%}
+        array[ {{ inputs | join(' , ') }} ]
+    {%- else -%}
+        array[]::{{ data_type }}[]
+    {%- endif -%}
 {%- endmacro %}
 
 {% macro date(year, month, day) -%}
@@ -338,4 +343,87 @@ where parent.to_field is null
         {%- set config_store_failures = flags.STORE_FAILURES -%}
     {%- endif -%}
     {{ return(config_store_failures) }}
+{%- endmacro %}
+
+{#- Arrays, equality, series and spines, as dbt-core 1.11 renders them on PostgreSQL. -#}
+{% macro array_append(array, new_element) -%}
+    {{ return(adapter.dispatch('array_append', 'dbt')(array, new_element)) }}
+{%- endmacro %}
+{% macro default__array_append(array, new_element) -%}
+    array_append({{ array }}, {{ new_element }})
+{%- endmacro %}
+
+{% macro array_concat(array_1, array_2) -%}
+    {{ return(adapter.dispatch('array_concat', 'dbt')(array_1, array_2)) }}
+{%- endmacro %}
+{% macro default__array_concat(array_1, array_2) -%}
+    array_cat({{ array_1 }}, {{ array_2 }})
+{%- endmacro %}
+
+{% macro equals(expr1, expr2) -%}
+    {{ return(adapter.dispatch('equals', 'dbt')(expr1, expr2)) }}
+{%- endmacro %}
+{#- dbt 1.11's default (the `enable_truthy_nulls_equals_macro` behaviour flag is off). -#}
+{% macro default__equals(expr1, expr2) -%}
+    ({{ expr1 }} = {{ expr2 }})
+{%- endmacro %}
+
+{% macro generate_schema_name_for_env(custom_schema_name, node) -%}
+    {%- if target.name == 'prod' and custom_schema_name is not none -%}
+        {{ custom_schema_name | trim }}
+    {%- else -%}
+        {{ target.schema }}
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro get_powers_of_two(upper_bound) -%}
+    {{ return(adapter.dispatch('get_powers_of_two', 'dbt')(upper_bound)) }}
+{%- endmacro %}
+{% macro default__get_powers_of_two(upper_bound) -%}
+    {%- if upper_bound <= 0 -%}
+        {{ exceptions.raise_compiler_error("upper bound must be positive") }}
+    {%- endif -%}
+    {%- for _ in range(1, 100) -%}
+        {%- if upper_bound <= 2 ** loop.index -%}{{ return(loop.index) }}{%- endif -%}
+    {%- endfor -%}
+{%- endmacro %}
+
+{% macro generate_series(upper_bound) -%}
+    {{ return(adapter.dispatch('generate_series', 'dbt')(upper_bound)) }}
+{%- endmacro %}
+{% macro default__generate_series(upper_bound) -%}
+    {%- set n = dbt.get_powers_of_two(upper_bound) %}
+    with p as ( select 0 as generated_number union all select 1 ), unioned as (
+    select {% for i in range(n) %}p{{ i }}.generated_number * power(2, {{ i }}){% if not loop.last %} + {% endif %}{% endfor %} + 1 as generated_number
+    from {% for i in range(n) %}p as p{{ i }}{% if not loop.last %} cross join {% endif %}{% endfor %}
+    )
+    select * from unioned where generated_number <= {{ upper_bound }} order by generated_number
+{%- endmacro %}
+
+{% macro get_intervals_between(start_date, end_date, datepart) -%}
+    {{ return(adapter.dispatch('get_intervals_between', 'dbt')(start_date, end_date, datepart)) }}
+{%- endmacro %}
+{% macro default__get_intervals_between(start_date, end_date, datepart) -%}
+    {%- call statement('get_intervals_between', fetch_result=True) -%}
+        select {{ dbt.datediff(start_date, end_date, datepart) }}
+    {%- endcall -%}
+    {%- set value_list = load_result('get_intervals_between') -%}
+    {%- if value_list and value_list['data'] -%}
+        {{ return((value_list['data'] | map(attribute=0) | list)[0]) }}
+    {%- else -%}
+        {{ return(1) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro date_spine(datepart, start_date, end_date) -%}
+    {{ return(adapter.dispatch('date_spine', 'dbt')(datepart, start_date, end_date)) }}
+{%- endmacro %}
+{% macro default__date_spine(datepart, start_date, end_date) -%}
+    with rawdata as ( {{ dbt.generate_series(dbt.get_intervals_between(start_date, end_date, datepart)) }} ),
+    all_periods as (
+        select ( {{ dbt.dateadd(datepart, "row_number() over (order by 1) - 1", start_date) }} ) as date_{{ datepart }}
+        from rawdata
+    ),
+    filtered as ( select * from all_periods where date_{{ datepart }} <= {{ end_date }} )
+    select * from filtered
 {%- endmacro %}

@@ -419,7 +419,11 @@ impl Object for Api {
     }
 
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        (key.as_str()? == "Relation").then(|| Value::from_object(RelationApi))
+        match key.as_str()? {
+            "Relation" => Some(Value::from_object(RelationApi)),
+            "Column" => Some(Value::from_object(crate::introspection::ColumnApi)),
+            _ => None,
+        }
     }
 }
 

@@ -208,8 +208,115 @@ impl Object for ColumnValue {
         }
     }
 
+    fn call_method(
+        self: &Arc<Self>,
+        _state: &mut State<'_, '_>,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Value, Error> {
+        let dtype = self.data_type.to_lowercase();
+        let base = dtype
+            .split('(')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_owned();
+        let is_string = matches!(
+            base.as_str(),
+            "text" | "character varying" | "character" | "varchar"
+        );
+        let is_integer = matches!(
+            base.as_str(),
+            "smallint"
+                | "integer"
+                | "bigint"
+                | "smallserial"
+                | "serial"
+                | "bigserial"
+                | "int2"
+                | "int4"
+                | "int8"
+                | "serial2"
+                | "serial4"
+                | "serial8"
+        );
+        let is_float = matches!(
+            base.as_str(),
+            "real" | "float4" | "float" | "double precision" | "float8" | "double"
+        );
+        let is_numeric = matches!(base.as_str(), "numeric" | "decimal");
+        Ok(match method {
+            "is_string" => Value::from(is_string),
+            "is_integer" => Value::from(is_integer),
+            "is_float" => Value::from(is_float),
+            "is_numeric" => Value::from(is_numeric),
+            "is_number" => Value::from(is_integer || is_float || is_numeric),
+            "string_size" => {
+                if !is_string {
+                    return Err(failed("Called string_size() on non-string field!"));
+                }
+                let size = dtype
+                    .split_once('(')
+                    .and_then(|(_, rest)| rest.trim_end_matches(')').parse::<i64>().ok());
+                Value::from(size.unwrap_or(256))
+            }
+            "literal" => {
+                let (value,): (Value,) = from_args(args)?;
+                Value::from(format!("{value}::{}", self.data_type))
+            }
+            _ => return Err(Error::from(ErrorKind::UnknownMethod)),
+        })
+    }
+
     fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.name)
+    }
+}
+
+/// `api.Column`: dbt's Column class methods on PostgreSQL (`translate_type`, `string_type`,
+/// `numeric_type`, `create`, `from_description`).
+#[derive(Debug)]
+pub struct ColumnApi;
+
+impl Object for ColumnApi {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+
+    fn call_method(
+        self: &Arc<Self>,
+        _state: &mut State<'_, '_>,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Value, Error> {
+        match method {
+            // dbt's TYPE_LABELS: only `string` is translated (to `TEXT`).
+            "translate_type" => {
+                let (dtype,): (String,) = from_args(args)?;
+                Ok(Value::from(if dtype.eq_ignore_ascii_case("string") {
+                    "TEXT".to_owned()
+                } else {
+                    dtype
+                }))
+            }
+            "string_type" => {
+                let (size,): (i64,) = from_args(args)?;
+                Ok(Value::from(format!("character varying({size})")))
+            }
+            "numeric_type" => {
+                let (dtype, precision, scale): (String, Value, Value) = from_args(args)?;
+                Ok(Value::from(if precision.is_none() || scale.is_none() {
+                    dtype
+                } else {
+                    format!("{dtype}({precision},{scale})")
+                }))
+            }
+            "create" | "from_description" => {
+                let (name, data_type): (String, String) = from_args(args)?;
+                Ok(Value::from_object(ColumnValue { name, data_type }))
+            }
+            _ => Err(Error::from(ErrorKind::UnknownMethod)),
+        }
     }
 }
 
