@@ -306,6 +306,18 @@ fn manifest<'a>(project: &'a Project, parsed: &'a Parsed) -> ManifestOut<'a> {
     }
 }
 
+/// dbt's `graph` context: the manifest's nodes, sources and macros.
+pub fn graph_json(project: &Project, parsed: &Parsed) -> Json {
+    let manifest = manifest(project, parsed);
+    serde_json::json!({
+        "nodes": manifest.nodes,
+        "sources": manifest.sources,
+        "macros": manifest.macros,
+        "exposures": {}, "metrics": {}, "groups": {}, "semantic_models": {},
+        "saved_queries": {}, "unit_tests": {},
+    })
+}
+
 /// Writes `content` unless the file already holds exactly that: an unchanged model keeps its
 /// file (and its modification time), and the disk sees no churn.
 fn write_if_changed(path: &Path, content: &str) -> std::io::Result<()> {

@@ -211,7 +211,9 @@ pub fn parse(
     };
     let graph_time = started.elapsed();
     let warnings = sink.finish()?;
-    Ok(Parsed {
+    let mentions_graph =
+        env.macros_mention_graph() || nodes.values().any(|n| n.raw_code.contains("graph"));
+    let parsed = Parsed {
         env,
         nodes,
         graph,
@@ -224,7 +226,15 @@ pub fn parse(
             graph: graph_time,
             ..Timings::default()
         },
-    })
+    };
+    // dbt's `graph` for the renders that follow; built only when a template may read it (it
+    // serializes every node).
+    if mentions_graph {
+        parsed
+            .env
+            .set_graph(crate::manifest::graph_json(project, &parsed));
+    }
+    Ok(parsed)
 }
 
 fn finish_err(sink: DiagnosticSink) -> Diagnostics {

@@ -427,3 +427,11 @@ where parent.to_field is null
     filtered as ( select * from all_periods where date_{{ datepart }} <= {{ end_date }} )
     select * from filtered
 {%- endmacro %}
+
+{#- dbt's relation loaders: the relation as it exists in the warehouse, or none. -#}
+{% macro load_cached_relation(relation) -%}
+    {{ return(adapter.get_relation(database=relation.database, schema=relation.schema, identifier=relation.identifier)) }}
+{%- endmacro %}
+{% macro load_relation(relation) -%}
+    {{ return(load_cached_relation(relation)) }}
+{%- endmacro %}

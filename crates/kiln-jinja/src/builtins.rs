@@ -63,6 +63,14 @@ pub fn source(state: &State<'_, '_>, source: String, table: String) -> Result<Va
 }
 
 /// `is_incremental()`: true only when rendering an incremental model whose table exists.
+/// `builtins.config(...)`: the node's own `config`, as if called directly.
+pub fn config_via_context(state: &mut State<'_, '_>, args: Rest<Value>) -> Result<Value, Error> {
+    let config = state
+        .lookup("config")
+        .ok_or_else(|| invalid("`config` is not available here"))?;
+    config.call(state, &args)
+}
+
 pub fn is_incremental(state: &State<'_, '_>) -> bool {
     NodeContext::current(state).is_some_and(|ctx| ctx.is_incremental)
 }
@@ -104,7 +112,9 @@ impl Object for VarFn {
     }
 
     fn call(self: &Arc<Self>, state: &mut State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
-        let (name, default): (String, Option<Value>) = from_args(args)?;
+        let (name, _default): (String, Option<Value>) = from_args(args)?;
+        // As dbt: a default that is passed counts, even `none` (`var('x', none)`).
+        let default = args.get(1).cloned();
         let package = NodeContext::current(state)
             .map(|ctx| ctx.node.package.clone())
             .unwrap_or_else(|| self.0.root_package.clone());

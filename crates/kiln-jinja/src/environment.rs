@@ -38,6 +38,10 @@ pub struct JinjaEnv {
     env: Environment<'static>,
     registry: Arc<MacroRegistry>,
     logs: LogSink,
+    /// dbt's `graph`, filled in after the parse ([`JinjaEnv::set_graph`]).
+    graph: Arc<crate::graph::GraphGlobal>,
+    /// Whether a macro mentions `graph` (then the parse fills it in).
+    macros_mention_graph: bool,
 }
 
 impl JinjaEnv {
@@ -86,9 +90,13 @@ impl JinjaEnv {
                 ));
             }
         }
+        let mut macros_mention_graph = false;
         for (package, file, text) in sources {
+            macros_mention_graph |= text.contains("graph");
             register_file(&mut env, &mut registry, &package, &file, &text, &mut sink);
         }
+        let graph = Arc::new(crate::graph::GraphGlobal::default());
+        env.add_global("graph", Value::from_dyn_object(graph.clone()));
 
         let registry = Arc::new(registry);
         let logs: LogSink = Arc::default();
@@ -116,9 +124,22 @@ impl JinjaEnv {
                 env,
                 registry,
                 logs,
+                graph,
+                macros_mention_graph,
             },
             warnings,
         ))
+    }
+
+    /// Whether any macro mentions `graph`: building it costs a serialization of every node,
+    /// done only when a template may read it.
+    pub fn macros_mention_graph(&self) -> bool {
+        self.macros_mention_graph
+    }
+
+    /// Fills in dbt's `graph` (`nodes`, `sources`, `macros`...) for the renders after the parse.
+    pub fn set_graph(&self, graph: serde_json::Value) {
+        self.graph.set(crate::to_value(graph));
     }
 
     pub fn registry(&self) -> &MacroRegistry {
@@ -301,17 +322,15 @@ fn add_globals(
         crate::modules::run_started_at(&options.run_started_at),
     );
     env.add_global("modules", Value::from_object(crate::modules::Modules));
+    env.add_global("context", Value::from_object(crate::graph::ContextObject));
     env.add_function("local_md5", builtins::local_md5);
     env.add_function("toyaml", builtins::toyaml);
     env.add_function("print", builtins::print);
-    env.add_global(
-        "graph",
-        crate::to_value(serde_json::json!({"nodes": {}, "sources": {}, "macros": {}})),
-    );
     env.add_global("selected_resources", Value::from(Vec::<Value>::new()));
     let mut builtin_functions = BTreeMap::new();
     builtin_functions.insert("ref", Value::from_function(builtins::ref_));
     builtin_functions.insert("source", Value::from_function(builtins::source));
+    builtin_functions.insert("config", Value::from_function(builtins::config_via_context));
     env.add_global("builtins", Value::from(builtin_functions));
     // Macros last, so that a project macro can shadow a function (dbt allows overriding `ref`).
     for name in registry.names() {

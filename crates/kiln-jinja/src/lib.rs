@@ -13,6 +13,7 @@ pub mod builtins;
 pub mod context;
 pub mod environment;
 pub mod error;
+mod graph;
 pub mod introspection;
 pub mod macro_file;
 pub mod macros;
