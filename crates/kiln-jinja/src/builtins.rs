@@ -685,14 +685,13 @@ pub fn zip(lists: Rest<Value>) -> Result<Value, Error> {
     ))
 }
 
-/// Python's `set`: the distinct items, in first-seen order.
+/// Python's `set`: the distinct items. Python's order is arbitrary (string hashes change per
+/// process), so nothing can rely on it; Kiln sorts them, which makes two sets with the same
+/// items compare equal (`set(a) != set(b)` in dbt_utils' `equality`) and output deterministic.
 pub fn set(items: Value) -> Result<Value, Error> {
-    let mut out: Vec<Value> = Vec::new();
-    for item in items.try_iter()? {
-        if !out.contains(&item) {
-            out.push(item);
-        }
-    }
+    let mut out: Vec<Value> = items.try_iter()?.collect();
+    out.sort();
+    out.dedup();
     Ok(Value::from(out))
 }
 

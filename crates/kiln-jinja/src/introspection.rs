@@ -85,7 +85,7 @@ impl Object for AgateTable {
                     .filter_map(|i| self.row(i))
                     .collect::<Vec<_>>(),
             )),
-            "columns" => Some(Value::from(
+            "columns" => Some(Value::from_object(AgateColumns(
                 self.0
                     .columns
                     .iter()
@@ -97,13 +97,16 @@ impl Object for AgateTable {
                             .iter()
                             .map(|r| r.get(i).cloned().unwrap_or(Json::Null))
                             .collect();
-                        Value::from_object(AgateColumn {
-                            name: name.clone(),
-                            values,
-                        })
+                        (
+                            name.clone(),
+                            Value::from_object(AgateColumn {
+                                name: name.clone(),
+                                values,
+                            }),
+                        )
                     })
-                    .collect::<Vec<_>>(),
-            )),
+                    .collect(),
+            ))),
             "column_names" => Some(Value::from(self.0.columns.clone())),
             _ => None,
         }
@@ -125,6 +128,70 @@ impl Object for AgateTable {
                 ErrorKind::UnknownMethod,
                 format!("query results have no method `{method}`"),
             )),
+        }
+    }
+}
+
+/// agate's `table.columns`: a sequence of columns that is also a mapping by name
+/// (`columns[0]`, `columns['id']`, `columns.items()`, `columns.keys()`).
+#[derive(Debug)]
+struct AgateColumns(Vec<(String, Value)>);
+
+impl Object for AgateColumns {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Seq
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        match key.as_str() {
+            Some(name) => self
+                .0
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, c)| c.clone()),
+            None => self.0.get(key.as_usize()?).map(|(_, c)| c.clone()),
+        }
+    }
+
+    fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
+        minijinja::value::Enumerator::Seq(self.0.len())
+    }
+
+    fn call_method(
+        self: &Arc<Self>,
+        _state: &mut State<'_, '_>,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Value, Error> {
+        match method {
+            "items" => Ok(Value::from(
+                self.0
+                    .iter()
+                    .map(|(n, c)| {
+                        Value::from(minijinja::value::Tuple::from([
+                            Value::from(n.clone()),
+                            c.clone(),
+                        ]))
+                    })
+                    .collect::<Vec<_>>(),
+            )),
+            "keys" => Ok(Value::from(
+                self.0.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>(),
+            )),
+            "values" => Ok(Value::from(
+                self.0.iter().map(|(_, c)| c.clone()).collect::<Vec<_>>(),
+            )),
+            "get" => {
+                let (name, default): (String, Option<Value>) = from_args(args)?;
+                Ok(self
+                    .0
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, c)| c.clone())
+                    .or(default)
+                    .unwrap_or(Value::from(())))
+            }
+            _ => Err(Error::from(ErrorKind::UnknownMethod)),
         }
     }
 }
