@@ -238,3 +238,25 @@ fn tests_compile_to_the_sql_that_runs() {
         insta::assert_snapshot!(format!("test_sql__{kind}"), sql);
     }
 }
+
+#[test]
+fn a_package_namespace_dispatches_to_the_root_project_first() {
+    // Without a `dispatch:` config, dbt searches the root project before the package named in
+    // `adapter.dispatch(name, 'shop_utils')`, so the project's `postgres__cents_to_dollars`
+    // overrides the package's default.
+    let fixture = shop();
+    let project = fixture.read("dbt_project.yml");
+    let dispatch = "dispatch:\n  - macro_namespace: shop_utils\n    search_order: [\"shop\", \"shop_utils\"]\n";
+    assert!(project.contains(dispatch), "{project}");
+    let without_dispatch = project.replace(dispatch, "");
+    std::fs::write(fixture.dir.join("dbt_project.yml"), without_dispatch).unwrap();
+    let output = fixture.kiln(&["compile", "-s", "stg_shop__payments"]);
+    assert_eq!(output.code, 0, "{}", output.transcript());
+    assert!(
+        output
+            .stdout
+            .contains("(amount::numeric / 100)::numeric(16, 2)"),
+        "{}",
+        output.stdout
+    );
+}

@@ -111,6 +111,11 @@ impl MacroRegistry {
             {
                 Some(config) => config.search_order.iter().map(String::as_str).collect(),
                 None if namespace == BUILTIN_PACKAGE => vec![self.root.as_str(), BUILTIN_PACKAGE],
+                // As dbt: a package's namespace searches the root project first, so that a
+                // project can override a package's implementation.
+                None if self.packages().any(|p| p == namespace) => {
+                    vec![self.root.as_str(), namespace]
+                }
                 None => vec![namespace],
             },
         };
