@@ -134,8 +134,8 @@ pub struct CommonArgs {
     /// Variables for var(), as YAML or JSON: --vars '{start_date: 2024-01-01}'.
     #[arg(long)]
     pub vars: Option<String>,
-    /// Worker threads (default: the profile's `threads`, for parsing: all cores).
-    #[arg(long)]
+    /// Worker threads, 1 to 256 (default: the profile's `threads`, for parsing: all cores).
+    #[arg(long, value_parser = parse_threads)]
     pub threads: Option<usize>,
     /// Output format for messages.
     #[arg(long, value_enum, default_value = "text")]
@@ -191,4 +191,17 @@ pub struct LsArgs {
     pub resource_types: Vec<String>,
     #[arg(long, short = 'o', value_enum, default_value = "selector")]
     pub output: LsOutput,
+}
+
+/// The most worker threads a run starts: each holds a warehouse connection, and PostgreSQL's
+/// default `max_connections` is 100.
+pub const MAX_THREADS: usize = 256;
+
+fn parse_threads(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if (1..=MAX_THREADS).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "`{text}` is not a number of threads from 1 to {MAX_THREADS}"
+        )),
+    }
 }

@@ -31,6 +31,16 @@ impl Kind {
         }
     }
 
+    /// What the command runs, for messages.
+    fn nodes(self) -> &'static str {
+        match self {
+            Kind::Run => "model",
+            Kind::Seed => "seed",
+            Kind::Test => "test",
+            Kind::Build => "model, seed or test",
+        }
+    }
+
     fn includes(self, resource: ResourceType) -> bool {
         match self {
             Kind::Run => resource == ResourceType::Model,
@@ -70,6 +80,17 @@ pub fn run(args: &RunArgs, kind: Kind, printer: &Printer) -> Result<ExitCode> {
                     .is_some_and(|n| kind.includes(n.resource_type))
             })
             .collect();
+    if selected.is_empty() {
+        printer.diagnostic(
+            &kiln_core::Diagnostic::warning(format!(
+                "nothing to {}: the selection matches no {}",
+                kind.name(),
+                kind.nodes()
+            ))
+            .help("check --select and --exclude; `kiln ls` shows what a selection matches"),
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     kiln_compile::compile(&mut parsed, &selected, Default::default())?;
     kiln_compile::manifest::write_artifacts(&session.project, &parsed)?;
     let adapter = target::adapter(&session.project, &session.profile, printer)?;
@@ -86,7 +107,8 @@ pub fn run(args: &RunArgs, kind: Kind, printer: &Printer) -> Result<ExitCode> {
         threads: args
             .common
             .threads
-            .unwrap_or(session.profile.threads() as usize),
+            .unwrap_or(session.profile.threads() as usize)
+            .clamp(1, crate::cli::MAX_THREADS),
         fail_fast: args.fail_fast,
         invocation_id: uuid::Uuid::new_v4().to_string(),
     };

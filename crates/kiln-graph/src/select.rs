@@ -255,6 +255,11 @@ fn evaluate(
                     .help("see `kiln ls --help` for the selection syntax")
             })?;
             let selected = select_criterion(graph, &criterion);
+            // A selector that names nothing in the project is a typo or a stale name: dbt
+            // only warns, but a scheduler that builds nothing must not stay green.
+            if selected.is_empty() && flag == "--select" && !graph.is_empty() {
+                return Err(matches_nothing(graph, &criterion, part));
+            }
             intersection = Some(match intersection {
                 None => selected,
                 Some(previous) => previous.intersection(&selected).cloned().collect(),
@@ -263,6 +268,32 @@ fn evaluate(
         union.extend(intersection.unwrap_or_default());
     }
     Ok(union)
+}
+
+/// The error for a `--select` criterion that matches no node, with the closest name.
+fn matches_nothing(graph: &Graph, criterion: &Criterion, part: &str) -> Diagnostic {
+    let candidates: BTreeSet<&str> = match criterion.method {
+        Method::Default | Method::Fqn => graph.nodes().map(|n| n.name.as_str()).collect(),
+        Method::Tag => graph
+            .nodes()
+            .flat_map(|n| n.tags.iter().map(String::as_str))
+            .collect(),
+        Method::Package => graph.nodes().map(|n| n.package.as_str()).collect(),
+        Method::Source => graph
+            .nodes()
+            .filter_map(|n| n.source_name.as_deref())
+            .collect(),
+        Method::TestName => graph
+            .nodes()
+            .filter_map(|n| n.test_name.as_deref())
+            .collect(),
+        _ => BTreeSet::new(),
+    };
+    let error = Diagnostic::error(format!("--select `{part}` matches no node"));
+    match kiln_core::diagnostic::closest(&criterion.value, candidates.iter().copied()) {
+        Some(close) if close != criterion.value => error.help(format!("did you mean `{close}`?")),
+        _ => error.help("check the name; `kiln ls` lists every node"),
+    }
 }
 
 /// The unique ids selected by `--select` minus `--exclude`; every node when nothing is
