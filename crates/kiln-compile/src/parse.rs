@@ -199,6 +199,7 @@ pub fn parse(
     for id in dropped {
         nodes.remove(&id);
     }
+    check_relation_names(&nodes, &mut sink);
     if sink.has_errors() {
         return Err(finish_err(sink));
     }
@@ -484,6 +485,50 @@ fn resolve_dependencies(
     }
     node.depends_on = depends_on.into_iter().collect();
     true
+}
+
+/// Two nodes whose relations PostgreSQL would store under one name (identifiers are cut to 63
+/// bytes, silently) would overwrite each other: an error naming both files.
+fn check_relation_names(nodes: &BTreeMap<String, Node>, sink: &mut DiagnosticSink) {
+    let mut seen: BTreeMap<(String, String, String), &Node> = BTreeMap::new();
+    let builds_a_relation = |n: &Node| match n.resource_type {
+        ResourceType::Model => !n.is_ephemeral(),
+        ResourceType::Seed | ResourceType::Snapshot => true,
+        _ => false,
+    };
+    for node in nodes.values().filter(|n| builds_a_relation(n)) {
+        let relation = &node.relation;
+        let key = (
+            relation.database.clone().unwrap_or_default(),
+            kiln_core::truncated_identifier(relation.schema.as_deref().unwrap_or_default())
+                .to_owned(),
+            kiln_core::truncated_identifier(&relation.identifier).to_owned(),
+        );
+        if let Some(other) = seen.insert(key.clone(), node) {
+            let truncated = relation.identifier.len() > kiln_core::MAX_IDENTIFIER_BYTES
+                || other.relation.identifier.len() > kiln_core::MAX_IDENTIFIER_BYTES;
+            let why = if truncated {
+                format!(
+                    "PostgreSQL keeps only the first {} bytes of a name: both are `{}.{}`",
+                    kiln_core::MAX_IDENTIFIER_BYTES,
+                    key.1,
+                    key.2
+                )
+            } else {
+                format!("both are `{}.{}`", key.1, key.2)
+            };
+            sink.push(
+                Diagnostic::error(format!(
+                    "`{}` and `{}` would build the same relation",
+                    other.name, node.name
+                ))
+                .at(node.location.clone())
+                .note(format!("the other one is {}", other.location))
+                .note(why)
+                .help("give one of them a shorter name or an `alias`"),
+            );
+        }
+    }
 }
 
 fn graph_node(node: &Node) -> GraphNode {

@@ -27,5 +27,7 @@ pub use config::{
 pub use diagnostic::{Diagnostic, Diagnostics, Location, Severity};
 pub use names::UnknownName;
 pub use node::{Column, Node, RefCall, SourceCall, SourceInfo, TestInfo, TestKind};
-pub use relation::{Relation, quote_identifier, quote_literal};
+pub use relation::{
+    MAX_IDENTIFIER_BYTES, Relation, quote_identifier, quote_literal, truncated_identifier,
+};
 pub use resource_type::ResourceType;

@@ -63,6 +63,19 @@ impl Relation {
     }
 }
 
+/// PostgreSQL's limit on identifiers, in bytes (NAMEDATALEN - 1).
+pub const MAX_IDENTIFIER_BYTES: usize = 63;
+
+/// `name` as PostgreSQL keeps it: cut to 63 bytes at a character boundary, as the server
+/// silently does, so that two names sharing those bytes are the same relation.
+pub fn truncated_identifier(name: &str) -> &str {
+    let mut keep = name.len().min(MAX_IDENTIFIER_BYTES);
+    while !name.is_char_boundary(keep) {
+        keep -= 1;
+    }
+    &name[..keep]
+}
+
 /// Quotes an identifier for PostgreSQL: wrapped in double quotes, inner quotes doubled.
 pub fn quote_identifier(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))

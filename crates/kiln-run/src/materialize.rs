@@ -76,13 +76,27 @@ pub struct Incremental {
 
 /// A name for a relation built by this invocation: `<name>__kiln_<tag>_<suffix>`, cut to
 /// PostgreSQL's 63-byte identifier limit.
+/// When the name must be cut, a hash of the whole name takes the place of its tail, so that
+/// two long names with a common prefix never share temporary relations (nor their locks).
 pub fn temp_name(name: &str, tag: &str, suffix: &str) -> String {
     let tail = format!("__kiln_{tag}_{suffix}");
-    let mut keep = 63usize.saturating_sub(tail.len()).min(name.len());
+    let room = kiln_core::MAX_IDENTIFIER_BYTES.saturating_sub(tail.len());
+    if name.len() <= room {
+        return format!("{name}{tail}");
+    }
+    let hash = format!("{:08x}", fnv1a(name.as_bytes()) as u32);
+    let mut keep = room.saturating_sub(hash.len() + 1);
     while !name.is_char_boundary(keep) {
         keep -= 1;
     }
-    format!("{}{tail}", &name[..keep])
+    format!("{}_{hash}{tail}", &name[..keep])
+}
+
+/// FNV-1a: a small, stable hash (the same name gives the same temporary name in every run).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 fn exec(conn: &SharedConnection, sql: &str) -> Result<ExecResult, AdapterError> {
@@ -536,5 +550,12 @@ mod tests {
         assert_eq!(temp_name(&long, "old", "1a2b3c4d").len(), 63);
         let accented = "é".repeat(40);
         assert!(temp_name(&accented, "tmp", "1a2b3c4d").len() <= 63);
+        // Long names with a common prefix get different temporary names.
+        let a = format!("{}_a", "x".repeat(60));
+        let b = format!("{}_b", "x".repeat(60));
+        assert_ne!(
+            temp_name(&a, "tmp", "1a2b3c4d"),
+            temp_name(&b, "tmp", "1a2b3c4d")
+        );
     }
 }
