@@ -506,3 +506,30 @@ fn ctrl_c_cancels_the_query_keeps_the_old_table_and_exits_130() {
     );
     assert!(fixture.dir.join("target/run_results.json").is_file());
 }
+
+#[test]
+fn a_dropped_connection_fails_its_node_only_and_is_replaced() {
+    let (fixture, db) = jaffle("dropped_connection");
+    assert_ok(&fixture.kiln(&["seed"]));
+    // Runs first on the only worker (a root, first by name) and ends its own session.
+    std::fs::write(
+        fixture.dir.join("models/a_session_killer.sql"),
+        "{{ config(pre_hook=\"select pg_terminate_backend(pg_backend_pid())\") }}\nselect 1 as id\n",
+    )
+    .unwrap();
+    let output = fixture.kiln(&["run", "--threads", "1"]);
+    assert_eq!(output.code, 1, "{}", output.transcript());
+    assert_eq!(fixture.status("model.jaffle.a_session_killer"), "error");
+    assert!(
+        output.stdout.contains("terminating connection"),
+        "the node shows the server's message:\n{}",
+        output.stdout
+    );
+    // Every other model built, on a new connection.
+    assert!(
+        output.stdout.contains("ERROR=1 SKIP=0"),
+        "{}",
+        output.stdout
+    );
+    assert_eq!(db.rows("select count(*) from analytics.orders"), ["5"]);
+}

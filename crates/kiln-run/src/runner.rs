@@ -72,6 +72,22 @@ impl Executor<'_> {
         Ok(shared)
     }
 
+    /// After a node failed: if its connection no longer answers (the server ended the session,
+    /// the network dropped), forget it, so that the worker's next node gets a new one instead
+    /// of failing on the dead one.
+    fn replace_if_broken(&self, worker: usize) {
+        let mut connections = self
+            .connections
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let broken = connections
+            .get(&worker)
+            .is_some_and(|conn| conn.lock().execute("select 1").is_err());
+        if broken {
+            connections.remove(&worker);
+        }
+    }
+
     /// Renders a node for execution (ephemeral models inlined), writes the SQL under
     /// `target/compiled/` and records it in the node's result.
     pub(crate) fn render_to_run(
@@ -160,6 +176,7 @@ impl Execute for Executor<'_> {
             if let Err(error) = ran {
                 result.status = Status::Error;
                 result.message = error.to_string();
+                self.replace_if_broken(worker);
             }
             return result.timed(started_at, started.elapsed());
         }
@@ -188,6 +205,7 @@ impl Execute for Executor<'_> {
             Err(error) => {
                 result.status = Status::Error;
                 result.message = error.to_string();
+                self.replace_if_broken(worker);
             }
         }
         result.timed(started_at, started.elapsed())
