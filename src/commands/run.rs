@@ -3,6 +3,7 @@
 use std::collections::BTreeSet;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI32, Ordering};
 
 use anyhow::Result;
 use kiln_core::ResourceType;
@@ -54,15 +55,38 @@ impl Kind {
     }
 }
 
-/// Exit code of an interrupted run, as shells report a SIGINT.
-const INTERRUPTED: u8 = 130;
+/// Cancels the run on SIGINT (Ctrl-C), SIGTERM (`timeout`, CI cancellation, `docker stop`) and
+/// SIGHUP: the queries in flight are cancelled on the server and the run ends as usual
+/// (results written). A second signal exits at once. Returns the first signal received (0
+/// while none has been), for the exit code (128 + signal, as shells report it).
+fn on_signals(cancel: &Arc<Cancel>) -> Arc<AtomicI32> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let received = Arc::new(AtomicI32::new(0));
+    // Registering fails only when the process cannot handle signals at all; the run then goes
+    // on without cancellation, as before any handler existed.
+    if let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) {
+        let cancel = Arc::clone(cancel);
+        let first = Arc::clone(&received);
+        std::thread::spawn(move || {
+            for signal in signals.forever() {
+                if first
+                    .compare_exchange(0, signal, Ordering::SeqCst, Ordering::SeqCst)
+                    .is_err()
+                {
+                    std::process::exit(128 + signal);
+                }
+                cancel.interrupt();
+            }
+        });
+    }
+    received
+}
 
 pub fn run(args: &RunArgs, kind: Kind, printer: &Printer) -> Result<ExitCode> {
-    // First thing: a Ctrl-C at any point ends with exit 130, nothing half-done on the warehouse.
+    // First thing: a signal at any point ends with 128 + signal, nothing half-done on the
+    // warehouse.
     let cancel = Cancel::new();
-    let handler = Arc::clone(&cancel);
-    // Installing fails only if a handler exists already, which changes nothing here.
-    let _ = ctrlc::set_handler(move || handler.interrupt());
+    let signal = on_signals(&cancel);
     let cli = kiln_core::CliFlags {
         full_refresh: args.full_refresh,
         store_failures: args.store_failures,
@@ -147,7 +171,8 @@ pub fn run(args: &RunArgs, kind: Kind, printer: &Printer) -> Result<ExitCode> {
     reporter.summary(&results);
     written.map_err(|e| anyhow::anyhow!("cannot write run_results.json: {e}"))?;
     if results.interrupted {
-        return Ok(ExitCode::from(INTERRUPTED));
+        let code = 128 + signal.load(Ordering::SeqCst).clamp(1, 127);
+        return Ok(ExitCode::from(u8::try_from(code).unwrap_or(130)));
     }
     let failed = results
         .results

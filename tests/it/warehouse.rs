@@ -472,21 +472,38 @@ fn debug_checks_each_part_and_json_logs_are_one_object_per_line() {
 
 #[test]
 fn ctrl_c_cancels_the_query_keeps_the_old_table_and_exits_130() {
-    let (fixture, db) = jaffle("interrupt");
+    interrupt_slow_build("interrupt", "-INT", 130);
+}
+
+/// What `timeout`, a CI cancellation and `docker stop` send: handled as Ctrl-C is.
+#[test]
+fn sigterm_cancels_the_query_keeps_the_old_table_and_exits_143() {
+    interrupt_slow_build("sigterm", "-TERM", 143);
+}
+
+#[test]
+fn sighup_cancels_the_query_keeps_the_old_table_and_exits_129() {
+    interrupt_slow_build("sighup", "-HUP", 129);
+}
+
+/// Sends `signal` to a build whose query is running: the query is cancelled on the server, the
+/// old table stays, the results are written, and kiln exits with 128 + the signal's number.
+fn interrupt_slow_build(test: &str, signal: &str, code: i32) {
+    let (fixture, db) = jaffle(test);
     assert_ok(&fixture.kiln(&["build"]));
     let before = db.rows("select * from analytics.customers");
     std::fs::remove_file(fixture.dir.join("target/run_results.json")).unwrap();
     let child = start_slow_customers_build(&fixture, &db);
     let interrupted = Instant::now();
     let status = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args([signal, &child.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
     let output = child.wait_with_output().unwrap();
     assert_eq!(
         output.status.code(),
-        Some(130),
+        Some(code),
         "{}",
         String::from_utf8_lossy(&output.stdout)
     );
