@@ -42,7 +42,7 @@ bench:
       host: 127.0.0.1
       port: $port
       user: kiln
-      password: ""
+      password: "$PGPASSWORD"
       dbname: kiln
       schema: bench_$kind
       threads: 4

@@ -9,6 +9,10 @@ printf 'server:\n  outputs:\n    dev:\n      type: postgres\n      managed: true
 "$kiln" local start --project-dir "$work/server" >/dev/null
 trap '"$kiln" local destroy --project-dir "$work/server" >/dev/null 2>&1 || true' EXIT
 port=$(cat "$work/server/pg/port")
+# The managed instance authenticates with a generated password (scram-sha-256), kept in a file
+# only its owner reads: psql and dbt's profiles read it from here.
+PGPASSWORD=$(cat "$work/server/pg/password")
+export PGPASSWORD
 
 # Installs dbt-core into a virtualenv under /tmp when KILN_BENCH_DBT=1; sets $venv.
 venv=/tmp/kiln-bench-dbt-venv

@@ -14,7 +14,7 @@ psql -X -q -h 127.0.0.1 -p "$port" -U kiln -d kiln -c "create schema raw; do \$\
   end loop; end \$\$;"
 python3 bench/generate_project.py "$work/project" 1000 >/dev/null
 cd "$work/project"
-export BENCH_PG_HOST=127.0.0.1 BENCH_PG_PORT=$port BENCH_PG_USER=kiln BENCH_PG_DBNAME=kiln
+export BENCH_PG_HOST=127.0.0.1 BENCH_PG_PORT=$port BENCH_PG_USER=kiln BENCH_PG_DBNAME=kiln BENCH_PG_PASSWORD="$PGPASSWORD"
 "$kiln" run --threads 4 >/dev/null
 tests=$("$kiln" ls --resource-type test | wc -l)
 "$kiln" test --threads 4 >/dev/null 2>&1 || true

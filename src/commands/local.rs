@@ -27,7 +27,8 @@ pub fn run(args: &LocalArgs, printer: &Printer) -> Result<ExitCode> {
                     dir.display()
                 ));
                 printer.data(&format!(
-                    "connect with: psql -h 127.0.0.1 -p {port} -U {} {}",
+                    "connect with: PGPASSWORD=\"$(cat '{}')\" psql -h 127.0.0.1 -p {port} -U {} {}",
+                    instance.password_file().display(),
                     kiln_adapter::local::DB_USER,
                     session.profile.database()
                 ));

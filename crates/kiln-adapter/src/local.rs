@@ -10,7 +10,10 @@
 //! PostgreSQL refuses to run as root. When Kiln runs as root it runs the server as the
 //! `postgres` system user (created by the distribution's package), as the packaged service does.
 
-use std::fs::File;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+#[cfg(unix)]
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -203,6 +206,36 @@ impl LocalInstance {
             .ok()
     }
 
+    /// The file holding the superuser's password: readable by its owner only.
+    pub fn password_file(&self) -> PathBuf {
+        self.dir.join("password")
+    }
+
+    /// The superuser's password; empty for an instance created before Kiln set one (those
+    /// were created with `trust` authentication).
+    fn password(&self) -> String {
+        std::fs::read_to_string(self.password_file())
+            .map(|text| text.trim().to_owned())
+            .unwrap_or_default()
+    }
+
+    /// A new random password, written where only its owner can read it.
+    fn create_password(&self) -> Result<(), LocalError> {
+        let mut bytes = [0u8; 24];
+        File::open("/dev/urandom")
+            .and_then(|mut random| random.read_exact(&mut bytes))
+            .map_err(io("reading random bytes for the password"))?;
+        let password: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let mut options = OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        options.mode(0o600);
+        options
+            .open(self.password_file())
+            .and_then(|mut file| file.write_all(password.as_bytes()))
+            .map_err(io("writing the password file"))
+    }
+
     /// The postmaster's pid when it is alive.
     fn running_pid(&self) -> Option<u32> {
         let text = std::fs::read_to_string(self.data_dir().join("postmaster.pid")).ok()?;
@@ -267,8 +300,12 @@ impl LocalInstance {
         let data = self.data_dir();
         let _ = std::fs::remove_dir_all(&data);
         std::fs::create_dir_all(&data).map_err(io("creating the data directory"))?;
+        // Not `trust`: any local OS user could connect as the superuser. A generated password
+        // (scram-sha-256), for TCP and the Unix socket alike.
+        self.create_password()?;
         self.give_to_server_user(&self.dir)?;
         let data_arg = data.display().to_string();
+        let password_arg = format!("--pwfile={}", self.password_file().display());
         self.run(
             "initdb",
             "initdb",
@@ -277,7 +314,9 @@ impl LocalInstance {
                 &data_arg,
                 "-U",
                 DB_USER,
-                "--auth=trust",
+                "--auth-local=scram-sha-256",
+                "--auth-host=scram-sha-256",
+                &password_arg,
                 "--encoding=UTF8",
                 "--locale=C.UTF-8",
                 "--no-instructions",
@@ -321,7 +360,7 @@ impl LocalInstance {
             host: "127.0.0.1".to_owned(),
             port,
             user: DB_USER.to_owned(),
-            password: kiln_project::Secret::default(),
+            password: kiln_project::Secret::new(self.password()),
             dbname: DB_NAME.to_owned(),
             socket_dir: None,
             sslmode: Some("disable".to_owned()),

@@ -141,3 +141,32 @@ fn the_instance_survives_between_handles_and_restarts_when_stopped() {
         serde_json::json!(1)
     );
 }
+
+#[test]
+fn the_managed_instance_requires_its_generated_password() {
+    let server = server("auth");
+    let password_file = server.instance.password_file();
+    // Only the owner can read the password.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&password_file)
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "password file mode {mode:o}");
+    }
+    // With it, a connection works (the adapter's settings read it).
+    server.adapter.connect().unwrap();
+    // Without it, or with a wrong one, TCP on 127.0.0.1 is refused: not `trust`.
+    let port = std::fs::read_to_string(server.instance.dir().join("port")).unwrap();
+    let mut settings = server.instance.settings(port.trim().parse().unwrap());
+    for password in ["", "not-the-password"] {
+        settings.password = kiln_project::Secret::new(password);
+        let error = PostgresAdapter::new(settings.clone())
+            .connect()
+            .err()
+            .expect("refused without the password");
+        assert!(error.to_string().contains("password"), "{error}");
+    }
+}
