@@ -550,3 +550,23 @@ fn a_dropped_connection_fails_its_node_only_and_is_replaced() {
     );
     assert_eq!(db.rows("select count(*) from analytics.orders"), ["5"]);
 }
+
+#[test]
+fn a_model_that_renders_to_no_sql_fails_with_its_file_not_a_syntax_error() {
+    let (fixture, _db) = jaffle("empty_model");
+    std::fs::write(
+        fixture.dir.join("models/empty_model.sql"),
+        "{# nothing yet #}\n-- a comment\n",
+    )
+    .unwrap();
+    let output = fixture.kiln(&["run", "-s", "empty_model"]);
+    assert_eq!(output.code, 1, "{}", output.transcript());
+    assert!(
+        output
+            .stdout
+            .contains("model `empty_model` renders to no SQL"),
+        "{}",
+        output.stdout
+    );
+    assert!(!output.stdout.contains("syntax error"), "{}", output.stdout);
+}

@@ -101,6 +101,39 @@ pub fn render(
             Arc::new(context),
         )
         .map_err(|error| at_declaration(node, error))
+        .and_then(|sql| {
+            // Only the SQL that runs: without the warehouse, introspective models (a union of
+            // the relations a query finds) are legitimately empty.
+            let runs = options.warehouse.is_some();
+            if runs && node.resource_type == ResourceType::Model && is_blank_sql(&sql) {
+                Err(Diagnostic::error(format!("model `{}` renders to no SQL", node.name))
+                    .at(node.location.clone())
+                    .help("write a `select`, or disable the model with `{{ config(enabled=false) }}`"))
+            } else {
+                Ok(sql)
+            }
+        })
+}
+
+/// Whether SQL holds nothing but whitespace and comments (PostgreSQL would only report a
+/// syntax error at the end of the input).
+fn is_blank_sql(sql: &str) -> bool {
+    let mut rest = sql.trim_start();
+    loop {
+        if let Some(comment) = rest.strip_prefix("--") {
+            rest = comment
+                .split_once('\n')
+                .map_or("", |(_, tail)| tail)
+                .trim_start();
+        } else if let Some(comment) = rest.strip_prefix("/*") {
+            rest = comment
+                .split_once("*/")
+                .map_or("", |(_, tail)| tail)
+                .trim_start();
+        } else {
+            return rest.is_empty();
+        }
+    }
 }
 
 /// A generic test's SQL is generated from its YAML entry: an error on "line 1" of that code

@@ -301,11 +301,7 @@ fn load_file(
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let read = || {
-        std::fs::read_to_string(path).map_err(|error| {
-            Diagnostic::error(format!("cannot read {}: {error}", display.display()))
-        })
-    };
+    let read = || read_text(path, &display);
     match (kind, extension) {
         (Resource::Seed, "csv") => Loaded::Seed(SeedFile {
             path: in_package,
@@ -334,10 +330,10 @@ fn load_file(
             Err(error) => Loaded::Problem(error),
         },
         (_, "yml" | "yaml") => {
+            let mut warnings = Vec::new();
             let parsed = read()
-                .and_then(|text| yaml::parse(&display, &text))
+                .and_then(|text| yaml::parse_as_dbt(&display, &text, &mut warnings))
                 .and_then(|node| {
-                    let mut warnings = Vec::new();
                     schema::read(&node, &display, &mut warnings).map(|file| (file, warnings))
                 });
             match parsed {
@@ -355,4 +351,39 @@ fn load_file(
         ),
         _ => Loaded::Skipped,
     }
+}
+
+/// A project file's text. Bytes that are not UTF-8, and NUL bytes (which PostgreSQL refuses
+/// with only "invalid message format"), are errors at their line.
+fn read_text(path: &Path, display: &Path) -> Result<String, Diagnostic> {
+    let bytes = std::fs::read(path).map_err(|error| {
+        Diagnostic::error(format!("cannot read {}: {error}", display.display()))
+    })?;
+    let line_of = |offset: usize| bytes[..offset].iter().filter(|b| **b == b'\n').count() + 1;
+    let column_of = |offset: usize| {
+        offset
+            - bytes[..offset]
+                .iter()
+                .rposition(|b| *b == b'\n')
+                .map_or(0, |p| p + 1)
+            + 1
+    };
+    let text = String::from_utf8(bytes.clone()).map_err(|error| {
+        let offset = error.utf8_error().valid_up_to();
+        Diagnostic::error(format!(
+            "{} is not valid UTF-8 (byte 0x{:02x})",
+            display.display(),
+            bytes[offset]
+        ))
+        .at(Location::new(display, line_of(offset)).with_col(column_of(offset)))
+        .help("save the file as UTF-8")
+    })?;
+    if let Some(offset) = text.find('\0') {
+        return Err(
+            Diagnostic::error(format!("{} contains a NUL byte (\\0)", display.display()))
+                .at(Location::new(display, line_of(offset)).with_col(column_of(offset)))
+                .help("remove it: no SQL or YAML file can hold one"),
+        );
+    }
+    Ok(text)
 }

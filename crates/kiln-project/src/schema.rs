@@ -245,6 +245,13 @@ pub fn read(
             ..SchemaFile::default()
         });
     }
+    if !matches!(root.value, crate::yaml::Value::Map(_)) {
+        return Err(Diagnostic::error(
+            "a schema YAML file is a mapping of `models:`, `sources:`, `seeds:`... not a list or a value",
+        )
+        .at(kiln_core::Location::new(path, root.line))
+        .help("start the file with `version: 2` and `models:` (each model an item under it)"));
+    }
     let raw: RawSchemaFile = root.deserialize(path, KNOWN_KEYS, warnings)?;
     let mut file = SchemaFile {
         path: path.to_path_buf(),

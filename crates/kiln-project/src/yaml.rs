@@ -231,20 +231,67 @@ pub fn parse(file: &Path, text: &str) -> Result<Node, Diagnostic> {
             value: Value::Null,
         });
     }
-    match serde_saphyr::from_str::<Spanned<Value>>(text) {
-        Ok(spanned) => Ok(spanned_node(spanned)),
-        Err(error) => {
-            let mut location = Location::new(file, 0);
-            if let Some(at) = error.location() {
-                location = Location::new(file, at.line() as usize).with_col(at.column() as usize);
-            }
-            Err(
-                Diagnostic::error(format!("invalid YAML: {}", first_line(&error.to_string())))
-                    .at(location)
-                    .help("check the indentation and quoting around this line"),
-            )
+    serde_saphyr::from_str::<Spanned<Value>>(text)
+        .map(spanned_node)
+        .map_err(|error| yaml_error(file, text, &error))
+}
+
+/// Parses schema YAML as dbt does (PyYAML): a key given twice in one mapping keeps its last
+/// value. Kiln says so with a warning, since the first value is lost.
+pub fn parse_as_dbt(
+    file: &Path,
+    text: &str,
+    warnings: &mut Vec<Diagnostic>,
+) -> Result<Node, Diagnostic> {
+    match parse(file, text) {
+        Err(error) if error.message.starts_with("duplicate key") => {
+            let mut options = serde_saphyr::Options::default();
+            options.duplicate_keys = serde_saphyr::options::DuplicateKeyPolicy::LastWins;
+            let node = serde_saphyr::from_str_with_options::<Spanned<Value>>(text, options)
+                .map(spanned_node)
+                .map_err(|error| yaml_error(file, text, &error))?;
+            warnings.push(Diagnostic {
+                severity: kiln_core::Severity::Warning,
+                help: Some("remove one of them; as in dbt, the last one is used".to_owned()),
+                ..error
+            });
+            Ok(node)
+        }
+        other => other,
+    }
+}
+
+/// A YAML error in Kiln's words, at the right line.
+fn yaml_error(file: &Path, text: &str, error: &serde_saphyr::Error) -> Diagnostic {
+    let message = first_line(&error.to_string()).to_owned();
+    let mut location = Location::new(file, 0);
+    if let Some(at) = error.location() {
+        location = Location::new(file, at.line() as usize).with_col(at.column() as usize);
+    }
+    if let Some(key) = message
+        .strip_prefix("duplicate mapping key: ")
+        .and_then(|rest| rest.split(',').next())
+    {
+        return Diagnostic::error(format!("duplicate key `{}` in one mapping", key.trim()))
+            .at(location)
+            .help("remove one of them");
+    }
+    if message.contains("found a tab") {
+        // The parser reports the line before the tab; point at the tab itself.
+        if let Some((index, line)) = text
+            .lines()
+            .enumerate()
+            .find(|(_, l)| l.trim_start_matches(' ').starts_with('\t') || l.contains(":\t"))
+        {
+            let column = line.find('\t').map_or(1, |c| c + 1);
+            return Diagnostic::error("a tab in the indentation: YAML indents with spaces")
+                .at(Location::new(file, index + 1).with_col(column))
+                .help("replace the tab with spaces");
         }
     }
+    Diagnostic::error(format!("invalid YAML: {message}"))
+        .at(location)
+        .help("check the indentation and quoting around this line")
 }
 
 /// The first line of serde-saphyr's message, without the `error: line N column M:` prefix that

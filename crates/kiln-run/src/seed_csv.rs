@@ -128,6 +128,36 @@ pub enum SeedError {
     },
 }
 
+impl SeedError {
+    /// The same error naming the file as `shown` (relative to the project, for messages).
+    pub fn shown_as(self, shown: &Path) -> SeedError {
+        let shown = shown.display().to_string();
+        match self {
+            SeedError::Read { source, .. } => SeedError::Read {
+                path: shown,
+                source,
+            },
+            SeedError::NoHeader { .. } => SeedError::NoHeader { path: shown },
+            SeedError::Malformed { line, message, .. } => SeedError::Malformed {
+                path: shown,
+                line,
+                message,
+            },
+            SeedError::Ragged {
+                line,
+                values,
+                columns,
+                ..
+            } => SeedError::Ragged {
+                path: shown,
+                line,
+                values,
+                columns,
+            },
+        }
+    }
+}
+
 /// Reads a seed file. Column names are lowercased unless `quote_columns` is true (PostgreSQL
 /// folds unquoted names, which is what dbt's default produces).
 pub fn read(

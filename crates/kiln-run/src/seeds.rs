@@ -36,7 +36,8 @@ impl Executor<'_> {
             &node.config.column_types,
             node.config.quote_columns.unwrap_or(false),
             delimiter,
-        )?;
+        )
+        .map_err(|error| error.shown_as(&node.display_path))?;
         let warehouse: Arc<dyn Warehouse> = Arc::new(conn.clone());
         let options = RenderOptions {
             incremental: false,
