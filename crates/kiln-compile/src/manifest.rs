@@ -334,6 +334,12 @@ pub fn write_artifacts(project: &Project, parsed: &Parsed) -> Result<(), Diagnos
         Diagnostic::error(format!("cannot write {}: {error}", path.display()))
             .help("check that the target directory is writable")
     };
+    // Each directory is looked at once. One that this run creates holds no file yet, so its
+    // files are written without first reading what is there: right after `kiln clean`, each
+    // lookup of a file that cannot exist costs hundreds of microseconds on ext4 (a compile of
+    // 10,000 models took 11-20 s instead of about 1.5 s).
+    let mut directories: std::collections::HashMap<PathBuf, bool> =
+        std::collections::HashMap::new();
     for node in parsed.nodes.values() {
         let Some(sql) = &node.compiled_code else {
             continue;
@@ -341,10 +347,25 @@ pub fn write_artifacts(project: &Project, parsed: &Parsed) -> Result<(), Diagnos
         let path = project
             .root
             .join(compiled_path(&project.file().target_path, node));
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| io_error(parent, e))?;
+        let fresh = match path.parent() {
+            Some(parent) => match directories.get(parent) {
+                Some(fresh) => *fresh,
+                None => {
+                    let fresh = !parent.is_dir();
+                    if fresh {
+                        std::fs::create_dir_all(parent).map_err(|e| io_error(parent, e))?;
+                    }
+                    directories.insert(parent.to_path_buf(), fresh);
+                    fresh
+                }
+            },
+            None => false,
+        };
+        if fresh {
+            std::fs::write(&path, sql).map_err(|e| io_error(&path, e))?;
+        } else {
+            write_if_changed(&path, sql).map_err(|e| io_error(&path, e))?;
         }
-        write_if_changed(&path, sql).map_err(|e| io_error(&path, e))?;
     }
     std::fs::create_dir_all(&target).map_err(|e| io_error(&target, e))?;
     let path = target.join("manifest.json");
