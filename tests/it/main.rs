@@ -10,6 +10,7 @@ mod corpus;
 mod data_tests;
 mod init_show;
 mod pg;
+mod scripts;
 mod select;
 mod support;
 mod warehouse;
