@@ -169,6 +169,10 @@ pub struct CompileArgs {
     /// run_query, statement and adapter introspection ask the database.
     #[arg(long)]
     pub connect: bool,
+    /// Compile a query instead of the project's models and print its SQL (it may use ref,
+    /// source, macros and vars): `kiln compile --inline "select * from {{ ref('orders') }}"`.
+    #[arg(long)]
+    pub inline: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

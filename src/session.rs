@@ -90,6 +90,40 @@ pub fn show_parse_logs(env: &kiln_jinja::JinjaEnv, printer: &Printer) {
     }
 }
 
+/// Renders a query given on the command line (`--inline`) as a model of the root project
+/// would render: `ref`, `source`, macros and vars work.
+pub fn render_inline(
+    parsed: &kiln_compile::Parsed,
+    sql: &str,
+    options: &kiln_compile::RenderOptions,
+) -> Result<String> {
+    let root = parsed.env.registry().packages().next().unwrap_or_default();
+    let template = parsed
+        .nodes
+        .values()
+        .filter(|n| n.resource_type == kiln_core::ResourceType::Model)
+        .find(|n| n.package == root)
+        .or_else(|| {
+            parsed
+                .nodes
+                .values()
+                .find(|n| n.resource_type == kiln_core::ResourceType::Model)
+        })
+        .cloned();
+    let Some(mut node) = template else {
+        return Err(Diagnostics::from(Diagnostic::error(
+            "the project has no model to render the query with",
+        ))
+        .into());
+    };
+    node.raw_code = sql.to_owned();
+    node.display_path = "--inline".into();
+    node.unique_id = "sql_operation.inline".to_owned();
+    let resolver = kiln_compile::resolver(parsed);
+    let rendered = kiln_compile::render(parsed, &node, &resolver, options)?;
+    Ok(rendered.trim().to_owned())
+}
+
 /// Only the project file of `dir`, for commands that need no models (deps, clean).
 pub fn project_file(dir: &Path) -> Result<kiln_project::project_file::ProjectFile> {
     let Some(path) = kiln_project::project_file::find(dir) else {

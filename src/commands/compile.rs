@@ -38,6 +38,10 @@ pub fn run(args: &CompileArgs, printer: &Printer) -> Result<ExitCode> {
         ));
     }
     session::show_logs(&parsed.env, printer);
+    if let Some(sql) = &args.inline {
+        printer.data(&session::render_inline(&parsed, sql, &options)?);
+        return Ok(ExitCode::SUCCESS);
+    }
     kiln_compile::compile(&mut parsed, &selected, options)?;
     kiln_compile::manifest::write_artifacts(&session.project, &parsed)?;
     let compiled: Vec<_> = selected

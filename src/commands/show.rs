@@ -56,26 +56,11 @@ pub fn run(args: &ShowArgs, printer: &Printer) -> Result<ExitCode> {
             parsed.nodes[id].compiled_code.clone().unwrap_or_default()
         }
         (None, Some(inline)) => {
-            // An inline query renders like a model of the root project.
-            let any = parsed
-                .nodes
-                .values()
-                .find(|n| n.resource_type == ResourceType::Model)
-                .cloned();
-            let Some(mut node) = any else {
-                return Err(Diagnostics::from(Diagnostic::error(
-                    "the project has no model to render the query with",
-                ))
-                .into());
-            };
-            node.raw_code = inline.clone();
-            node.display_path = "--inline".into();
-            let resolver = kiln_compile::resolver(&parsed);
             let options = RenderOptions {
                 incremental: false,
                 warehouse: Some(Arc::new(shared.clone())),
             };
-            kiln_compile::render(&parsed, &node, &resolver, &options)?
+            session::render_inline(&parsed, inline, &options)?
         }
         (None, None) => {
             return Err(Diagnostics::from(

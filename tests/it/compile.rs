@@ -260,3 +260,26 @@ fn a_package_namespace_dispatches_to_the_root_project_first() {
         output.stdout
     );
 }
+
+#[test]
+fn compile_inline_prints_the_sql_of_a_query() {
+    let fixture = shop();
+    let output = fixture.kiln(&[
+        "compile",
+        "--inline",
+        "select * from {{ ref('orders') }} where status = '{{ var('status', 'placed') }}'",
+    ]);
+    assert_eq!(output.code, 0, "{}", output.transcript());
+    // Nothing is compiled to files for an inline query.
+    assert!(!fixture.dir.join("target/compiled").exists());
+    // `ref('orders')` is the relation the project builds for `orders`.
+    assert_eq!(fixture.kiln(&["compile", "-s", "orders"]).code, 0);
+    let manifest: Value = serde_json::from_str(&fixture.read("target/manifest.json")).unwrap();
+    let relation = manifest["nodes"]["model.shop.orders"]["relation_name"]
+        .as_str()
+        .unwrap();
+    assert_eq!(
+        output.stdout.trim(),
+        format!("select * from {relation} where status = 'placed'")
+    );
+}
