@@ -41,6 +41,7 @@ pub fn adapter(project: &Project, profile: &Profile, printer: &Printer) -> Resul
         if !matches!(
             instance.status(),
             kiln_adapter::local::Status::Running { .. }
+                | kiln_adapter::local::Status::RunningWithoutPidFile { .. }
         ) {
             printer.info(&format!(
                 "Starting the local PostgreSQL instance in {}",

@@ -21,6 +21,10 @@ pub fn run(args: &LocalArgs, printer: &Printer) -> Result<ExitCode> {
         LocalAction::Status => match instance.status() {
             Status::NotCreated => printer.data(&format!("not created ({})", dir.display())),
             Status::Stopped => printer.data(&format!("stopped ({})", dir.display())),
+            Status::RunningWithoutPidFile { port } => printer.data(&format!(
+                "running on 127.0.0.1:{port} without its postmaster.pid ({}): PostgreSQL will stop it within a minute; `kiln local start` starts a new one then",
+                dir.display()
+            )),
             Status::Running { port, pid } => {
                 printer.data(&format!(
                     "running on 127.0.0.1:{port}, pid {pid} ({})",

@@ -115,7 +115,15 @@ pub struct LocalInstance {
 pub enum Status {
     NotCreated,
     Stopped,
-    Running { port: u16, pid: u32 },
+    Running {
+        port: u16,
+        pid: u32,
+    },
+    /// A server answers on the instance's port, but its `postmaster.pid` is gone (deleted by
+    /// hand or by a cleanup job): PostgreSQL shuts such a server down within a minute.
+    RunningWithoutPidFile {
+        port: u16,
+    },
 }
 
 impl LocalInstance {
@@ -194,7 +202,10 @@ impl LocalInstance {
                 port: self.port().unwrap_or(0),
                 pid,
             },
-            None => Status::Stopped,
+            None => match self.port().filter(|port| port_answers(*port)) {
+                Some(port) => Status::RunningWithoutPidFile { port },
+                None => Status::Stopped,
+            },
         }
     }
 
@@ -260,8 +271,23 @@ impl LocalInstance {
         if created {
             self.create()?;
         }
-        if self.running_pid().is_none() {
-            self.start()?;
+        // A server still answering without its pid file serves until PostgreSQL notices; one
+        // that was killed may need a moment before a new one can start: retry, don't fail.
+        let answering = || self.port().is_some_and(port_answers);
+        if self.running_pid().is_none() && !answering() {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                match self.start() {
+                    Ok(()) => break,
+                    Err(_) if Instant::now() < deadline => {
+                        std::thread::sleep(Duration::from_millis(500));
+                        if self.running_pid().is_some() || answering() {
+                            break;
+                        }
+                    }
+                    Err(error) => return Err(error),
+                }
+            }
         }
         let port = self
             .port()
@@ -405,6 +431,15 @@ fn absolute(dir: &Path) -> PathBuf {
             .map(|c| c.join(dir))
             .unwrap_or_else(|_| dir.to_path_buf())
     }
+}
+
+/// Whether something accepts connections on the port (a server, even without its pid file).
+fn port_answers(port: u16) -> bool {
+    std::net::TcpStream::connect_timeout(
+        &std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+        Duration::from_millis(500),
+    )
+    .is_ok()
 }
 
 fn port_is_free(port: u16) -> bool {

@@ -170,3 +170,30 @@ fn the_managed_instance_requires_its_generated_password() {
         assert!(error.to_string().contains("password"), "{error}");
     }
 }
+
+#[test]
+fn the_managed_instance_survives_a_lost_pid_file_and_a_killed_postmaster() {
+    use kiln_adapter::local::Status;
+    let server = server("faults");
+    let pid_file = server.instance.dir().join("data/postmaster.pid");
+    let pid = std::fs::read_to_string(&pid_file).unwrap();
+    let pid = pid.lines().next().unwrap().trim().to_owned();
+    // The pid file deleted while the server runs: status tells the truth, and runs go on.
+    std::fs::remove_file(&pid_file).unwrap();
+    assert!(matches!(
+        server.instance.status(),
+        Status::RunningWithoutPidFile { .. }
+    ));
+    let settings = server.instance.ensure_running().unwrap();
+    PostgresAdapter::new(settings).connect().unwrap();
+    // The postmaster killed: the next start waits for it to be gone and starts a new one.
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let settings = server.instance.ensure_running().unwrap();
+    let mut conn = PostgresAdapter::new(settings).connect().unwrap();
+    conn.query("select 1").unwrap();
+    assert!(matches!(server.instance.status(), Status::Running { .. }));
+}
