@@ -202,7 +202,7 @@ impl LocalInstance {
                 port: self.port().unwrap_or(0),
                 pid,
             },
-            None => match self.port().filter(|port| port_answers(*port)) {
+            None => match self.port().filter(|port| self.server_answers(*port)) {
                 Some(port) => Status::RunningWithoutPidFile { port },
                 None => Status::Stopped,
             },
@@ -247,6 +247,20 @@ impl LocalInstance {
             .map_err(io("writing the password file"))
     }
 
+    /// Whether this instance's server accepts a session on `port` (even without its pid
+    /// file): a real login, since a dying server may still accept a TCP connection.
+    fn server_answers(&self, port: u16) -> bool {
+        if port_is_free(port) {
+            return false;
+        }
+        let mut settings = self.settings(port);
+        settings.dbname = "postgres".to_owned();
+        settings.connect_timeout = Some(2);
+        crate::Adapter::connect(&crate::PostgresAdapter::new(settings))
+            .and_then(|mut conn| conn.query("select 1"))
+            .is_ok()
+    }
+
     /// The postmaster's pid when it is alive.
     fn running_pid(&self) -> Option<u32> {
         let text = std::fs::read_to_string(self.data_dir().join("postmaster.pid")).ok()?;
@@ -273,7 +287,7 @@ impl LocalInstance {
         }
         // A server still answering without its pid file serves until PostgreSQL notices; one
         // that was killed may need a moment before a new one can start: retry, don't fail.
-        let answering = || self.port().is_some_and(port_answers);
+        let answering = || self.port().is_some_and(|port| self.server_answers(port));
         if self.running_pid().is_none() && !answering() {
             let deadline = Instant::now() + Duration::from_secs(30);
             loop {
@@ -433,14 +447,6 @@ fn absolute(dir: &Path) -> PathBuf {
     }
 }
 
-/// Whether something accepts connections on the port (a server, even without its pid file).
-fn port_answers(port: u16) -> bool {
-    std::net::TcpStream::connect_timeout(
-        &std::net::SocketAddr::from(([127, 0, 0, 1], port)),
-        Duration::from_millis(500),
-    )
-    .is_ok()
-}
 
 fn port_is_free(port: u16) -> bool {
     std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
