@@ -447,7 +447,6 @@ fn absolute(dir: &Path) -> PathBuf {
     }
 }
 
-
 fn port_is_free(port: u16) -> bool {
     std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
 }
