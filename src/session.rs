@@ -55,8 +55,19 @@ pub fn load(args: &CommonArgs, which: &str, cli: CliFlags, printer: &Printer) ->
         .clone()
         .unwrap_or_else(|| project.name().to_owned());
     let dirs = profiles::search_dirs(args.profiles_dir.as_deref(), &project.root);
-    let profile = profiles::load(&dirs, &project.root, &profile_name, args.target.as_deref())
-        .map_err(Diagnostics::from)?;
+    let nothing_asked = args.profiles_dir.is_none() && args.target.is_none();
+    let profile = if nothing_asked && profiles::find_file(&dirs).is_none() {
+        printer.diagnostic(
+            &Diagnostic::warning(format!(
+                "no profiles.yml found: using Kiln's own PostgreSQL for profile `{profile_name}` (target `dev`, schema `analytics`)"
+            ))
+            .help("`kiln init` shows a profiles.yml to copy next to the project file, with a target for an existing server"),
+        );
+        profiles::managed_default(&profile_name)
+    } else {
+        profiles::load(&dirs, &project.root, &profile_name, args.target.as_deref())
+            .map_err(Diagnostics::from)?
+    };
     Ok(Session {
         project,
         profile,

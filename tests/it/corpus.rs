@@ -64,22 +64,28 @@ fn dbt_utils(fixture: &Fixture) -> String {
 }
 
 #[test]
-fn dbt_utils_integration_project_parses_unmodified() {
-    // A scratch fixture gives the temporary directory and environment; the project is the
-    // corpus' own.
+fn dbt_utils_integration_project_parses_as_checked_out() {
+    // As the corpus is checked out: no `kiln deps` (the `local:` package is read where it is)
+    // and no profiles.yml (Kiln's own PostgreSQL is the default, with a warning).
     let fixture = Fixture::new("err_no_project_file");
-    let dir = dbt_utils(&fixture);
-    let deps = fixture.kiln(&["deps", "--project-dir", &dir]);
-    assert_eq!(deps.code, 0, "{}", deps.transcript());
-    let parse = fixture.kiln(&["parse", "--project-dir", &dir]);
+    let package = fixture.dir.join("dbt-utils");
+    copy_dir(&corpus("dbt-utils"), &package);
+    let dir = package.join("integration_tests");
+    let parse = fixture.kiln(&["parse", "--project-dir", dir.to_str().unwrap()]);
     assert_eq!(parse.code, 0, "{}", parse.transcript());
     assert!(!parse.stderr.contains("error"), "{}", parse.stderr);
+    assert!(
+        parse.stderr.contains("no profiles.yml found"),
+        "{}",
+        parse.stderr
+    );
     // dbt-core 1.11 counts 112 tests and 75 seeds in this project (shared/corpus/README.md).
     assert!(
         parse.stderr.contains("112 tests, 75 seeds"),
         "{}",
         parse.stderr
     );
+    assert!(!dir.join("dbt_packages").exists(), "nothing was installed");
 }
 
 /// dbt_utils' integration suite is self-checking: most models are compared with expected seeds

@@ -213,6 +213,37 @@ pub fn search_dirs(profiles_dir: Option<&Path>, project_dir: &Path) -> Vec<PathB
     dirs
 }
 
+/// The first profiles.yml in `dirs`, if any.
+pub fn find_file(dirs: &[PathBuf]) -> Option<PathBuf> {
+    dirs.iter()
+        .map(|dir| dir.join("profiles.yml"))
+        .find(|p| p.is_file())
+}
+
+/// The profile a project gets when no profiles.yml exists anywhere: Kiln's own managed
+/// PostgreSQL, target `dev`, schema `analytics` (what `kiln init` writes), so that a project
+/// cloned without its profile parses, compiles and builds with nothing to set up.
+pub fn managed_default(profile_name: &str) -> Profile {
+    Profile {
+        profile_name: profile_name.to_owned(),
+        target_name: "dev".to_owned(),
+        target: Target {
+            kind: "postgres".to_owned(),
+            host: None,
+            port: None,
+            user: None,
+            password: None,
+            dbname: None,
+            schema: Some("analytics".to_owned()),
+            threads: Some(4),
+            managed: true,
+            data_dir: None,
+            extra: BTreeMap::new(),
+        },
+        file: PathBuf::new(),
+    }
+}
+
 /// Loads `profile_name` from the first profiles.yml found, choosing `target` (or the profile's
 /// default target). Paths in messages are relative to `project_root` when inside it.
 pub fn load(

@@ -169,6 +169,27 @@ fn load_installed_packages(
             Err(errors) => sink.extend(errors),
         }
     }
+    // A `local:` package not installed yet is read where it is: installing it only copies
+    // those files (dbt refuses to parse before `dbt deps`; Kiln needs no install step for
+    // local packages, and a read-only checkout parses).
+    for spec in &specs {
+        let PackageSpec::Local { path, .. } = spec else {
+            continue;
+        };
+        let dir = root.join(path);
+        let Some(project_path) = project_file::find(&dir) else {
+            continue;
+        };
+        let display = relative_to(&project_path, root);
+        let mut warnings = Vec::new();
+        let Ok(file) = project_file::load(&project_path, &display, &mut warnings) else {
+            continue;
+        };
+        if packages.iter().any(|p| p.name == file.name) {
+            continue;
+        }
+        packages.push(load_package(root, &dir, file, false, sink));
+    }
     let installed = packages.len() - 1;
     let wanted = specs
         .iter()
