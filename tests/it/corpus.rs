@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::pg::Database;
-use crate::support::Fixture;
+use crate::support::{Fixture, copy_dir};
 
 fn corpus(name: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -16,19 +16,6 @@ fn corpus(name: &str) -> PathBuf {
         dir.display()
     );
     dir
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
 }
 
 /// The profile dbt_utils' own CI writes, pointed at the test harness' PostgreSQL (the
