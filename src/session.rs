@@ -108,7 +108,7 @@ pub fn render_inline(
     sql: &str,
     options: &kiln_compile::RenderOptions,
 ) -> Result<String> {
-    let root = parsed.env.registry().packages().next().unwrap_or_default();
+    let root = parsed.env.registry().root();
     let template = parsed
         .nodes
         .values()

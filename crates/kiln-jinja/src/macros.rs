@@ -66,6 +66,11 @@ impl MacroRegistry {
         self.by_package.get(package)?.get(name)
     }
 
+    /// The root project's name.
+    pub fn root(&self) -> &str {
+        &self.root
+    }
+
     pub fn packages(&self) -> impl Iterator<Item = &str> {
         self.by_package.keys().map(String::as_str)
     }

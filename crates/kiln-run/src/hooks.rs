@@ -58,10 +58,7 @@ fn run_hook(
     sql: &str,
 ) -> Result<(), RunError> {
     let info = NodeInfo {
-        unique_id: format!(
-            "operation.{0}.{0}-{name}",
-            parsed.env.registry().packages().next().unwrap_or("project")
-        ),
+        unique_id: format!("operation.{0}.{0}-{name}", parsed.env.registry().root()),
         name: name.to_owned(),
         package: String::new(),
         resource_type: "operation".to_owned(),
