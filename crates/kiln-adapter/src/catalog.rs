@@ -88,6 +88,59 @@ pub struct Column {
     pub data_type: String,
 }
 
+impl Column {
+    /// The type dbt-postgres gives this column when it adds it to another table
+    /// (`on_schema_change`, snapshots): `character(n)` becomes `character varying(n)`, as dbt's
+    /// `Column.data_type` has it; other types as PostgreSQL names them (where dbt writes
+    /// `ARRAY` or `USER-DEFINED` and fails, Kiln keeps `integer[]` or the enum's name).
+    pub fn dbt_data_type(&self) -> String {
+        match self.data_type.strip_prefix("character(") {
+            Some(size) => format!("character varying({size}"),
+            None => self.data_type.clone(),
+        }
+    }
+
+    /// dbt's `string_size()`: the declared length of a string column (256 for `text` and
+    /// unbounded `varchar`), or `None` for other types.
+    pub fn string_size(&self) -> Option<u64> {
+        let ty = self.data_type.as_str();
+        if ty == "text" || ty == "character varying" {
+            return Some(256);
+        }
+        ["character varying(", "character("]
+            .iter()
+            .find_map(|prefix| ty.strip_prefix(prefix))
+            .and_then(|rest| rest.strip_suffix(')'))
+            .and_then(|n| n.parse().ok())
+    }
+}
+
+/// dbt's `expand_target_column_types`: widens the string columns of `target` that are shorter
+/// than the same columns of `incoming`, so that the new rows fit (`varchar(10)` becomes
+/// `varchar(20)` when the model now selects 20 characters).
+pub fn expand_string_columns(
+    conn: &mut dyn Connection,
+    target: &str,
+    existing: &[Column],
+    incoming: &[Column],
+) -> Result<(), AdapterError> {
+    for column in incoming {
+        let Some(wanted) = column.string_size() else {
+            continue;
+        };
+        let Some(current) = existing.iter().find(|c| c.name == column.name) else {
+            continue;
+        };
+        if current.string_size().is_some_and(|size| wanted > size) {
+            conn.execute(&format!(
+                "alter table {target} alter column {} type character varying({wanted})",
+                ident(&column.name)
+            ))?;
+        }
+    }
+    Ok(())
+}
+
 /// The columns of a relation (any schema, temporary ones included) in order.
 pub fn columns(conn: &mut dyn Connection, relation: &str) -> Result<Vec<Column>, AdapterError> {
     let table = conn.query(&format!(

@@ -211,6 +211,14 @@ pub const CONFIG_KEYS: &[&str] = &[
     "delimiter",
     "severity",
     "hard_deletes",
+    "strategy",
+    "updated_at",
+    "check_cols",
+    "target_schema",
+    "target_database",
+    "invalidate_hard_deletes",
+    "dbt_valid_to_current",
+    "snapshot_meta_column_names",
     "warn_if",
     "error_if",
     "where",
@@ -457,7 +465,15 @@ impl RawConfig {
             database: self.database,
             alias: self.alias,
             tags: self.tags.map(|t| t.to_vec()).unwrap_or_default(),
-            unique_key: self.unique_key.map(|k| k.to_vec()).unwrap_or_default(),
+            // An empty key (`''` or `[]`) is no key, as in dbt.
+            unique_key: self
+                .unique_key
+                .map(|k| k.to_vec())
+                .unwrap_or_default()
+                .into_iter()
+                .map(|k| k.trim().to_owned())
+                .filter(|k| !k.is_empty())
+                .collect(),
             incremental_strategy: self
                 .incremental_strategy
                 .as_deref()
@@ -481,6 +497,7 @@ impl RawConfig {
                 .map(HardDeletes::parse)
                 .transpose()?,
             test,
+            snapshot: None,
             other: self.other,
         })
     }
@@ -520,6 +537,9 @@ pub struct NodeConfig {
     /// Data tests only: how the test's failing rows are judged.
     #[serde(flatten)]
     pub test: Option<TestConfig>,
+    /// Snapshots only: their settings, checked at parse (the keys stay in `other` as written).
+    #[serde(skip)]
+    pub snapshot: Option<crate::snapshot::SnapshotConfig>,
     #[serde(flatten)]
     pub other: BTreeMap<String, Json>,
 }
@@ -691,5 +711,12 @@ mod tests {
         );
         let unkeyed = layer(json!({})).resolve(ResourceType::Model, &cli).unwrap();
         assert_eq!(unkeyed.incremental_strategy(), IncrementalStrategy::Append);
+        for empty in [json!(""), json!([]), json!("  ")] {
+            let resolved = layer(json!({ "unique_key": empty }))
+                .resolve(ResourceType::Model, &cli)
+                .unwrap();
+            assert!(resolved.unique_key.is_empty(), "{empty}: no key, as in dbt");
+            assert_eq!(resolved.incremental_strategy(), IncrementalStrategy::Append);
+        }
     }
 }

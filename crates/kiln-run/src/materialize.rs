@@ -42,15 +42,15 @@ pub struct Build<'a> {
 }
 
 impl Build<'_> {
-    fn schema(&self) -> &str {
+    pub(crate) fn schema(&self) -> &str {
         self.relation.schema.as_deref().unwrap_or("public")
     }
 
-    fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         &self.relation.identifier
     }
 
-    fn qualified(&self) -> String {
+    pub(crate) fn qualified(&self) -> String {
         qualified(self.schema(), self.name())
     }
 }
@@ -99,7 +99,7 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     })
 }
 
-fn exec(conn: &SharedConnection, sql: &str) -> Result<ExecResult, AdapterError> {
+pub(crate) fn exec(conn: &SharedConnection, sql: &str) -> Result<ExecResult, AdapterError> {
     conn.lock().execute(sql)
 }
 
@@ -119,7 +119,7 @@ pub fn create_schema(conn: &SharedConnection, schema: &str) -> Result<(), Adapte
 /// Runs `body` in a transaction with the relation's advisory lock held; rolls back on error.
 /// `opening` (if not empty) is sent with `begin`, the lock and the transactional pre-hooks in
 /// one round trip; the transactional post-hooks go with `commit`.
-fn in_transaction<T>(
+pub(crate) fn in_transaction<T>(
     conn: &SharedConnection,
     build: &Build<'_>,
     opening: &str,
@@ -250,7 +250,11 @@ fn swap(
     Ok(recreated)
 }
 
-fn outcome(message: impl Into<String>, rows: Option<u64>, recreated: Vec<String>) -> Outcome {
+pub(crate) fn outcome(
+    message: impl Into<String>,
+    rows: Option<u64>,
+    recreated: Vec<String>,
+) -> Outcome {
     Outcome {
         message: message.into(),
         rows_affected: rows,
@@ -387,7 +391,7 @@ fn reconcile_columns(
                     &format!(
                         "alter table {target} add column {} {}",
                         ident(&column.name),
-                        column.data_type
+                        column.dbt_data_type()
                     ),
                 )?;
             }
@@ -400,11 +404,11 @@ fn reconcile_columns(
                 }
                 for (_, column) in &changed {
                     let name = ident(&column.name);
+                    let data_type = column.dbt_data_type();
                     exec(
                         conn,
                         &format!(
-                            "alter table {target} alter column {name} type {} using {name}::{}",
-                            column.data_type, column.data_type
+                            "alter table {target} alter column {name} type {data_type} using {name}::{data_type}"
                         ),
                     )?;
                 }
@@ -431,18 +435,14 @@ fn reconcile_columns(
         .collect())
 }
 
-/// New rows into an existing table: `append`, `delete+insert` or `merge` on the unique key.
+/// New rows into an existing table: `append`, `delete+insert` or `merge` on the unique key,
+/// with dbt-postgres' SQL. The key is written as configured (a column or an expression, not
+/// quoted, as dbt does); without a key every strategy only inserts, as in dbt.
 pub fn incremental(
     conn: &SharedConnection,
     build: &Build<'_>,
     settings: &Incremental,
 ) -> Result<Outcome, AdapterError> {
-    if settings.strategy != IncrementalStrategy::Append && settings.unique_key.is_empty() {
-        return Err(AdapterError::Other(format!(
-            "incremental_strategy `{}` needs a unique_key; set one, or use incremental_strategy='append'",
-            settings.strategy
-        )));
-    }
     let target = build.qualified();
     let temp = temp_name(build.name(), "new", build.suffix);
     in_transaction(conn, build, "", || {
@@ -456,6 +456,7 @@ pub fn incremental(
         )?;
         let existing = catalog::columns(conn.lock().as_mut(), &target)?;
         let incoming = catalog::columns(conn.lock().as_mut(), &ident(&temp))?;
+        catalog::expand_string_columns(conn.lock().as_mut(), &target, &existing, &incoming)?;
         let columns = reconcile_columns(
             conn,
             &target,
@@ -469,47 +470,62 @@ pub fn incremental(
             .collect::<Vec<_>>()
             .join(", ");
         let source = format!("{} as DBT_INTERNAL_SOURCE", ident(&temp));
-        let key_match = settings
-            .unique_key
+        let keys = &settings.unique_key;
+        let predicates: String = settings
+            .predicates
             .iter()
-            .map(|k| format!("DBT_INTERNAL_SOURCE.{0} = DBT_INTERNAL_DEST.{0}", ident(k)))
-            .chain(settings.predicates.iter().map(|p| format!("({p})")))
-            .collect::<Vec<_>>()
-            .join(" and ");
+            .map(|p| format!(" and ({p})"))
+            .collect();
         let insert = format!(
             "insert into {target} ({list}) select {list} from {}",
             ident(&temp)
         );
+        let inserted = |conn: &SharedConnection| -> Result<Outcome, AdapterError> {
+            let inserted = exec(conn, &insert)?;
+            Ok(outcome(
+                format!("INSERT 0 {}", inserted.rows_affected),
+                Some(inserted.rows_affected),
+                Vec::new(),
+            ))
+        };
         match settings.strategy {
-            IncrementalStrategy::Append => {
-                let inserted = exec(conn, &insert)?;
-                Ok(outcome(
-                    format!("INSERT 0 {}", inserted.rows_affected),
-                    Some(inserted.rows_affected),
-                    Vec::new(),
-                ))
-            }
+            IncrementalStrategy::Append => inserted(conn),
+            IncrementalStrategy::DeleteInsert if keys.is_empty() => inserted(conn),
             IncrementalStrategy::DeleteInsert => {
-                exec(
-                    conn,
-                    &format!(
-                        "delete from {target} as DBT_INTERNAL_DEST using {source} where {key_match}"
+                let delete = match keys.as_slice() {
+                    [key] => format!(
+                        "delete from {target} as DBT_INTERNAL_DEST where ({key}) in (select ({key}) from {source}){predicates}"
                     ),
-                )?;
-                let inserted = exec(conn, &insert)?;
-                Ok(outcome(
-                    format!("INSERT 0 {}", inserted.rows_affected),
-                    Some(inserted.rows_affected),
-                    Vec::new(),
-                ))
+                    _ => format!(
+                        "delete from {target} as DBT_INTERNAL_DEST using {source} where ({}{predicates})",
+                        keys.iter()
+                            .map(|k| format!("DBT_INTERNAL_SOURCE.{k} = DBT_INTERNAL_DEST.{k}"))
+                            .collect::<Vec<_>>()
+                            .join(" and ")
+                    ),
+                };
+                exec(conn, &delete)?;
+                inserted(conn)
             }
             IncrementalStrategy::Merge => {
+                let mut on: Vec<String> = settings
+                    .predicates
+                    .iter()
+                    .map(|p| format!("({p})"))
+                    .collect();
+                if keys.is_empty() {
+                    on.push("(FALSE)".to_owned());
+                }
+                on.extend(
+                    keys.iter()
+                        .map(|k| format!("(DBT_INTERNAL_SOURCE.{k} = DBT_INTERNAL_DEST.{k})")),
+                );
                 let updates: Vec<String> = columns
                     .iter()
-                    .filter(|c| !settings.unique_key.contains(c))
+                    .filter(|c| !keys.contains(c))
                     .map(|c| format!("{0} = DBT_INTERNAL_SOURCE.{0}", ident(c)))
                     .collect();
-                let when_matched = if updates.is_empty() {
+                let when_matched = if keys.is_empty() || updates.is_empty() {
                     String::new()
                 } else {
                     format!("when matched then update set {} ", updates.join(", "))
@@ -522,8 +538,9 @@ pub fn incremental(
                 let merged = exec(
                     conn,
                     &format!(
-                        "merge into {target} as DBT_INTERNAL_DEST using {source} on ({key_match}) {when_matched}\
-                         when not matched then insert ({list}) values ({values})"
+                        "merge into {target} as DBT_INTERNAL_DEST using {source} on {} {when_matched}\
+                         when not matched then insert ({list}) values ({values})",
+                        on.join(" and ")
                     ),
                 )?;
                 Ok(outcome(

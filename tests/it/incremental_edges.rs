@@ -1,0 +1,81 @@
+//! Incremental models on their edges, compared with the tables dbt-core 1.11 leaves after the
+//! same two runs (tests/fixtures/incremental_edges/README.md).
+
+use crate::pg::Database;
+use crate::support::Fixture;
+
+fn column_types(db: &Database, table: &str) -> Vec<String> {
+    db.query(&format!(
+        "select attname || ' ' || format_type(atttypid, atttypmod) from pg_attribute \
+         where attrelid = 'inc.{table}'::regclass and attnum > 0 and not attisdropped order by attnum"
+    ))
+    .rows
+    .iter()
+    .map(|row| kiln_adapter::Table::cell_text(&row[0]))
+    .collect()
+}
+
+fn count(db: &Database, table: &str) -> String {
+    db.rows(&format!("select count(*) from inc.{table}"))
+        .remove(0)
+}
+
+#[test]
+fn incremental_edge_cases_end_as_dbt_core_ends_them() {
+    let db = Database::new("incremental_edges");
+    let fixture = db.configure(Fixture::new("incremental_edges"));
+    let first = fixture.kiln(&["run"]);
+    assert_eq!(first.code, 0, "{}", first.transcript());
+    let second = fixture.kiln(&["run", "--vars", "{step: 2}"]);
+    // Only the model keyed on a column that does not exist fails, with PostgreSQL's message
+    // as dbt shows it.
+    assert_eq!(second.code, 1, "{}", second.transcript());
+    assert!(
+        second.stdout.contains("ERROR=1 ")
+            && second.stdout.contains("column \"nope\" does not exist"),
+        "{}",
+        second.transcript()
+    );
+    // An empty key is no key: every strategy appends (dbt: 4, 4 and 2 rows).
+    assert_eq!(count(&db, "empty_key"), "4");
+    assert_eq!(count(&db, "empty_list"), "4");
+    assert_eq!(count(&db, "empty_merge"), "2");
+    // New columns with dbt-postgres' types: `character(3)` is added as `character varying(3)`.
+    assert_eq!(
+        column_types(&db, "new_cols"),
+        [
+            "id integer",
+            "short character varying(5)",
+            "lit text",
+            "txt text",
+            "vc character varying",
+            "vc10 character varying(10)",
+            "ch character varying(3)",
+            "num numeric(10,2)",
+            "num_any numeric",
+            "ts timestamp with time zone",
+            "tsn timestamp without time zone",
+            "d date",
+            "b boolean",
+            "f double precision",
+            "j jsonb",
+            "big bigint",
+        ]
+    );
+    assert_eq!(count(&db, "new_cols"), "2");
+    assert_eq!(
+        column_types(&db, "sync_cols"),
+        ["id integer", "name character varying(20)", "added text"]
+    );
+    // A string column that grows is widened, as dbt's expand_target_column_types does.
+    assert_eq!(column_types(&db, "widen"), ["name character varying(12)"]);
+    assert_eq!(
+        db.rows("select name from inc.widen"),
+        ["ab", "abcdefghijkl"]
+    );
+    // Where dbt-postgres writes `add column arr ARRAY` and fails, Kiln keeps the array type.
+    assert_eq!(
+        column_types(&db, "new_array_col"),
+        ["id integer", "arr integer[]"]
+    );
+}
