@@ -32,9 +32,12 @@ pub enum Command {
     Run(RunArgs),
     /// Load the selected seed CSV files into the warehouse.
     Seed(RunArgs),
+    /// Record the history of the selected snapshots' sources (type-2 slowly changing dimensions).
+    Snapshot(RunArgs),
     /// Run the selected data tests.
     Test(RunArgs),
-    /// Seeds, models and their tests in dependency order; a failing test stops what depends on it.
+    /// Seeds, snapshots, models and their tests in dependency order; a failing test stops what
+    /// depends on it.
     Build(RunArgs),
     /// Check the project, the profile and the connection, and say which part failed.
     Debug(CommonArgs),

@@ -41,9 +41,11 @@ fn log_format(cli: &Cli) -> LogFormat {
         Command::Compile(a) => a.common.log_format,
         Command::Ls(a) => a.common.log_format,
         Command::Parse(a) | Command::Debug(a) => a.log_format,
-        Command::Run(a) | Command::Seed(a) | Command::Test(a) | Command::Build(a) => {
-            a.common.log_format
-        }
+        Command::Run(a)
+        | Command::Seed(a)
+        | Command::Snapshot(a)
+        | Command::Test(a)
+        | Command::Build(a) => a.common.log_format,
         Command::Local(a) => a.common.log_format,
         Command::Show(a) => a.common.log_format,
         Command::Init(_) => LogFormat::Text,

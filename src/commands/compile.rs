@@ -48,14 +48,16 @@ pub fn run(args: &CompileArgs, printer: &Printer) -> Result<ExitCode> {
         .iter()
         .filter_map(|id| parsed.nodes.get(id))
         .filter(|n| {
-            matches!(n.resource_type, ResourceType::Model | ResourceType::Test)
-                && n.compiled_code.is_some()
+            matches!(
+                n.resource_type,
+                ResourceType::Model | ResourceType::Test | ResourceType::Snapshot
+            ) && n.compiled_code.is_some()
         })
         .collect();
     // One model selected (its tests come along): show its SQL; likewise for one test alone.
     let models: Vec<_> = compiled
         .iter()
-        .filter(|n| n.resource_type == ResourceType::Model)
+        .filter(|n| n.resource_type != ResourceType::Test)
         .collect();
     let shown = match (models.as_slice(), compiled.as_slice()) {
         ([model], _) => Some(**model),
@@ -66,19 +68,23 @@ pub fn run(args: &CompileArgs, printer: &Printer) -> Result<ExitCode> {
         printer.data(node.compiled_code.as_deref().unwrap_or_default());
     }
     let target = &session.project.file().target_path;
-    let tests = compiled
-        .iter()
-        .filter(|n| n.resource_type == ResourceType::Test)
-        .count();
-    let models = compiled.len() - tests;
+    let count = |kind: ResourceType| compiled.iter().filter(|n| n.resource_type == kind).count();
+    let (models, snapshots, tests) = (
+        count(ResourceType::Model),
+        count(ResourceType::Snapshot),
+        count(ResourceType::Test),
+    );
     let plural = |n: usize| if n == 1 { "" } else { "s" };
-    let tests_part = if tests > 0 {
-        format!(" and {tests} test{}", plural(tests))
-    } else {
-        String::new()
-    };
+    let mut also = Vec::new();
+    if snapshots > 0 {
+        also.push(format!("{snapshots} snapshot{}", plural(snapshots)));
+    }
+    if tests > 0 {
+        also.push(format!("{tests} test{}", plural(tests)));
+    }
+    let also: String = also.iter().map(|part| format!(" and {part}")).collect();
     printer.success(&format!(
-        "Compiled {models} model{}{tests_part} to {target}/compiled/ in {}",
+        "Compiled {models} model{}{also} to {target}/compiled/ in {}",
         plural(models),
         seconds(started.elapsed())
     ));

@@ -28,6 +28,7 @@ pub fn run(cli: Cli, printer: &Printer) -> Result<ExitCode> {
         Command::Clean(args) => clean::run(&args, printer),
         Command::Run(args) => run::run(&args, run::Kind::Run, printer),
         Command::Seed(args) => run::run(&args, run::Kind::Seed, printer),
+        Command::Snapshot(args) => run::run(&args, run::Kind::Snapshot, printer),
         Command::Test(args) => run::run(&args, run::Kind::Test, printer),
         Command::Build(args) => run::run(&args, run::Kind::Build, printer),
         Command::Debug(args) => debug::run(&args, printer),

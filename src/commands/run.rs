@@ -18,6 +18,7 @@ use crate::{session, target};
 pub enum Kind {
     Run,
     Seed,
+    Snapshot,
     Test,
     Build,
 }
@@ -27,6 +28,7 @@ impl Kind {
         match self {
             Kind::Run => "run",
             Kind::Seed => "seed",
+            Kind::Snapshot => "snapshot",
             Kind::Test => "test",
             Kind::Build => "build",
         }
@@ -37,8 +39,9 @@ impl Kind {
         match self {
             Kind::Run => "model",
             Kind::Seed => "seed",
+            Kind::Snapshot => "snapshot",
             Kind::Test => "test",
-            Kind::Build => "model, seed or test",
+            Kind::Build => "model, seed, snapshot or test",
         }
     }
 
@@ -46,10 +49,14 @@ impl Kind {
         match self {
             Kind::Run => resource == ResourceType::Model,
             Kind::Seed => resource == ResourceType::Seed,
+            Kind::Snapshot => resource == ResourceType::Snapshot,
             Kind::Test => resource == ResourceType::Test,
             Kind::Build => matches!(
                 resource,
-                ResourceType::Model | ResourceType::Seed | ResourceType::Test
+                ResourceType::Model
+                    | ResourceType::Seed
+                    | ResourceType::Snapshot
+                    | ResourceType::Test
             ),
         }
     }

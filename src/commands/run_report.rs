@@ -209,6 +209,9 @@ impl kiln_run::Reporter for RunReporter<'_> {
                     Status::Success => {
                         let what = match node.resource_type {
                             ResourceType::Seed => format!("loaded {}", description(node)),
+                            ResourceType::Snapshot => {
+                                format!("snapshotted {}", node.relation.display_name())
+                            }
                             _ => format!("created {}", description(node)),
                         };
                         (
@@ -308,6 +311,7 @@ fn description(node: &Node) -> String {
     let relation = node.relation.display_name();
     match node.resource_type {
         ResourceType::Seed => format!("seed file {relation}"),
+        ResourceType::Snapshot => format!("snapshot {relation}"),
         ResourceType::Test => format!("test {}", node.name),
         _ => format!("sql {} model {relation}", node.config.materialized),
     }

@@ -184,7 +184,10 @@ pub fn compile(
         .iter()
         .filter(|id| {
             parsed.nodes.get(*id).is_some_and(|n| {
-                matches!(n.resource_type, ResourceType::Model | ResourceType::Test)
+                matches!(
+                    n.resource_type,
+                    ResourceType::Model | ResourceType::Test | ResourceType::Snapshot
+                )
             })
         })
         .cloned()

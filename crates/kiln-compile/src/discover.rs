@@ -81,17 +81,30 @@ fn base_config(
 struct Props<'a> {
     models: HashMap<&'a str, (&'a NodeProps, &'a std::path::Path)>,
     seeds: HashMap<&'a str, (&'a NodeProps, &'a std::path::Path)>,
+    snapshots: HashMap<&'a str, (&'a NodeProps, &'a std::path::Path)>,
+}
+
+impl<'a> Props<'a> {
+    fn of(&self, kind: ResourceType) -> &HashMap<&'a str, (&'a NodeProps, &'a std::path::Path)> {
+        match kind {
+            ResourceType::Seed => &self.seeds,
+            ResourceType::Snapshot => &self.snapshots,
+            _ => &self.models,
+        }
+    }
 }
 
 fn props<'a>(package: &'a Package, sink: &mut DiagnosticSink) -> Props<'a> {
     let mut props = Props {
         models: HashMap::new(),
         seeds: HashMap::new(),
+        snapshots: HashMap::new(),
     };
     for file in &package.schema_files {
         for (entries, map) in [
             (&file.models, &mut props.models),
             (&file.seeds, &mut props.seeds),
+            (&file.snapshots, &mut props.snapshots),
         ] {
             for entry in entries {
                 if let Some((_, previous)) =
@@ -113,6 +126,53 @@ fn props<'a>(package: &'a Package, sink: &mut DiagnosticSink) -> Props<'a> {
     props
 }
 
+/// A file (or a block of one) that becomes a node.
+struct NodeFile<'a> {
+    kind: ResourceType,
+    name: &'a str,
+    folders: &'a [String],
+    path: &'a std::path::Path,
+    display: &'a std::path::Path,
+    line: usize,
+    text: Option<String>,
+}
+
+/// The snapshots defined in YAML (dbt 1.9+): `relation:` instead of a SQL block.
+fn yaml_snapshots<'a>(package: &'a Package, sink: &mut DiagnosticSink) -> Vec<NodeFile<'a>> {
+    let mut out = Vec::new();
+    for file in &package.schema_files {
+        for entry in &file.snapshots {
+            let Some(relation) = &entry.relation else {
+                continue;
+            };
+            let relation = relation.trim();
+            let is_call = (relation.starts_with("ref(") || relation.starts_with("source("))
+                && relation.ends_with(')');
+            if !is_call {
+                sink.push(
+                    Diagnostic::error(format!(
+                        "snapshot `{}` has relation `{relation}`, which is not a ref() or source() call",
+                        entry.name
+                    ))
+                    .at(Location::new(&file.path, entry.line))
+                    .help("write relation: ref('model') or relation: source('source', 'table')"),
+                );
+                continue;
+            }
+            out.push(NodeFile {
+                kind: ResourceType::Snapshot,
+                name: &entry.name,
+                folders: &[],
+                path: &file.path,
+                display: &file.path,
+                line: entry.line,
+                text: Some(format!("select * from {{{{ {relation} }}}}")),
+            });
+        }
+    }
+    out
+}
+
 /// Every model, seed and source of the project, before rendering.
 pub fn discover(
     project: &Project,
@@ -125,35 +185,58 @@ pub fn discover(
         let props = props(package, sink);
         let model_trees = trees(project, package, |f| &f.models);
         let seed_trees = trees(project, package, |f| &f.seeds);
+        let snapshot_trees = trees(project, package, |f| &f.snapshots);
         let mut seen: BTreeMap<String, &std::path::Path> = BTreeMap::new();
-        let sql_files = package.models.iter().map(|f| {
-            (
-                ResourceType::Model,
-                &f.name,
-                &f.folders,
-                &f.path,
-                &f.display,
-                Some(&f.text),
-            )
+        let sql_files = package.models.iter().map(|f| NodeFile {
+            kind: ResourceType::Model,
+            name: &f.name,
+            folders: &f.folders,
+            path: &f.path,
+            display: &f.display,
+            line: 1,
+            text: Some(f.text.clone()),
         });
-        let seed_files = package.seeds.iter().map(|f| {
-            (
-                ResourceType::Seed,
-                &f.name,
-                &f.folders,
-                &f.path,
-                &f.display,
-                None,
-            )
+        let seed_files = package.seeds.iter().map(|f| NodeFile {
+            kind: ResourceType::Seed,
+            name: &f.name,
+            folders: &f.folders,
+            path: &f.path,
+            display: &f.display,
+            line: 1,
+            text: None,
         });
-        for (kind, name, folders, path, display, text) in sql_files.chain(seed_files) {
+        let snapshot_blocks = package.snapshots.iter().map(|b| NodeFile {
+            kind: ResourceType::Snapshot,
+            name: &b.name,
+            folders: &b.folders,
+            path: &b.path,
+            display: &b.display,
+            line: b.line,
+            text: Some(b.text.clone()),
+        });
+        let files: Vec<NodeFile> = sql_files
+            .chain(seed_files)
+            .chain(snapshot_blocks)
+            .chain(yaml_snapshots(package, sink))
+            .collect();
+        for NodeFile {
+            kind,
+            name,
+            folders,
+            path,
+            display,
+            line,
+            text,
+        } in files
+        {
+            let name = &name.to_owned();
             if let Some(previous) = seen.insert(name.clone(), display) {
                 sink.push(
                     Diagnostic::error(format!(
                         "two nodes are named `{name}` in package `{}`",
                         package.name
                     ))
-                    .at(Location::new(display, 1))
+                    .at(Location::new(display, line))
                     .note(format!("the other one is {}", previous.display()))
                     .help("rename one of the files: node names must be unique within a package"),
                 );
@@ -162,9 +245,11 @@ pub fn discover(
             let mut fqn = vec![package.name.clone()];
             fqn.extend(folders.iter().cloned());
             fqn.push(name.clone());
-            let (entry, trees) = match kind {
-                ResourceType::Seed => (props.seeds.get(name.as_str()), &seed_trees),
-                _ => (props.models.get(name.as_str()), &model_trees),
+            let entry = props.of(kind).get(name.as_str());
+            let trees = match kind {
+                ResourceType::Seed => &seed_trees,
+                ResourceType::Snapshot => &snapshot_trees,
+                _ => &model_trees,
             };
             let yml_location = entry.map(|(p, file)| Location::new(*file, p.line));
             let base = base_config(
@@ -179,10 +264,10 @@ pub fn discover(
                 resource_type: kind,
                 package: package.name.clone(),
                 fqn,
-                original_file_path: path.clone(),
-                display_path: display.clone(),
-                location: Location::new(display, 1),
-                raw_code: text.cloned().unwrap_or_default(),
+                original_file_path: path.to_path_buf(),
+                display_path: display.to_path_buf(),
+                location: Location::new(display, line),
+                raw_code: text.unwrap_or_default(),
                 // Resolved by the parse step, after the model's own `config()` calls.
                 config: NodeConfig::default_for(kind),
                 relation: Relation::new(target_database, "", name.clone()),
@@ -206,11 +291,16 @@ pub fn discover(
                 base_config: base,
             });
         }
-        for (name, (entry, file)) in props.models.iter().chain(props.seeds.iter()) {
+        let described = props
+            .models
+            .iter()
+            .chain(props.seeds.iter())
+            .chain(props.snapshots.iter());
+        for (name, (entry, file)) in described {
             if !seen.contains_key(*name) {
                 sink.push(
                     Diagnostic::warning(format!(
-                        "schema YAML describes `{name}`, but there is no such model or seed"
+                        "schema YAML describes `{name}`, but there is no such model, seed or snapshot"
                     ))
                     .at(Location::new(*file, entry.line))
                     .help("check the name, or remove the entry"),

@@ -1,6 +1,8 @@
 //! Filling in [`kiln_core::Node`]s from what loading and the parse render found.
 
-use kiln_core::{CliFlags, Column, Diagnostic, Node, NodeConfig, RawConfig};
+use kiln_core::{
+    CliFlags, Column, Diagnostic, Node, NodeConfig, RawConfig, ResourceType, SnapshotConfig,
+};
 use kiln_jinja::Recorded;
 use kiln_project::schema::ColumnProps;
 
@@ -23,11 +25,20 @@ pub(crate) fn resolve_config(
     config: RawConfig,
     cli: &CliFlags,
 ) -> Result<NodeConfig, Diagnostic> {
-    config.resolve(node.resource_type, cli).map_err(|invalid| {
+    let mut resolved = config.resolve(node.resource_type, cli).map_err(|invalid| {
         invalid
             .to_diagnostic(node.resource_type, &node.name)
             .at(node.location.clone())
-    })
+    })?;
+    if node.resource_type == ResourceType::Snapshot && resolved.enabled {
+        let settings = SnapshotConfig::from_config(&resolved).map_err(|error| {
+            Diagnostic::error(format!("snapshot `{}` {error}", node.name))
+                .at(node.location.clone())
+                .help(error.help())
+        })?;
+        resolved.snapshot = Some(settings);
+    }
+    Ok(resolved)
 }
 
 /// Records what the parse render found: the node's calls and its resolved config.

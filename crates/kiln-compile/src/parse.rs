@@ -281,7 +281,10 @@ fn parse_node(
         node.refs = refs;
         node.sources = sources;
         node.config = crate::node::resolve_config(&node, base_config, cli)?;
-    } else if matches!(node.resource_type, ResourceType::Model | ResourceType::Test) {
+    } else if matches!(
+        node.resource_type,
+        ResourceType::Model | ResourceType::Test | ResourceType::Snapshot
+    ) {
         let this = Relation::new(database, schema, &node.name);
         let config_json = serde_json::to_value(&base_config).unwrap_or(Json::Null);
         let context = Arc::new(NodeContext::new(
@@ -306,6 +309,15 @@ fn parse_node(
         return Ok(node);
     }
     node.relation = relation_for(env, &node, database, schema, overrides)?;
+    if let Some(settings) = &node.config.snapshot {
+        // dbt's legacy `target_schema` and `target_database` name the schema exactly.
+        if let Some(schema) = &settings.target_schema {
+            node.relation.schema = Some(schema.clone());
+        }
+        if let Some(database) = &settings.target_database {
+            node.relation.database = Some(database.clone());
+        }
+    }
     if node.is_ephemeral() {
         node.relation = Relation::ephemeral(&node.name);
     }

@@ -19,6 +19,7 @@ pub mod names;
 pub mod node;
 pub mod relation;
 pub mod resource_type;
+pub mod snapshot;
 
 pub use config::{
     CliFlags, HardDeletes, IncrementalStrategy, InvalidValue, Materialization, NodeConfig,
@@ -31,3 +32,4 @@ pub use relation::{
     MAX_IDENTIFIER_BYTES, Relation, quote_identifier, quote_literal, truncated_identifier,
 };
 pub use resource_type::ResourceType;
+pub use snapshot::{CheckCols, MetaColumns, SnapshotConfig, SnapshotConfigError, Strategy};

@@ -14,6 +14,7 @@ pub mod profiles;
 pub mod project;
 pub mod project_file;
 pub mod schema;
+pub mod snapshot_blocks;
 pub mod yaml;
 
 pub use profiles::{Profile, Secret};

@@ -10,6 +10,7 @@ use crate::docs::{self, DocBlock};
 use crate::packages::{self, PackageSpec};
 use crate::project_file::{self, PROJECT_FILE_NAMES, ProjectFile};
 use crate::schema::{self, SchemaFile};
+use crate::snapshot_blocks::{self, SnapshotBlock};
 use crate::yaml;
 use kiln_core::diagnostic::{Diagnostic, DiagnosticSink, Diagnostics, Location, relative_to};
 
@@ -52,6 +53,8 @@ pub struct Package {
     /// Singular data tests.
     pub tests: Vec<SqlFile>,
     pub seeds: Vec<SeedFile>,
+    /// Snapshot blocks of the SQL files under the snapshot paths.
+    pub snapshots: Vec<SnapshotBlock>,
     pub schema_files: Vec<SchemaFile>,
     pub docs: Vec<DocBlock>,
 }
@@ -212,6 +215,7 @@ enum Resource {
     Macro,
     Test,
     Seed,
+    Snapshot,
 }
 
 fn load_package(
@@ -228,6 +232,7 @@ fn load_package(
         (Resource::Macro, &file.macro_paths),
         (Resource::Test, &file.test_paths),
         (Resource::Seed, &file.seed_paths),
+        (Resource::Snapshot, &file.snapshot_paths),
     ];
     for (kind, paths) in kinds {
         for path in paths {
@@ -266,6 +271,7 @@ fn load_package(
         macros: Vec::new(),
         tests: Vec::new(),
         seeds: Vec::new(),
+        snapshots: Vec::new(),
         schema_files: Vec::new(),
         docs: Vec::new(),
     };
@@ -275,6 +281,10 @@ fn load_package(
             Loaded::Macro(f) => package.macros.push(f),
             Loaded::Test(f) => package.tests.push(f),
             Loaded::Seed(f) => package.seeds.push(f),
+            Loaded::Snapshots(blocks, warnings) => {
+                package.snapshots.extend(blocks);
+                sink.extend(warnings);
+            }
             Loaded::Schema(f, warnings) => {
                 package.schema_files.push(f);
                 sink.extend(warnings);
@@ -292,6 +302,7 @@ enum Loaded {
     Macro(SqlFile),
     Test(SqlFile),
     Seed(SeedFile),
+    Snapshots(Vec<SnapshotBlock>, Vec<Diagnostic>),
     Schema(SchemaFile, Vec<Diagnostic>),
     Docs(Vec<DocBlock>),
     Skipped,
@@ -330,6 +341,16 @@ fn load_file(
             name,
             folders,
         }),
+        (Resource::Snapshot, "sql") => {
+            // dbt's fqn of a snapshot block holds the file's name too.
+            let mut folders = folders;
+            folders.push(name);
+            match read().and_then(|text| snapshot_blocks::read(&text, in_package, display, folders))
+            {
+                Ok((blocks, warnings)) => Loaded::Snapshots(blocks, warnings),
+                Err(error) => Loaded::Problem(error),
+            }
+        }
         (_, "sql") => match read() {
             Ok(text) => {
                 let file = SqlFile {
@@ -345,7 +366,7 @@ fn load_file(
                         Loaded::Macro(file)
                     }
                     Resource::Test => Loaded::Test(file),
-                    Resource::Macro | Resource::Seed => Loaded::Macro(file),
+                    Resource::Macro | Resource::Seed | Resource::Snapshot => Loaded::Macro(file),
                 }
             }
             Err(error) => Loaded::Problem(error),

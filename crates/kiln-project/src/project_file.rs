@@ -175,6 +175,7 @@ pub struct ProjectFile {
     pub vars: BTreeMap<String, Json>,
     pub models: Vec<FolderConfig>,
     pub seeds: Vec<FolderConfig>,
+    pub snapshots: Vec<FolderConfig>,
     pub tests: Vec<FolderConfig>,
     pub on_run_start: Vec<String>,
     pub on_run_end: Vec<String>,
@@ -255,6 +256,7 @@ pub fn load(
     };
     let models = tree("models");
     let seeds = tree("seeds");
+    let snapshots = tree("snapshots");
     let mut tests = tree("tests");
     tests.extend(tree("data_tests"));
     if !errors.is_empty() {
@@ -281,6 +283,7 @@ pub fn load(
         vars: raw.vars,
         models,
         seeds,
+        snapshots,
         tests,
         on_run_start: raw
             .on_run_start

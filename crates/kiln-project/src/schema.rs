@@ -101,6 +101,8 @@ pub struct ColumnProps {
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct NodeProps {
     pub name: String,
+    /// A snapshot defined in YAML (dbt 1.9+): `ref('x')` or `source('a', 'b')`, what it records.
+    pub relation: Option<String>,
     #[serde(default)]
     pub description: String,
     /// The `config:` block: a config layer (see [`kiln_core::config`]).

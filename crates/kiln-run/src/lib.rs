@@ -26,6 +26,7 @@ pub mod runner;
 pub mod scheduler;
 pub mod seed_csv;
 mod seeds;
+mod snapshot;
 mod test_verdict;
 
 pub use error::RunError;

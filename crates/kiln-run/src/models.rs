@@ -60,4 +60,27 @@ impl Executor<'_> {
         };
         Ok(outcome?)
     }
+
+    /// Builds or updates a snapshot's table.
+    pub(crate) fn run_snapshot(
+        &self,
+        node: &Node,
+        conn: &SharedConnection,
+        result: &mut NodeResult,
+    ) -> Result<Outcome, RunError> {
+        let Some(settings) = &node.config.snapshot else {
+            return Err(RunError::NotRunnable(Materialization::Snapshot));
+        };
+        let warehouse: Arc<dyn Warehouse> = Arc::new(conn.clone());
+        let options = RenderOptions {
+            incremental: false,
+            warehouse: Some(warehouse),
+        };
+        let sql = self.render_to_run(node, &options, result)?;
+        let (pre_hooks, post_hooks) =
+            crate::hooks::node_hooks(self.parsed, node, &self.resolver, &options)?;
+        let build = self.build(node, &sql, &pre_hooks, &post_hooks);
+        self.ensure_schema(conn, &node.relation)?;
+        Ok(crate::snapshot::snapshot(conn, &build, settings)?)
+    }
 }

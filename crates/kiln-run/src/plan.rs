@@ -7,13 +7,13 @@ use kiln_core::{Node, ResourceType};
 
 use crate::scheduler::Job;
 
-/// The jobs for `selected`: models (not ephemeral ones), seeds and tests, each waiting for the
+/// The jobs for `selected`: models (not ephemeral ones), seeds, snapshots and tests, each waiting for the
 /// nearest selected nodes it depends on (through ephemeral or unselected nodes too).
 pub fn plan(parsed: &Parsed, selected: &BTreeSet<String>) -> Vec<Job> {
     let runnable = |id: &str| {
         parsed.nodes.get(id).is_some_and(|n| match n.resource_type {
             ResourceType::Model => !n.is_ephemeral(),
-            ResourceType::Seed | ResourceType::Test => true,
+            ResourceType::Seed | ResourceType::Test | ResourceType::Snapshot => true,
             _ => false,
         })
     };

@@ -185,6 +185,7 @@ impl Execute for Executor<'_> {
             .map_err(RunError::from)
             .and_then(|conn| match node.resource_type {
                 ResourceType::Seed => self.run_seed(node, &conn),
+                ResourceType::Snapshot => self.run_snapshot(node, &conn, &mut result),
                 _ => self.run_model(node, &conn, &mut result),
             });
         match outcome {
