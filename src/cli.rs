@@ -39,6 +39,8 @@ pub enum Command {
     /// Seeds, snapshots, models and their tests in dependency order; a failing test stops what
     /// depends on it.
     Build(RunArgs),
+    /// Call a macro on the warehouse, in a transaction: `kiln run-operation purge --args '{days: 30}'`.
+    RunOperation(RunOperationArgs),
     /// Check the project, the profile and the connection, and say which part failed.
     Debug(CommonArgs),
     /// Manage the local PostgreSQL instance of `managed: true` targets.
@@ -62,6 +64,17 @@ pub struct ShowArgs {
     /// How many rows to show.
     #[arg(long, default_value_t = 5)]
     pub limit: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct RunOperationArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// The macro to call: `name`, or `package.name`.
+    pub macro_name: String,
+    /// The macro's keyword arguments, as YAML or JSON: --args '{table: orders, days: 30}'.
+    #[arg(long)]
+    pub args: Option<String>,
 }
 
 #[derive(Debug, Args)]

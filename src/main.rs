@@ -39,6 +39,7 @@ fn log_format(cli: &Cli) -> LogFormat {
     use cli::Command;
     match &cli.command {
         Command::Compile(a) => a.common.log_format,
+        Command::RunOperation(a) => a.common.log_format,
         Command::Ls(a) => a.common.log_format,
         Command::Parse(a) | Command::Debug(a) => a.log_format,
         Command::Run(a)

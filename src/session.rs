@@ -20,17 +20,28 @@ pub struct Session {
 
 /// `--vars` as YAML or JSON: a mapping.
 fn parse_vars(text: Option<&str>) -> Result<BTreeMap<String, Json>, Diagnostic> {
+    parse_mapping_flag("--vars", text, "--vars '{start_date: \"2024-01-01\"}'")
+}
+
+/// A command-line flag that holds a mapping as YAML or JSON (`--vars`, `--args`).
+pub fn parse_mapping_flag(
+    flag: &str,
+    text: Option<&str>,
+    example: &str,
+) -> Result<BTreeMap<String, Json>, Diagnostic> {
     let Some(text) = text else {
         return Ok(BTreeMap::new());
     };
-    let node = kiln_project::yaml::parse(Path::new("--vars"), text).map_err(|d| {
-        Diagnostic::error(format!("--vars is not valid YAML or JSON: {}", d.message))
+    let node = kiln_project::yaml::parse(Path::new(flag), text).map_err(|d| {
+        Diagnostic::error(format!("{flag} is not valid YAML or JSON: {}", d.message))
     })?;
     match node.to_json() {
         Json::Object(map) => Ok(map.into_iter().collect()),
         Json::Null => Ok(BTreeMap::new()),
-        _ => Err(Diagnostic::error("--vars must be a mapping")
-            .help("e.g. --vars '{start_date: \"2024-01-01\"}'")),
+        _ => {
+            Err(Diagnostic::error(format!("{flag} must be a mapping"))
+                .help(format!("e.g. {example}")))
+        }
     }
 }
 

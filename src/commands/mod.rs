@@ -9,6 +9,7 @@ mod local;
 mod ls;
 mod parse;
 mod run;
+mod run_operation;
 mod run_report;
 mod show;
 
@@ -31,6 +32,7 @@ pub fn run(cli: Cli, printer: &Printer) -> Result<ExitCode> {
         Command::Snapshot(args) => run::run(&args, run::Kind::Snapshot, printer),
         Command::Test(args) => run::run(&args, run::Kind::Test, printer),
         Command::Build(args) => run::run(&args, run::Kind::Build, printer),
+        Command::RunOperation(args) => run_operation::run(&args, printer),
         Command::Debug(args) => debug::run(&args, printer),
         Command::Local(args) => local::run(&args, printer),
         Command::Show(args) => show::run(&args, printer),

@@ -196,3 +196,44 @@ fn a_snapshot_over_a_view_is_refused_without_touching_it() {
         ["1"]
     );
 }
+
+#[test]
+fn run_operation_calls_a_macro_with_arguments_in_one_transaction() {
+    let db = Database::new("run_operation");
+    let fixture = db.configure(Fixture::new("snapshots"));
+    db.execute(&steps()[0].1);
+    assert_eq!(fixture.kiln(&["snapshot", "-s", "customers_ts"]).code, 0);
+    let output = fixture.kiln(&[
+        "run-operation",
+        "purge",
+        "--args",
+        "{schema: snapshots, keep_ids: [1, 3]}",
+    ]);
+    assert_eq!(output.code, 0, "{}", output.transcript());
+    // log(..., info=True) inside the macro is printed; the arguments arrived with their types.
+    assert!(
+        output
+            .stderr
+            .contains("purging: delete from snapshots.customers_ts where id not in (1, 3)"),
+        "{}",
+        output.transcript()
+    );
+    assert_eq!(
+        db.rows("select id::text from snapshots.customers_ts"),
+        ["1", "3"]
+    );
+    // `boom` deletes every row, then fails: exit 1, and the delete is rolled back.
+    let failed = fixture.kiln(&["run-operation", "boom"]);
+    assert_eq!(failed.code, 1, "{}", failed.transcript());
+    assert!(
+        failed.stderr.contains("division by zero")
+            && failed.stderr.contains("macros/ops.sql:8")
+            && failed.stderr.contains("rolled back"),
+        "{}",
+        failed.transcript()
+    );
+    assert_eq!(
+        db.rows("select id::text from snapshots.customers_ts"),
+        ["1", "3"]
+    );
+}

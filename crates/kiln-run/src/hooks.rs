@@ -50,13 +50,13 @@ pub fn node_hooks(
     ))
 }
 
-/// Renders and runs one `on-run-start` / `on-run-end` hook.
-fn run_hook(
+/// The context of an operation (a run hook, `kiln run-operation`): the root project's, with
+/// the warehouse connected.
+pub(crate) fn operation_context(
     parsed: &Parsed,
     conn: &SharedConnection,
     name: &str,
-    sql: &str,
-) -> Result<(), RunError> {
+) -> Arc<NodeContext> {
     let info = NodeInfo {
         unique_id: format!("operation.{0}.{0}-{name}", parsed.env.registry().root()),
         name: name.to_owned(),
@@ -67,16 +67,28 @@ fn run_hook(
     };
     let this = Relation::new(parsed.profile.database(), parsed.profile.schema(), name);
     let warehouse: Arc<dyn Warehouse> = Arc::new(conn.clone());
-    let context = NodeContext::new(
-        Phase::Compile,
-        info,
-        this,
-        RawConfig::default(),
-        serde_json::json!({}),
-        kiln_compile::resolver(parsed),
+    Arc::new(
+        NodeContext::new(
+            Phase::Compile,
+            info,
+            this,
+            RawConfig::default(),
+            serde_json::json!({}),
+            kiln_compile::resolver(parsed),
+        )
+        .with_warehouse(warehouse),
     )
-    .with_warehouse(warehouse);
-    let rendered = parsed.env.render(name, sql, Arc::new(context))?;
+}
+
+/// Renders and runs one `on-run-start` / `on-run-end` hook.
+fn run_hook(
+    parsed: &Parsed,
+    conn: &SharedConnection,
+    name: &str,
+    sql: &str,
+) -> Result<(), RunError> {
+    let context = operation_context(parsed, conn, name);
+    let rendered = parsed.env.render(name, sql, context)?;
     if rendered.trim().is_empty() {
         return Ok(());
     }

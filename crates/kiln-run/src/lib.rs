@@ -20,6 +20,7 @@ pub mod events;
 mod hooks;
 pub mod materialize;
 mod models;
+pub mod operation;
 pub mod plan;
 pub mod results;
 pub mod runner;
