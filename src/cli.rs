@@ -39,6 +39,9 @@ pub enum Command {
     /// Seeds, snapshots, models and their tests in dependency order; a failing test stops what
     /// depends on it.
     Build(RunArgs),
+    /// Run the last run, build, test, seed or snapshot again, for its failed and skipped nodes
+    /// only, with the same arguments (read from target/run_results.json).
+    Retry(CommonArgs),
     /// Call a macro on the warehouse, in a transaction: `kiln run-operation purge --args '{days: 30}'`.
     RunOperation(RunOperationArgs),
     /// Check the project, the profile and the connection, and say which part failed.
@@ -124,7 +127,7 @@ pub struct LocalArgs {
     pub common: CommonArgs,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct ProjectArgs {
     /// The directory of project.yml or dbt_project.yml.
     #[arg(long, global = true, default_value = ".")]

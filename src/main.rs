@@ -41,7 +41,7 @@ fn log_format(cli: &Cli) -> LogFormat {
         Command::Compile(a) => a.common.log_format,
         Command::RunOperation(a) => a.common.log_format,
         Command::Ls(a) => a.common.log_format,
-        Command::Parse(a) | Command::Debug(a) => a.log_format,
+        Command::Parse(a) | Command::Debug(a) | Command::Retry(a) => a.log_format,
         Command::Run(a)
         | Command::Seed(a)
         | Command::Snapshot(a)

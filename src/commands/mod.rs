@@ -8,6 +8,7 @@ mod init;
 mod local;
 mod ls;
 mod parse;
+mod retry;
 mod run;
 mod run_operation;
 mod run_report;
@@ -32,6 +33,7 @@ pub fn run(cli: Cli, printer: &Printer) -> Result<ExitCode> {
         Command::Snapshot(args) => run::run(&args, run::Kind::Snapshot, printer),
         Command::Test(args) => run::run(&args, run::Kind::Test, printer),
         Command::Build(args) => run::run(&args, run::Kind::Build, printer),
+        Command::Retry(args) => retry::run(&args, printer),
         Command::RunOperation(args) => run_operation::run(&args, printer),
         Command::Debug(args) => debug::run(&args, printer),
         Command::Local(args) => local::run(&args, printer),

@@ -24,6 +24,18 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// The command a run_results.json's `which` names, for `kiln retry`.
+    pub fn from_name(name: &str) -> Option<Kind> {
+        Some(match name {
+            "run" => Kind::Run,
+            "seed" => Kind::Seed,
+            "snapshot" => Kind::Snapshot,
+            "test" => Kind::Test,
+            "build" => Kind::Build,
+            _ => return None,
+        })
+    }
+
     fn name(self) -> &'static str {
         match self {
             Kind::Run => "run",
@@ -90,6 +102,17 @@ fn on_signals(cancel: &Arc<Cancel>) -> Arc<AtomicI32> {
 }
 
 pub fn run(args: &RunArgs, kind: Kind, printer: &Printer) -> Result<ExitCode> {
+    execute(args, kind, None, printer)
+}
+
+/// Runs `kind` on the nodes that `args` selects, or, for `kiln retry`, on exactly the nodes of
+/// `only` (unique ids) that still exist.
+pub fn execute(
+    args: &RunArgs,
+    kind: Kind,
+    only: Option<&BTreeSet<String>>,
+    printer: &Printer,
+) -> Result<ExitCode> {
     // First thing: a signal at any point ends with 128 + signal, nothing half-done on the
     // warehouse.
     let cancel = Cancel::new();
@@ -101,16 +124,21 @@ pub fn run(args: &RunArgs, kind: Kind, printer: &Printer) -> Result<ExitCode> {
     let session = session::load(&args.common, kind.name(), cli, printer)?;
     let mut parsed = kiln_compile::parse(&session.project, &session.profile, &session.options)?;
     printer.diagnostics(&parsed.warnings);
-    let selected: BTreeSet<String> =
-        kiln_graph::select(&parsed.graph, &args.select.select, &args.select.exclude)?
+    let candidates: Vec<String> = match only {
+        Some(ids) => ids.iter().cloned().collect(),
+        None => kiln_graph::select(&parsed.graph, &args.select.select, &args.select.exclude)?
             .into_iter()
-            .filter(|id| {
-                parsed
-                    .nodes
-                    .get(id)
-                    .is_some_and(|n| kind.includes(n.resource_type))
-            })
-            .collect();
+            .collect(),
+    };
+    let selected: BTreeSet<String> = candidates
+        .into_iter()
+        .filter(|id| {
+            parsed
+                .nodes
+                .get(id)
+                .is_some_and(|n| kind.includes(n.resource_type))
+        })
+        .collect();
     if selected.is_empty() {
         printer.diagnostic(
             &kiln_core::Diagnostic::warning(format!(
@@ -161,13 +189,19 @@ pub fn run(args: &RunArgs, kind: Kind, printer: &Printer) -> Result<ExitCode> {
         &cancel,
         &reporter,
     );
+    // What `kiln retry` needs to run the same command again (dbt's `args`).
+    let vars =
+        session::parse_mapping_flag("--vars", args.common.vars.as_deref(), "").unwrap_or_default();
     let args_json = serde_json::json!({
         "which": kind.name(),
         "select": args.select.select,
         "exclude": args.select.exclude,
         "full_refresh": args.full_refresh,
+        "store_failures": args.store_failures,
+        "fail_fast": args.fail_fast,
         "threads": options.threads,
         "target": session.profile.target_name,
+        "vars": vars,
     });
     let written = kiln_run::results::write(
         &results,

@@ -570,3 +570,60 @@ fn a_model_that_renders_to_no_sql_fails_with_its_file_not_a_syntax_error() {
     );
     assert!(!output.stdout.contains("syntax error"), "{}", output.stdout);
 }
+
+#[test]
+fn retry_after_a_failed_night_builds_only_what_failed_or_was_skipped() {
+    let (fixture, db) = jaffle("retry");
+    // Night 1: the loader delivered order 1 twice. The unique test on stg_orders fails and
+    // everything built on stg_orders is skipped.
+    let orders = fixture.read("seeds/raw_orders.csv");
+    let duplicate = orders.lines().nth(1).unwrap();
+    fixture.write("seeds/raw_orders.csv", &format!("{orders}{duplicate}\n"));
+    let night = fixture.kiln(&["build"]);
+    assert_eq!(night.code, 1, "{}", night.transcript());
+    assert!(
+        night.stdout.contains("FAIL 1 unique_stg_orders_order_id"),
+        "{}",
+        night.stdout
+    );
+    assert_eq!(fixture.status("model.jaffle.orders"), "skipped");
+    // The loader fixes the data in the warehouse; the scheduler retries.
+    db.execute(
+        "delete from analytics_raw.raw_orders a using analytics_raw.raw_orders b \
+         where a.id = b.id and a.ctid > b.ctid",
+    );
+    let retry = fixture.kiln(&["retry"]);
+    assert_eq!(retry.code, 0, "{}", retry.transcript());
+    // Only the failed test and the skipped nodes ran: no seed was reloaded (that would bring
+    // the duplicate back), no model that succeeded was rebuilt.
+    assert!(
+        !retry.stdout.contains("seed file") && !retry.stdout.contains("stg_payments "),
+        "{}",
+        retry.stdout
+    );
+    assert!(
+        retry.stdout.contains("PASS unique_stg_orders_order_id"),
+        "{}",
+        retry.stdout
+    );
+    assert!(
+        retry
+            .stdout
+            .contains("OK created sql table model analytics.orders"),
+        "{}",
+        retry.stdout
+    );
+    assert_eq!(fixture.status("model.jaffle.orders"), "success");
+    assert_eq!(
+        db.rows("select count(*) from analytics.orders"),
+        [orders.lines().count().saturating_sub(1).to_string()]
+    );
+    // Nothing left to retry.
+    let again = fixture.kiln(&["retry"]);
+    assert_eq!(again.code, 0, "{}", again.transcript());
+    assert!(
+        again.stderr.contains("Nothing to retry"),
+        "{}",
+        again.transcript()
+    );
+}
