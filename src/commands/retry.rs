@@ -36,15 +36,16 @@ pub fn run(args: &CommonArgs, printer: &Printer) -> Result<ExitCode> {
         .project_dir
         .join(&file.target_path)
         .join("run_results.json");
+    let shown = std::path::Path::new(&file.target_path).join("run_results.json");
     let text =
-        std::fs::read_to_string(&path).map_err(|_| bad_results(&path, "it does not exist"))?;
+        std::fs::read_to_string(&path).map_err(|_| bad_results(&shown, "it does not exist"))?;
     let results: Json = serde_json::from_str(&text)
-        .map_err(|e| bad_results(&path, &format!("it is not JSON ({e})")))?;
+        .map_err(|e| bad_results(&shown, &format!("it is not JSON ({e})")))?;
     let previous = &results["args"];
     let which = previous["which"].as_str().unwrap_or_default();
     let Some(kind) = Kind::from_name(which) else {
         return Err(bad_results(
-            &path,
+            &shown,
             &format!("it records `{which}`, which retry cannot repeat"),
         ));
     };
