@@ -39,6 +39,9 @@ pub enum Command {
     /// Seeds, snapshots, models and their tests in dependency order; a failing test stops what
     /// depends on it.
     Build(RunArgs),
+    /// Commands on sources: `kiln source freshness`.
+    #[command(subcommand)]
+    Source(SourceCommand),
     /// Run the last run, build, test, seed or snapshot again, for its failed and skipped nodes
     /// only, with the same arguments (read from target/run_results.json).
     Retry(CommonArgs),
@@ -67,6 +70,24 @@ pub struct ShowArgs {
     /// How many rows to show.
     #[arg(long, default_value_t = 5)]
     pub limit: usize,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SourceCommand {
+    /// How long ago each source was loaded, against its warn_after / error_after; writes
+    /// target/sources.json. Exits 1 when a source is past its error_after.
+    Freshness(FreshnessArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FreshnessArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// Where to write the results (default: target/sources.json).
+    #[arg(long, short = 'o')]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

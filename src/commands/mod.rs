@@ -4,6 +4,7 @@ mod clean;
 mod compile;
 mod debug;
 mod deps;
+mod freshness;
 mod init;
 mod local;
 mod ls;
@@ -33,6 +34,9 @@ pub fn run(cli: Cli, printer: &Printer) -> Result<ExitCode> {
         Command::Snapshot(args) => run::run(&args, run::Kind::Snapshot, printer),
         Command::Test(args) => run::run(&args, run::Kind::Test, printer),
         Command::Build(args) => run::run(&args, run::Kind::Build, printer),
+        Command::Source(crate::cli::SourceCommand::Freshness(args)) => {
+            freshness::run(&args, printer)
+        }
         Command::Retry(args) => retry::run(&args, printer),
         Command::RunOperation(args) => run_operation::run(&args, printer),
         Command::Debug(args) => debug::run(&args, printer),

@@ -8,6 +8,7 @@ mod broken_projects;
 mod compile;
 mod corpus;
 mod data_tests;
+mod freshness;
 mod incremental_edges;
 mod init_show;
 mod pg;

@@ -17,6 +17,7 @@
 pub mod connection;
 pub mod error;
 pub mod events;
+pub mod freshness;
 mod hooks;
 pub mod materialize;
 mod models;
