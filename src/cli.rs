@@ -191,6 +191,15 @@ pub struct SelectArgs {
     /// Nodes to leave out, with the same syntax.
     #[arg(long, num_args = 1..)]
     pub exclude: Vec<String>,
+    /// The target directory of another run (its manifest.json, run_results.json and
+    /// sources.json), for state:modified, state:new, result:<status>, source_status:fresher
+    /// and --defer.
+    #[arg(long)]
+    pub state: Option<PathBuf>,
+    /// Read the parents that this run does not build, and that do not exist in the target,
+    /// from where the --state run built them.
+    #[arg(long, requires = "state")]
+    pub defer: bool,
 }
 
 #[derive(Debug, Args)]

@@ -158,3 +158,25 @@ pub fn project_file(dir: &Path) -> Result<kiln_project::project_file::ProjectFil
     let display = kiln_core::diagnostic::relative_to(&path, dir);
     Ok(kiln_project::project_file::load(&path, &display, &mut Vec::new()).map_err(Diagnostics)?)
 }
+
+/// The nodes that `--select` / `--exclude` pick, reading `--state` for the selectors that
+/// compare with another run. Returns the state too, for `--defer`.
+pub fn select(
+    project: &Project,
+    parsed: &kiln_compile::Parsed,
+    args: &crate::cli::SelectArgs,
+) -> Result<(
+    std::collections::BTreeSet<String>,
+    Option<kiln_compile::state::State>,
+)> {
+    let state = args
+        .state
+        .as_deref()
+        .map(kiln_compile::state::State::load)
+        .transpose()
+        .map_err(Diagnostics::from)?;
+    let facts = state.as_ref().map(|state| state.facts(project, parsed));
+    let selected =
+        kiln_graph::select_with_state(&parsed.graph, &args.select, &args.exclude, facts.as_ref())?;
+    Ok((selected, state))
+}

@@ -20,7 +20,7 @@ pub fn run(args: &CompileArgs, printer: &Printer) -> Result<ExitCode> {
     let session = session::load(&args.common, "compile", cli, printer)?;
     let mut parsed = kiln_compile::parse(&session.project, &session.profile, &session.options)?;
     printer.diagnostics(&parsed.warnings);
-    let selected = kiln_graph::select(&parsed.graph, &args.select.select, &args.select.exclude)?;
+    let (selected, _) = session::select(&session.project, &parsed, &args.select)?;
     let mut options = kiln_compile::RenderOptions {
         incremental: args.incremental,
         warehouse: None,

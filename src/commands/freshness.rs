@@ -26,7 +26,7 @@ pub fn run(args: &FreshnessArgs, printer: &Printer) -> Result<ExitCode> {
     let session = session::load(&args.common, "freshness", Default::default(), printer)?;
     let parsed = kiln_compile::parse(&session.project, &session.profile, &session.options)?;
     printer.diagnostics(&parsed.warnings);
-    let selected = kiln_graph::select(&parsed.graph, &args.select.select, &args.select.exclude)?;
+    let (selected, _) = session::select(&session.project, &parsed, &args.select)?;
     let mut checks = Vec::new();
     let mut errors = Vec::new();
     for id in &selected {

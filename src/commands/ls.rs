@@ -29,7 +29,7 @@ pub fn run(args: &LsArgs, printer: &Printer) -> Result<ExitCode> {
             }
         }
     }
-    let selected = kiln_graph::select(&parsed.graph, &args.select.select, &args.select.exclude)?;
+    let (selected, _) = session::select(&session.project, &parsed, &args.select)?;
     for id in &selected {
         let Some(node) = parsed.nodes.get(id) else {
             continue;

@@ -101,6 +101,8 @@ pub fn run(args: &CommonArgs, printer: &Printer) -> Result<ExitCode> {
         select: SelectArgs {
             select: strings("select"),
             exclude: strings("exclude"),
+            state: None,
+            defer: false,
         },
         full_refresh: flag("full_refresh"),
         fail_fast: flag("fail_fast"),

@@ -124,11 +124,12 @@ pub fn execute(
     let session = session::load(&args.common, kind.name(), cli, printer)?;
     let mut parsed = kiln_compile::parse(&session.project, &session.profile, &session.options)?;
     printer.diagnostics(&parsed.warnings);
-    let candidates: Vec<String> = match only {
-        Some(ids) => ids.iter().cloned().collect(),
-        None => kiln_graph::select(&parsed.graph, &args.select.select, &args.select.exclude)?
-            .into_iter()
-            .collect(),
+    let (candidates, state): (Vec<String>, _) = match only {
+        Some(ids) => (ids.iter().cloned().collect(), None),
+        None => {
+            let (selected, state) = session::select(&session.project, &parsed, &args.select)?;
+            (selected.into_iter().collect(), state)
+        }
     };
     let selected: BTreeSet<String> = candidates
         .into_iter()
@@ -150,17 +151,39 @@ pub fn execute(
         );
         return Ok(ExitCode::SUCCESS);
     }
+    let connect = || -> Result<_> {
+        let adapter = target::adapter(&session.project, &session.profile, printer)?;
+        // One connection up front: an unreachable warehouse is one clear error, not one per
+        // node.
+        match kiln_adapter::Adapter::connect(&adapter) {
+            Ok(conn) => Ok((adapter, conn)),
+            Err(error) => Err(kiln_core::Diagnostics::from(
+                kiln_core::Diagnostic::error(error.full_message())
+                    .help("check the target's host, port, user, password and dbname (`kiln debug` checks them one by one)"),
+            )
+            .into()),
+        }
+    };
+    // --defer must see the warehouse before compiling: refs resolve to where parents exist.
+    let mut connected = None;
+    if let (true, Some(state)) = (args.select.defer, &state) {
+        let (adapter, mut conn) = connect()?;
+        let deferred = defer(&mut parsed, &selected, state, conn.as_mut())?;
+        if deferred > 0 {
+            printer.info(&format!(
+                "Deferred {deferred} unbuilt parent{} to the relations of --state {}",
+                if deferred == 1 { "" } else { "s" },
+                state.dir.display()
+            ));
+        }
+        connected = Some(adapter);
+    }
     kiln_compile::compile(&mut parsed, &selected, Default::default())?;
     kiln_compile::manifest::write_artifacts(&session.project, &parsed)?;
-    let adapter = target::adapter(&session.project, &session.profile, printer)?;
-    // One connection up front: an unreachable warehouse is one clear error, not one per node.
-    if let Err(error) = kiln_adapter::Adapter::connect(&adapter) {
-        return Err(kiln_core::Diagnostics::from(
-            kiln_core::Diagnostic::error(error.full_message())
-                .help("check the target's host, port, user, password and dbname (`kiln debug` checks them one by one)"),
-        )
-        .into());
-    }
+    let adapter = match connected {
+        Some(adapter) => adapter,
+        None => connect()?.0,
+    };
 
     let options = RunOptions {
         threads: args
@@ -224,4 +247,83 @@ pub fn execute(
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// dbt's `--defer`: every model, seed or snapshot that this run does not build and whose
+/// relation does not exist in the target is read from where the `--state` run built it.
+/// Returns how many nodes were deferred.
+fn defer(
+    parsed: &mut kiln_compile::Parsed,
+    selected: &BTreeSet<String>,
+    state: &kiln_compile::state::State,
+    conn: &mut dyn kiln_adapter::Connection,
+) -> Result<usize> {
+    let candidates: Vec<String> = parsed
+        .nodes
+        .values()
+        .filter(|n| !selected.contains(&n.unique_id))
+        .filter(|n| match n.resource_type {
+            ResourceType::Model => !n.is_ephemeral(),
+            ResourceType::Seed | ResourceType::Snapshot => true,
+            _ => false,
+        })
+        .filter(|n| n.config.enabled)
+        .map(|n| n.unique_id.clone())
+        .collect();
+    if candidates.is_empty() {
+        return Ok(0);
+    }
+    let pairs: Vec<String> = candidates
+        .iter()
+        .map(|id| {
+            let relation = &parsed.nodes[id].relation;
+            format!(
+                "({}, {})",
+                kiln_core::quote_literal(relation.schema_or_public()),
+                kiln_core::quote_literal(&relation.identifier)
+            )
+        })
+        .collect();
+    let existing = conn
+        .query(&format!(
+            "select n.nspname::text, c.relname::text from pg_class c \
+             join pg_namespace n on n.oid = c.relnamespace \
+             where (n.nspname::text, c.relname::text) in ({})",
+            pairs.join(", ")
+        ))
+        .map_err(|e| {
+            kiln_core::Diagnostics::from(kiln_core::Diagnostic::error(e.full_message()))
+        })?;
+    let exists: BTreeSet<(String, String)> = existing
+        .rows
+        .iter()
+        .map(|row| {
+            (
+                kiln_adapter::Table::cell_text(&row[0]),
+                kiln_adapter::Table::cell_text(&row[1]),
+            )
+        })
+        .collect();
+    let mut deferred = 0;
+    for id in candidates {
+        let Some(node) = parsed.nodes.get_mut(&id) else {
+            continue;
+        };
+        let key = (
+            node.relation.schema_or_public().to_owned(),
+            node.relation.identifier.clone(),
+        );
+        if exists.contains(&key) {
+            continue;
+        }
+        if let Some(mut relation) = state.relation_of(&id) {
+            relation.kind = node.relation.kind.clone();
+            if relation.database.is_none() {
+                relation.database = node.relation.database.clone();
+            }
+            node.relation = relation;
+            deferred += 1;
+        }
+    }
+    Ok(deferred)
 }

@@ -56,6 +56,12 @@ impl Fixture {
         self
     }
 
+    /// Sets (or replaces) an environment variable for the `kiln` runs that follow.
+    pub fn set_env(&mut self, key: &str, value: &str) {
+        self.env.retain(|(k, _)| k != key);
+        self.env.push((key.to_owned(), value.to_owned()));
+    }
+
     /// A `kiln` command ready to run in the project (for tests that start it themselves).
     pub fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_kiln"));

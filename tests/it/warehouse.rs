@@ -627,3 +627,85 @@ fn retry_after_a_failed_night_builds_only_what_failed_or_was_skipped() {
         again.transcript()
     );
 }
+
+/// The unique ids a run_results.json lists, sorted.
+fn ran(fixture: &Fixture) -> Vec<String> {
+    let results: serde_json::Value =
+        serde_json::from_str(&fixture.read("target/run_results.json")).unwrap();
+    let mut ids: Vec<String> = results["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["unique_id"].as_str().unwrap().to_owned())
+        .filter(|id| !id.starts_with("operation."))
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[test]
+fn slim_ci_builds_only_the_changed_model_and_its_children_reading_parents_from_production() {
+    let db = Database::new("slim_ci");
+    let mut fixture = db
+        .configure(Fixture::new("jaffle"))
+        .env("KILN_TEST_SCHEMA", "prod");
+    assert_ok(&fixture.kiln(&["build"]));
+    crate::support::copy_dir(
+        &fixture.dir.join("target"),
+        &fixture.dir.join("prod-target"),
+    );
+    // Nothing changed yet: nothing is modified, and that is not an error.
+    let none = fixture.kiln(&["ls", "-s", "state:modified", "--state", "prod-target"]);
+    assert_eq!(none.code, 0, "{}", none.transcript());
+    assert_eq!(none.stdout.trim(), "", "{}", none.transcript());
+    // A pull request changes stg_orders; CI builds in a schema of its own.
+    let model = "models/staging/stg_orders.sql";
+    let changed = fixture
+        .read(model)
+        .replace("status,", "status, -- reviewed\n");
+    fixture.write(model, &changed);
+    fixture.set_env("KILN_TEST_SCHEMA", "ci");
+    let ci = fixture.kiln(&[
+        "build",
+        "-s",
+        "state:modified+",
+        "--defer",
+        "--state",
+        "prod-target",
+    ]);
+    assert_ok(&ci);
+    let built = ran(&fixture);
+    assert!(
+        built.contains(&"model.jaffle.stg_orders".to_owned())
+            && built.contains(&"model.jaffle.orders".to_owned()),
+        "{built:?}"
+    );
+    // Only stg_orders and what depends on it: no seed, no unchanged sibling.
+    assert!(
+        built.iter().all(|id| !id.starts_with("seed.")
+            && id != "model.jaffle.stg_payments"
+            && id != "model.jaffle.stg_customers"),
+        "{built:?}"
+    );
+    // The parents it did not build were read from production: the CI schema has no seeds,
+    // and the CI tables hold production's rows.
+    assert_eq!(
+        db.rows("select count(*) from pg_namespace where nspname = 'ci_raw'"),
+        ["0"]
+    );
+    assert_eq!(
+        db.rows("select * from ci.orders"),
+        db.rows("select * from prod.orders")
+    );
+    assert!(ci.stderr.contains("Deferred"), "{}", ci.transcript());
+    // state:new finds nothing new; --state without a manifest is a clear error.
+    let new = fixture.kiln(&["ls", "-s", "state:new", "--state", "prod-target"]);
+    assert_eq!(new.stdout.trim(), "", "{}", new.transcript());
+    let missing = fixture.kiln(&["ls", "-s", "state:modified", "--state", "nowhere"]);
+    assert_eq!(missing.code, 2, "{}", missing.transcript());
+    assert!(
+        missing.stderr.contains("no manifest.json"),
+        "{}",
+        missing.transcript()
+    );
+}

@@ -14,6 +14,7 @@ pub mod docs;
 pub mod manifest;
 pub mod node;
 pub mod parse;
+pub mod state;
 pub mod test_nodes;
 
 pub use compile::{RenderOptions, compile, render, render_snippet, resolver, with_ephemeral_ctes};

@@ -196,6 +196,26 @@ fn node_out<'a>(node: &'a Node, target_path: &str) -> NodeOut<'a> {
     }
 }
 
+/// A node as the manifest shows it, as JSON (for comparing with another run's manifest).
+pub(crate) fn node_json(node: &Node, target_path: &str) -> Json {
+    serde_json::to_value(node_out(node, target_path)).unwrap_or(Json::Null)
+}
+
+/// Every macro's `macro_sql`, by unique id.
+pub(crate) fn macro_sources(parsed: &Parsed) -> BTreeMap<String, String> {
+    parsed
+        .env
+        .registry()
+        .all()
+        .map(|def| {
+            (
+                format!("macro.{}.{}", def.package, def.name),
+                parsed.env.macro_source(def).unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
 #[derive(Serialize)]
 struct MacroOut<'a> {
     name: &'a str,
@@ -204,6 +224,8 @@ struct MacroOut<'a> {
     original_file_path: &'a Path,
     unique_id: String,
     line: usize,
+    /// Compared by `state:modified.macros`.
+    macro_sql: String,
 }
 
 #[derive(Serialize)]
@@ -267,6 +289,7 @@ fn manifest<'a>(project: &'a Project, parsed: &'a Parsed) -> ManifestOut<'a> {
                 original_file_path: &def.file,
                 unique_id: unique_id.clone(),
                 line: def.line,
+                macro_sql: parsed.env.macro_source(def).unwrap_or_default(),
             };
             (unique_id, out)
         })

@@ -8,7 +8,7 @@
 //! it: `+x` (ancestors), `2+x` (ancestors within two steps), `x+`, `x+1`, `@x` (`x`, its
 //! descendants and their ancestors).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use kiln_core::{Diagnostic, ResourceType};
 use petgraph::Direction;
@@ -38,6 +38,31 @@ enum Method {
     Package,
     TestType,
     TestName,
+    /// `state:new`, `state:modified[.body|.configs|...]`: against `--state`.
+    State,
+    /// `result:error`: the node's status in the `--state` run's run_results.json.
+    Result,
+    /// `source_status:fresher`: loaded since the `--state` run's sources.json.
+    SourceStatus,
+}
+
+impl Method {
+    /// Whether the method reads `--state`.
+    fn needs_state(&self) -> bool {
+        matches!(self, Method::State | Method::Result | Method::SourceStatus)
+    }
+}
+
+/// What `--state` says about the nodes, for `state:`, `result:` and `source_status:`.
+#[derive(Debug, Clone, Default)]
+pub struct StateFacts {
+    /// Unique id → its labels: `new`, `modified`, `modified.body`, `modified.configs`,
+    /// `modified.relation`, `modified.persisted_descriptions`, `modified.macros`.
+    pub labels: BTreeMap<String, BTreeSet<String>>,
+    /// Unique id → its status in the state run's run_results.json.
+    pub results: BTreeMap<String, String>,
+    /// Sources loaded more recently than the state's sources.json recorded.
+    pub fresher: BTreeSet<String>,
 }
 
 const METHODS: &[&str] = &[
@@ -50,6 +75,9 @@ const METHODS: &[&str] = &[
     "package",
     "test_type",
     "test_name",
+    "state",
+    "result",
+    "source_status",
 ];
 
 /// Why a selector is not valid syntax.
@@ -112,6 +140,9 @@ fn parse_criterion(text: &str) -> Result<Criterion, SelectorError> {
                 "package" => Method::Package,
                 "test_type" => Method::TestType,
                 "test_name" => Method::TestName,
+                "state" => Method::State,
+                "result" => Method::Result,
+                "source_status" => Method::SourceStatus,
                 other => match other.strip_prefix("config.") {
                     Some(key) if !key.is_empty() => Method::Config(key.to_owned()),
                     _ => {
@@ -170,9 +201,18 @@ fn fqn_matches(node: &GraphNode, value: &str) -> bool {
     matches_prefix(&node.fqn) || matches_prefix(node.fqn.get(1..).unwrap_or_default())
 }
 
-fn matches(node: &GraphNode, criterion: &Criterion) -> bool {
+fn matches(node: &GraphNode, criterion: &Criterion, state: &StateFacts) -> bool {
     let value = criterion.value.as_str();
     match &criterion.method {
+        Method::State => state
+            .labels
+            .get(&node.unique_id)
+            .is_some_and(|labels| labels.contains(value)),
+        Method::Result => state
+            .results
+            .get(&node.unique_id)
+            .is_some_and(|status| glob(value, status)),
+        Method::SourceStatus => value == "fresher" && state.fresher.contains(&node.unique_id),
         Method::Default => {
             if value.contains('/') || value.ends_with(".sql") || value.ends_with(".csv") {
                 path_matches(node, value)
@@ -215,10 +255,10 @@ fn path_matches(node: &GraphNode, value: &str) -> bool {
     glob(value, path) || path.starts_with(&format!("{value}/"))
 }
 
-fn select_criterion(graph: &Graph, criterion: &Criterion) -> BTreeSet<String> {
+fn select_criterion(graph: &Graph, criterion: &Criterion, state: &StateFacts) -> BTreeSet<String> {
     let matched: BTreeSet<String> = graph
         .nodes()
-        .filter(|n| matches(n, criterion))
+        .filter(|n| matches(n, criterion, state))
         .map(|n| n.unique_id.clone())
         .collect();
     let mut selected = matched.clone();
@@ -245,7 +285,9 @@ fn evaluate(
     graph: &Graph,
     selectors: &[String],
     flag: &str,
+    state: Option<&StateFacts>,
 ) -> Result<BTreeSet<String>, Diagnostic> {
+    let no_state = StateFacts::default();
     let mut union = BTreeSet::new();
     for selector in selectors.iter().flat_map(|s| s.split_whitespace()) {
         let mut intersection: Option<BTreeSet<String>> = None;
@@ -254,10 +296,21 @@ fn evaluate(
                 Diagnostic::error(format!("invalid {flag} `{selector}`: {message}"))
                     .help("see `kiln ls --help` for the selection syntax")
             })?;
-            let selected = select_criterion(graph, &criterion);
+            if criterion.method.needs_state() && state.is_none() {
+                return Err(Diagnostic::error(format!(
+                    "{flag} `{part}` compares with another run, but no --state was given"
+                ))
+                .help("add --state <dir>: the target directory (with manifest.json) of the run to compare with"));
+            }
+            let selected = select_criterion(graph, &criterion, state.unwrap_or(&no_state));
             // A selector that names nothing in the project is a typo or a stale name: dbt
-            // only warns, but a scheduler that builds nothing must not stay green.
-            if selected.is_empty() && flag == "--select" && !graph.is_empty() {
+            // only warns, but a scheduler that builds nothing must not stay green. (Nothing
+            // modified since the last run is no typo.)
+            if selected.is_empty()
+                && flag == "--select"
+                && !graph.is_empty()
+                && !criterion.method.needs_state()
+            {
                 return Err(matches_nothing(graph, &criterion, part));
             }
             intersection = Some(match intersection {
@@ -304,10 +357,20 @@ pub fn select(
     select: &[String],
     exclude: &[String],
 ) -> Result<BTreeSet<String>, Diagnostic> {
+    select_with_state(graph, select, exclude, None)
+}
+
+/// [`select`], with what `--state` says for `state:`, `result:` and `source_status:`.
+pub fn select_with_state(
+    graph: &Graph,
+    select: &[String],
+    exclude: &[String],
+    state: Option<&StateFacts>,
+) -> Result<BTreeSet<String>, Diagnostic> {
     let mut selected = if select.iter().all(|s| s.trim().is_empty()) {
         graph.nodes().map(|n| n.unique_id.clone()).collect()
     } else {
-        let mut selected = evaluate(graph, select, "--select")?;
+        let mut selected = evaluate(graph, select, "--select", state)?;
         let tests: Vec<String> = graph
             .nodes()
             .filter(|n| n.resource_type == ResourceType::Test && !selected.contains(&n.unique_id))
@@ -318,7 +381,7 @@ pub fn select(
         selected
     };
     if !exclude.is_empty() {
-        let excluded = evaluate(graph, exclude, "--exclude")?;
+        let excluded = evaluate(graph, exclude, "--exclude", state)?;
         selected.retain(|id| !excluded.contains(id));
     }
     Ok(selected)

@@ -146,6 +146,14 @@ impl JinjaEnv {
         &self.registry
     }
 
+    /// The text of a macro (its template's source), for the manifest's `macro_sql`.
+    pub fn macro_source(&self, def: &crate::macros::MacroDef) -> Option<String> {
+        self.env
+            .get_template(&def.template)
+            .ok()
+            .map(|t| t.source().to_owned())
+    }
+
     /// Whether the root project (or a package) overrides a built-in macro such as
     /// `generate_schema_name`.
     pub fn is_overridden(&self, name: &str) -> bool {
