@@ -123,6 +123,10 @@ pub struct RunArgs {
     /// Stop at the first failure: cancel the queries in flight and skip the rest.
     #[arg(long, short = 'x')]
     pub fail_fast: bool,
+    /// Build every model from refs and sources that read no rows (dbt's limit 0): checks
+    /// that the SQL runs and the relations can be created, in seconds.
+    #[arg(long)]
+    pub empty: bool,
     /// Keep the failing rows of every test in a table of the audit schema.
     #[arg(long)]
     pub store_failures: bool,
@@ -180,6 +184,39 @@ pub struct CommonArgs {
     /// Output format for messages.
     #[arg(long, value_enum, default_value = "text")]
     pub log_format: LogFormat,
+    /// Treat warnings as errors: a test that warns fails the command.
+    #[arg(long)]
+    pub warn_error: bool,
+    /// dbt's finer --warn-error: `{include: all}` (or `"*"`) is --warn-error; other lists are
+    /// accepted and leave warnings as warnings.
+    #[arg(long)]
+    pub warn_error_options: Option<String>,
+    /// Write artifacts and compiled SQL here instead of the project's target-path.
+    #[arg(long)]
+    pub target_path: Option<String>,
+    /// Accepted for dbt compatibility: Kiln never checks for a newer version.
+    #[arg(long)]
+    pub no_version_check: bool,
+}
+
+impl CommonArgs {
+    /// Whether warnings fail the command (--warn-error, or --warn-error-options including all).
+    pub fn warnings_are_errors(&self) -> bool {
+        self.warn_error
+            || self.warn_error_options.as_deref().is_some_and(|options| {
+                let compact: String = options.chars().filter(|c| !c.is_whitespace()).collect();
+                [
+                    "include:all",
+                    "include:\"all\"",
+                    "include:'all'",
+                    "\"include\":\"all\"",
+                    "include:\"*\"",
+                    "\"include\":\"*\"",
+                ]
+                .iter()
+                .any(|form| compact.contains(form))
+            })
+    }
 }
 
 #[derive(Debug, Args)]
@@ -214,6 +251,9 @@ pub struct CompileArgs {
     /// Sets flags.FULL_REFRESH in templates.
     #[arg(long)]
     pub full_refresh: bool,
+    /// Render ref() and source() as subqueries that read no rows, as `kiln run --empty` runs them.
+    #[arg(long)]
+    pub empty: bool,
     /// Render with the warehouse connected, as dbt's compile does: `execute` is true and
     /// run_query, statement and adapter introspection ask the database.
     #[arg(long)]

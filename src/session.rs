@@ -58,7 +58,10 @@ pub fn configure_threads(threads: Option<usize>) {
 pub fn load(args: &CommonArgs, which: &str, cli: CliFlags, printer: &Printer) -> Result<Session> {
     configure_threads(args.threads);
     let cli_vars = parse_vars(args.vars.as_deref()).map_err(Diagnostics::from)?;
-    let project = kiln_project::project::load(&args.project.project_dir)?;
+    let mut project = kiln_project::project::load(&args.project.project_dir)?;
+    if let Some(target_path) = &args.target_path {
+        project.packages[0].file.target_path = target_path.clone();
+    }
     printer.diagnostics(&project.warnings);
     let profile_name = project
         .file()

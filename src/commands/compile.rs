@@ -22,6 +22,7 @@ pub fn run(args: &CompileArgs, printer: &Printer) -> Result<ExitCode> {
     printer.diagnostics(&parsed.warnings);
     let (selected, _) = session::select(&session.project, &parsed, &args.select)?;
     let mut options = kiln_compile::RenderOptions {
+        empty: args.empty,
         incremental: args.incremental,
         warehouse: None,
     };

@@ -31,12 +31,13 @@ fn bad_results(path: &std::path::Path, why: &str) -> anyhow::Error {
 
 pub fn run(args: &CommonArgs, printer: &Printer) -> Result<ExitCode> {
     let file = session::project_file(&args.project.project_dir)?;
+    let target_path = args.target_path.clone().unwrap_or(file.target_path);
     let path = args
         .project
         .project_dir
-        .join(&file.target_path)
+        .join(&target_path)
         .join("run_results.json");
-    let shown = std::path::Path::new(&file.target_path).join("run_results.json");
+    let shown = std::path::Path::new(&target_path).join("run_results.json");
     let text =
         std::fs::read_to_string(&path).map_err(|_| bad_results(&shown, "it does not exist"))?;
     let results: Json = serde_json::from_str(&text)
@@ -97,6 +98,10 @@ pub fn run(args: &CommonArgs, printer: &Printer) -> Result<ExitCode> {
                     .and_then(|t| usize::try_from(t).ok())
             }),
             log_format: args.log_format,
+            warn_error: args.warn_error || flag("warn_error"),
+            warn_error_options: args.warn_error_options.clone(),
+            target_path: args.target_path.clone(),
+            no_version_check: args.no_version_check,
         },
         select: SelectArgs {
             select: strings("select"),
@@ -106,6 +111,7 @@ pub fn run(args: &CommonArgs, printer: &Printer) -> Result<ExitCode> {
         },
         full_refresh: flag("full_refresh"),
         fail_fast: flag("fail_fast"),
+        empty: flag("empty"),
         store_failures: flag("store_failures"),
     };
     printer.info(&format!(

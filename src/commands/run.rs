@@ -193,6 +193,7 @@ pub fn execute(
             .clamp(1, crate::cli::MAX_THREADS),
         fail_fast: args.fail_fast,
         invocation_id: uuid::Uuid::new_v4().to_string(),
+        empty: args.empty,
     };
     // Models log as they run (their compile render above is not what runs).
     session::show_logs(&parsed.env, printer);
@@ -222,6 +223,8 @@ pub fn execute(
         "full_refresh": args.full_refresh,
         "store_failures": args.store_failures,
         "fail_fast": args.fail_fast,
+        "empty": args.empty,
+        "warn_error": args.common.warnings_are_errors(),
         "threads": options.threads,
         "target": session.profile.target_name,
         "vars": vars,
@@ -238,10 +241,12 @@ pub fn execute(
         let code = 128 + signal.load(Ordering::SeqCst).clamp(1, 127);
         return Ok(ExitCode::from(u8::try_from(code).unwrap_or(130)));
     }
-    let failed = results
-        .results
-        .iter()
-        .any(|r| r.status.is_failure() || r.status == Status::Error);
+    let warnings_fail = args.common.warnings_are_errors();
+    let failed = results.results.iter().any(|r| {
+        r.status.is_failure()
+            || r.status == Status::Error
+            || (warnings_fail && r.status == Status::Warn)
+    });
     Ok(if failed {
         ExitCode::from(1)
     } else {

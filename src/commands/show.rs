@@ -49,6 +49,7 @@ pub fn run(args: &ShowArgs, printer: &Printer) -> Result<ExitCode> {
                 &mut parsed,
                 &selected,
                 RenderOptions {
+                    empty: false,
                     incremental: false,
                     warehouse: Some(Arc::new(shared.clone())),
                 },
@@ -57,6 +58,7 @@ pub fn run(args: &ShowArgs, printer: &Printer) -> Result<ExitCode> {
         }
         (None, Some(inline)) => {
             let options = RenderOptions {
+                empty: false,
                 incremental: false,
                 warehouse: Some(Arc::new(shared.clone())),
             };

@@ -709,3 +709,44 @@ fn slim_ci_builds_only_the_changed_model_and_its_children_reading_parents_from_p
         missing.transcript()
     );
 }
+
+#[test]
+fn empty_builds_every_model_without_rows_and_warn_error_fails_on_a_warning() {
+    let (fixture, db) = jaffle("empty_flag");
+    assert_ok(&fixture.kiln(&["seed"]));
+    let compiled = fixture.kiln(&["compile", "--empty", "-s", "stg_orders"]);
+    assert_ok(&compiled);
+    assert!(
+        compiled
+            .stdout
+            .contains("where false limit 0) _dbt_limit_subq_raw_orders"),
+        "{}",
+        compiled.stdout
+    );
+    let empty = fixture.kiln(&["run", "--empty", "-s", "+orders"]);
+    assert_ok(&empty);
+    assert_eq!(db.rows("select count(*) from analytics.orders"), ["0"]);
+    assert_eq!(db.rows("select count(*) from analytics.stg_orders"), ["0"]);
+    // One payment without an amount: not_null on stg_payments.amount warns (warn_if >0,
+    // error_if >5). A warning passes, unless warnings are errors.
+    assert_ok(&fixture.kiln(&["run", "-s", "stg_payments"]));
+    db.execute("insert into analytics_raw.raw_payments (id, order_id, payment_method) values (999, 1, 'cash')");
+    let test = ["test", "-s", "stg_payments"];
+    let warned = fixture.kiln(&test);
+    assert_eq!(warned.code, 0, "{}", warned.transcript());
+    assert!(warned.stdout.contains("WARN=1"), "{}", warned.stdout);
+    let strict = fixture.kiln(&[&test[..], &["--warn-error"]].concat());
+    assert_eq!(strict.code, 1, "{}", strict.transcript());
+    let options = fixture.kiln(&[&test[..], &["--warn-error-options", "{include: all}"]].concat());
+    assert_eq!(options.code, 1, "{}", options.transcript());
+    // Accepted for dbt compatibility, and --target-path moves the artifacts.
+    let moved = fixture.kiln(
+        &[
+            &test[..],
+            &["--no-version-check", "--target-path", "ci-target"],
+        ]
+        .concat(),
+    );
+    assert_eq!(moved.code, 0, "{}", moved.transcript());
+    assert!(fixture.dir.join("ci-target/run_results.json").is_file());
+}

@@ -67,6 +67,8 @@ pub struct RenderOptions {
     pub incremental: bool,
     /// The live warehouse (`execute` is true): when running, or `kiln compile --connect`.
     pub warehouse: Option<Arc<dyn Warehouse>>,
+    /// `--empty`: `ref()` and `source()` read no rows (dbt's limit 0).
+    pub empty: bool,
 }
 
 fn context(node: &Node, resolver: &Arc<dyn Resolver>, options: &RenderOptions) -> NodeContext {
@@ -78,7 +80,8 @@ fn context(node: &Node, resolver: &Arc<dyn Resolver>, options: &RenderOptions) -
         node.config.to_json(),
         resolver.clone(),
     )
-    .with_incremental(options.incremental);
+    .with_incremental(options.incremental)
+    .with_empty(options.empty);
     if let Some(warehouse) = &options.warehouse {
         context = context.with_warehouse(warehouse.clone());
     }
@@ -101,6 +104,13 @@ pub fn render(
             Arc::new(context),
         )
         .map_err(|error| at_declaration(node, error))
+        .map(|sql| {
+            if options.empty {
+                drop_doubled_aliases(&sql)
+            } else {
+                sql
+            }
+        })
         .and_then(|sql| {
             // Only the SQL that runs: without the warehouse, introspective models (a union of
             // the relations a query finds) are legitimately empty.
@@ -113,6 +123,61 @@ pub fn render(
                 Ok(sql)
             }
         })
+}
+
+/// With `--empty`, `ref('x')` renders as `(select * from x where false limit 0)
+/// _dbt_limit_subq_x`, as in dbt. Where the model gives the ref an alias of its own
+/// (`{{ ref('x') }} as o`), PostgreSQL would see two aliases and dbt fails with a syntax error;
+/// Kiln keeps the model's alias and drops its own.
+fn drop_doubled_aliases(sql: &str) -> String {
+    static DOUBLED: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        #[allow(clippy::unwrap_used)]
+        regex::Regex::new(r"\) _dbt_limit_subq_\w+(\s+(?:as\s+)?)([A-Za-z_]\w*)").unwrap()
+    });
+    const NOT_ALIASES: &[&str] = &[
+        "where",
+        "join",
+        "left",
+        "right",
+        "inner",
+        "outer",
+        "full",
+        "cross",
+        "natural",
+        "on",
+        "using",
+        "group",
+        "order",
+        "limit",
+        "offset",
+        "union",
+        "except",
+        "intersect",
+        "having",
+        "window",
+        "for",
+        "fetch",
+        "lateral",
+        "returning",
+        "select",
+        "from",
+        "and",
+        "or",
+        "then",
+        "when",
+        "else",
+        "end",
+    ];
+    DOUBLED
+        .replace_all(sql, |caps: &regex::Captures<'_>| {
+            let word = &caps[2];
+            if NOT_ALIASES.contains(&word.to_ascii_lowercase().as_str()) {
+                caps[0].to_owned()
+            } else {
+                format!("){}{word}", &caps[1])
+            }
+        })
+        .into_owned()
 }
 
 /// Whether SQL holds nothing but whitespace and comments (PostgreSQL would only report a
@@ -212,6 +277,7 @@ pub fn compile(
                 incremental: options.incremental
                     && node.config.materialized == Materialization::Incremental,
                 warehouse: options.warehouse.clone(),
+                empty: options.empty,
             };
             (id.clone(), render(shared, node, &resolver, &options))
         })
@@ -332,6 +398,27 @@ fn leading_trivia_len(sql: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn empty_refs_keep_the_model_s_own_alias() {
+        let limited =
+            "(select * from \"db\".\"s\".\"orders\" where false limit 0) _dbt_limit_subq_orders";
+        assert_eq!(
+            drop_doubled_aliases(&format!("select * from {limited} as o join x")),
+            "select * from (select * from \"db\".\"s\".\"orders\" where false limit 0) as o join x"
+        );
+        assert_eq!(
+            drop_doubled_aliases(&format!("select * from {limited} o")),
+            "select * from (select * from \"db\".\"s\".\"orders\" where false limit 0) o"
+        );
+        for kept in [
+            format!("select * from {limited}"),
+            format!("select * from {limited} where a = 1"),
+            format!("select * from {limited}\nleft join y using (id)"),
+        ] {
+            assert_eq!(drop_doubled_aliases(&kept), kept);
+        }
+    }
 
     #[test]
     fn ctes_merge_into_an_existing_with() {

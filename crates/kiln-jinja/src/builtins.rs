@@ -49,16 +49,18 @@ pub fn ref_(state: &State<'_, '_>, args: Rest<Value>) -> Result<Value, Error> {
             ));
         }
     };
+    let limit = ctx.empty().then_some(0);
     ctx.resolve_ref(call)
-        .map(RelationObject::value)
+        .map(|relation| RelationObject::limited(relation, limit))
         .map_err(invalid)
 }
 
 /// `source('source_name', 'table_name')`.
 pub fn source(state: &State<'_, '_>, source: String, table: String) -> Result<Value, Error> {
     let ctx = NodeContext::require(state, "source")?;
+    let limit = ctx.empty().then_some(0);
     ctx.resolve_source(SourceCall { source, table })
-        .map(RelationObject::value)
+        .map(|relation| RelationObject::limited(relation, limit))
         .map_err(invalid)
 }
 

@@ -74,6 +74,8 @@ pub struct NodeContext {
     /// Results of `{% call statement(name, fetch_result=True) %}`, for `load_result(name)`.
     statements: Mutex<BTreeMap<String, QueryResult>>,
     state: Mutex<Mutable>,
+    /// `--empty`: refs and sources read no rows.
+    empty: bool,
 }
 
 impl std::fmt::Debug for NodeContext {
@@ -125,7 +127,19 @@ impl NodeContext {
                 },
                 config_json,
             }),
+            empty: false,
         }
+    }
+
+    /// `--empty`: `ref()` and `source()` read no rows.
+    pub fn with_empty(mut self, empty: bool) -> Self {
+        self.empty = empty;
+        self
+    }
+
+    /// Whether `ref()` and `source()` read no rows (`--empty`).
+    pub fn empty(&self) -> bool {
+        self.empty
     }
 
     pub fn with_incremental(mut self, is_incremental: bool) -> Self {

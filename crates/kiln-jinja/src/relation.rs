@@ -10,12 +10,17 @@ use minijinja::{Error, ErrorKind, State, Value};
 
 /// A [`Relation`] as a template value: what `ref()`, `source()` and `this` return.
 #[derive(Debug, Clone)]
-pub struct RelationObject(pub Relation);
+pub struct RelationObject(pub Relation, pub Option<u64>);
 
 impl RelationObject {
     /// The template value of `relation`.
     pub fn value(relation: Relation) -> Value {
-        Value::from_object(RelationObject(relation))
+        Value::from_object(RelationObject(relation, None))
+    }
+
+    /// `relation` read through `limit` rows at most (`--empty`: 0), as dbt's `render_limited`.
+    pub fn limited(relation: Relation, limit: Option<u64>) -> Value {
+        Value::from_object(RelationObject(relation, limit))
     }
 
     /// The relation a template value holds, if it is one.
@@ -75,7 +80,7 @@ impl Object for RelationObject {
             "quote_policy" => crate::to_value(
                 serde_json::json!({"database": true, "schema": true, "identifier": true}),
             ),
-            "limit" => Value::from(()),
+            "limit" => self.1.map_or(Value::from(()), Value::from),
             "require_alias" => Value::from(true),
             "can_be_renamed" | "can_be_replaced" => Value::from(true),
             _ => return None,
@@ -163,7 +168,20 @@ impl Object for RelationObject {
     }
 
     fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.0, f)
+        let table = &self.0.identifier;
+        match self.1 {
+            None => fmt::Display::fmt(&self.0, f),
+            Some(0) => write!(
+                f,
+                "(select * from {} where false limit 0) _dbt_limit_subq_{table}",
+                self.0
+            ),
+            Some(n) => write!(
+                f,
+                "(select * from {} limit {n}) _dbt_limit_subq_{table}",
+                self.0
+            ),
+        }
     }
 }
 

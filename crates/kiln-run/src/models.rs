@@ -34,6 +34,7 @@ impl Executor<'_> {
         let options = RenderOptions {
             incremental,
             warehouse: Some(warehouse),
+            empty: self.options.empty,
         };
         let sql = self.render_to_run(node, &options, result)?;
         let (pre_hooks, post_hooks) =
@@ -75,6 +76,7 @@ impl Executor<'_> {
         let options = RenderOptions {
             incremental: false,
             warehouse: Some(warehouse),
+            empty: self.options.empty,
         };
         let sql = self.render_to_run(node, &options, result)?;
         let (pre_hooks, post_hooks) =

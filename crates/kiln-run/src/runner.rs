@@ -34,6 +34,8 @@ pub struct RunOptions {
     pub fail_fast: bool,
     /// Makes temporary relation names unique to this invocation.
     pub invocation_id: String,
+    /// `--empty`: models are built from refs and sources that read no rows.
+    pub empty: bool,
 }
 
 /// What every node's execution in one run shares.
@@ -41,7 +43,7 @@ pub(crate) struct Executor<'a> {
     pub(crate) parsed: &'a Parsed,
     pub(crate) project: &'a Project,
     adapter: &'a dyn Adapter,
-    options: &'a RunOptions,
+    pub(crate) options: &'a RunOptions,
     cancel: &'a Cancel,
     reporter: &'a dyn Reporter,
     pub(crate) resolver: Arc<dyn Resolver>,

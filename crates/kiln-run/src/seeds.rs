@@ -42,6 +42,7 @@ impl Executor<'_> {
         let options = RenderOptions {
             incremental: false,
             warehouse: Some(warehouse),
+            empty: self.options.empty,
         };
         let (pre_hooks, post_hooks) =
             crate::hooks::node_hooks(self.parsed, node, &self.resolver, &options)?;

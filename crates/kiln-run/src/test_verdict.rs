@@ -28,6 +28,7 @@ impl Executor<'_> {
         let options = RenderOptions {
             incremental: false,
             warehouse: Some(warehouse),
+            empty: self.options.empty,
         };
         let sql = self.render_to_run(node, &options, result)?;
         // Every test node's config is resolved with its test settings.
