@@ -26,6 +26,8 @@ pub fn run(args: &FreshnessArgs, printer: &Printer) -> Result<ExitCode> {
     let session = session::load(&args.common, "freshness", Default::default(), printer)?;
     let parsed = kiln_compile::parse(&session.project, &session.profile, &session.options)?;
     printer.diagnostics(&parsed.warnings);
+    // As every command that parses, it leaves the manifest (what --state reads).
+    kiln_compile::manifest::write_artifacts(&session.project, &parsed)?;
     let (selected, _) = session::select(&session.project, &parsed, &args.select)?;
     let mut checks = Vec::new();
     let mut errors = Vec::new();

@@ -104,4 +104,20 @@ fn source_freshness_judges_each_source_and_writes_sources_json() {
             "source.freshness.app.orders pass"
         ]
     );
+    // source_status:fresher: sources loaded since the state run's sources.json.
+    crate::support::copy_dir(&fixture.dir.join("target"), &fixture.dir.join("state"));
+    db.execute("insert into app.orders values (2, now())");
+    assert_eq!(
+        fixture
+            .kiln(&["source", "freshness", "-s", "source:app.orders"])
+            .code,
+        0
+    );
+    let fresher = fixture.kiln(&["ls", "-s", "source_status:fresher", "--state", "state"]);
+    assert_eq!(
+        fresher.stdout.trim(),
+        "source:freshness.app.orders",
+        "{}",
+        fresher.transcript()
+    );
 }

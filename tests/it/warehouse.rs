@@ -701,6 +701,46 @@ fn slim_ci_builds_only_the_changed_model_and_its_children_reading_parents_from_p
     // state:new finds nothing new; --state without a manifest is a clear error.
     let new = fixture.kiln(&["ls", "-s", "state:new", "--state", "prod-target"]);
     assert_eq!(new.stdout.trim(), "", "{}", new.transcript());
+    // result: reads the state run's run_results.json.
+    let succeeded = fixture.kiln(&[
+        "ls",
+        "-s",
+        "result:success",
+        "--state",
+        "prod-target",
+        "-o",
+        "name",
+    ]);
+    assert!(
+        succeeded.stdout.lines().any(|l| l == "stg_orders"),
+        "{}",
+        succeeded.transcript()
+    );
+    let failed = fixture.kiln(&["ls", "-s", "result:error", "--state", "prod-target"]);
+    assert_eq!(failed.stdout.trim(), "", "{}", failed.transcript());
+    // A changed macro modifies the models that call it, and only those.
+    let macro_file = "macros/cents_to_dollars.sql";
+    fixture.write(
+        macro_file,
+        &fixture.read(macro_file).replace("100", "100.0"),
+    );
+    let by_macro = fixture.kiln(&[
+        "ls",
+        "-s",
+        "state:modified.macros",
+        "--state",
+        "prod-target",
+        "--resource-type",
+        "model",
+        "-o",
+        "name",
+    ]);
+    assert_eq!(
+        by_macro.stdout.trim(),
+        "stg_payments",
+        "{}",
+        by_macro.transcript()
+    );
     let missing = fixture.kiln(&["ls", "-s", "state:modified", "--state", "nowhere"]);
     assert_eq!(missing.code, 2, "{}", missing.transcript());
     assert!(

@@ -168,37 +168,17 @@ impl State {
     fn results(&self) -> BTreeMap<String, String> {
         self.run_results
             .as_ref()
-            .and_then(|r| r["results"].as_array())
-            .into_iter()
-            .flatten()
-            .filter_map(|r| {
-                Some((
-                    r["unique_id"].as_str()?.to_owned(),
-                    r["status"].as_str()?.to_owned(),
-                ))
-            })
-            .collect()
+            .map(|json| by_unique_id(json, "status"))
+            .unwrap_or_default()
     }
 
     /// Sources whose latest load (in `target/sources.json` of this project) is newer than the
     /// state's.
     fn fresher(&self, target_dir: &Path) -> BTreeSet<String> {
-        let loads = |json: &Json| -> BTreeMap<String, String> {
-            json["results"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|r| {
-                    Some((
-                        r["unique_id"].as_str()?.to_owned(),
-                        r["max_loaded_at"].as_str()?.to_owned(),
-                    ))
-                })
-                .collect()
-        };
         let Ok(Some(current)) = read_json(&target_dir.join("sources.json")) else {
             return BTreeSet::new();
         };
+        let loads = |json: &Json| by_unique_id(json, "max_loaded_at");
         let before = self.sources.as_ref().map(loads).unwrap_or_default();
         loads(&current)
             .into_iter()
@@ -206,6 +186,22 @@ impl State {
             .map(|(id, _)| id)
             .collect()
     }
+}
+
+/// `field` of each entry of an artifact's `results`, by unique id (run_results.json's
+/// `status`, sources.json's `max_loaded_at`).
+fn by_unique_id(artifact: &Json, field: &str) -> BTreeMap<String, String> {
+    artifact["results"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| {
+            Some((
+                r["unique_id"].as_str()?.to_owned(),
+                r[field].as_str()?.to_owned(),
+            ))
+        })
+        .collect()
 }
 
 fn persists_docs(node: &Json) -> bool {

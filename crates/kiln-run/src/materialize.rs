@@ -331,6 +331,23 @@ pub fn copied_table(
     })
 }
 
+/// Adds `column` to `target` with the type dbt-postgres gives it.
+pub(crate) fn add_column(
+    conn: &SharedConnection,
+    target: &str,
+    column: &Column,
+) -> Result<(), AdapterError> {
+    exec(
+        conn,
+        &format!(
+            "alter table {target} add column {} {}",
+            ident(&column.name),
+            column.dbt_data_type()
+        ),
+    )
+    .map(|_| ())
+}
+
 fn names(columns: &[Column]) -> BTreeSet<&str> {
     columns.iter().map(|c| c.name.as_str()).collect()
 }
@@ -386,14 +403,7 @@ fn reconcile_columns(
         }
         OnSchemaChange::AppendNewColumns | OnSchemaChange::SyncAllColumns => {
             for column in &added {
-                exec(
-                    conn,
-                    &format!(
-                        "alter table {target} add column {} {}",
-                        ident(&column.name),
-                        column.dbt_data_type()
-                    ),
-                )?;
+                add_column(conn, target, column)?;
             }
             if on_schema_change == OnSchemaChange::SyncAllColumns {
                 for column in &removed {

@@ -1,11 +1,7 @@
 //! Running a model: render it for execution, then build it as its materialization says.
 
-use std::sync::Arc;
-
 use kiln_adapter::catalog::RelationKind;
-use kiln_compile::RenderOptions;
 use kiln_core::{Materialization, Node};
-use kiln_jinja::Warehouse;
 
 use crate::connection::{SharedConnection, existing_kind};
 use crate::error::RunError;
@@ -30,12 +26,7 @@ impl Executor<'_> {
         let incremental = materialized == Materialization::Incremental
             && existing == Some(RelationKind::Table)
             && !node.config.should_full_refresh;
-        let warehouse: Arc<dyn Warehouse> = Arc::new(conn.clone());
-        let options = RenderOptions {
-            incremental,
-            warehouse: Some(warehouse),
-            empty: self.options.empty,
-        };
+        let options = self.render_options(conn, incremental);
         let sql = self.render_to_run(node, &options, result)?;
         let (pre_hooks, post_hooks) =
             crate::hooks::node_hooks(self.parsed, node, &self.resolver, &options)?;
@@ -72,12 +63,7 @@ impl Executor<'_> {
         let Some(settings) = &node.config.snapshot else {
             return Err(RunError::NotRunnable(Materialization::Snapshot));
         };
-        let warehouse: Arc<dyn Warehouse> = Arc::new(conn.clone());
-        let options = RenderOptions {
-            incremental: false,
-            warehouse: Some(warehouse),
-            empty: self.options.empty,
-        };
+        let options = self.render_options(conn, false);
         let sql = self.render_to_run(node, &options, result)?;
         let (pre_hooks, post_hooks) =
             crate::hooks::node_hooks(self.parsed, node, &self.resolver, &options)?;

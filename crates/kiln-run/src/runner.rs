@@ -134,6 +134,20 @@ impl Executor<'_> {
         Ok(())
     }
 
+    /// How a node renders when it runs: on `conn`, with this run's `--empty`.
+    pub(crate) fn render_options(
+        &self,
+        conn: &SharedConnection,
+        incremental: bool,
+    ) -> RenderOptions {
+        let warehouse: Arc<dyn kiln_jinja::Warehouse> = Arc::new(conn.clone());
+        RenderOptions {
+            incremental,
+            warehouse: Some(warehouse),
+            empty: self.options.empty,
+        }
+    }
+
     /// What to build for `node`, with this run's suffix and knowledge of what it rebuilds.
     pub(crate) fn build<'b>(
         &'b self,

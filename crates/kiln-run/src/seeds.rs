@@ -1,11 +1,7 @@
 //! Running a seed: read the CSV file, then load it with `COPY` into a table swapped in
 //! atomically.
 
-use std::sync::Arc;
-
-use kiln_compile::RenderOptions;
 use kiln_core::{Node, quote_literal};
-use kiln_jinja::Warehouse;
 
 use crate::connection::SharedConnection;
 use crate::error::RunError;
@@ -38,12 +34,7 @@ impl Executor<'_> {
             delimiter,
         )
         .map_err(|error| error.shown_as(&node.display_path))?;
-        let warehouse: Arc<dyn Warehouse> = Arc::new(conn.clone());
-        let options = RenderOptions {
-            incremental: false,
-            warehouse: Some(warehouse),
-            empty: self.options.empty,
-        };
+        let options = self.render_options(conn, false);
         let (pre_hooks, post_hooks) =
             crate::hooks::node_hooks(self.parsed, node, &self.resolver, &options)?;
         let build = self.build(node, "", &pre_hooks, &post_hooks);

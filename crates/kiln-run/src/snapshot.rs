@@ -13,7 +13,7 @@ use kiln_adapter::catalog::{self, Column, RelationKind, ident};
 use kiln_core::{CheckCols, HardDeletes, SnapshotConfig, Strategy};
 
 use crate::connection::SharedConnection;
-use crate::materialize::{Build, Outcome, exec, in_transaction, outcome, temp_name};
+use crate::materialize::{Build, Outcome, add_column, exec, in_transaction, outcome, temp_name};
 
 /// dbt-postgres' `snapshot_get_time()`: the transaction's start, without time zone.
 const NOW: &str = "now()::timestamp without time zone";
@@ -385,14 +385,7 @@ fn update(
         .collect();
     for column in &kept {
         if !existing.iter().any(|e| e.name == column.name) {
-            exec(
-                conn,
-                &format!(
-                    "alter table {target} add column {} {}",
-                    ident(&column.name),
-                    column.dbt_data_type()
-                ),
-            )?;
+            add_column(conn, target, column)?;
         }
     }
     let staging = ident(&staging);

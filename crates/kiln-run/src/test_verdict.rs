@@ -2,11 +2,7 @@
 //! (`fail_calc`, `warn_if`, `error_if`, `severity`, `limit`, `store_failures`); keep a few
 //! failing rows to show.
 
-use std::sync::Arc;
-
-use kiln_compile::RenderOptions;
 use kiln_core::{Node, TestConfig, TestSeverity};
-use kiln_jinja::Warehouse;
 
 use crate::connection::SharedConnection;
 use crate::error::RunError;
@@ -24,12 +20,7 @@ impl Executor<'_> {
         conn: &SharedConnection,
         result: &mut NodeResult,
     ) -> Result<(), RunError> {
-        let warehouse: Arc<dyn Warehouse> = Arc::new(conn.clone());
-        let options = RenderOptions {
-            incremental: false,
-            warehouse: Some(warehouse),
-            empty: self.options.empty,
-        };
+        let options = self.render_options(conn, false);
         let sql = self.render_to_run(node, &options, result)?;
         // Every test node's config is resolved with its test settings.
         let config =
