@@ -25,6 +25,7 @@ pub fn run(args: &CompileArgs, printer: &Printer) -> Result<ExitCode> {
         empty: args.empty,
         incremental: args.incremental,
         warehouse: None,
+        ..kiln_compile::RenderOptions::default()
     };
     if args.connect {
         let adapter = crate::target::adapter(&session.project, &session.profile, printer)?;

@@ -62,13 +62,14 @@ impl Kind {
             Kind::Run => resource == ResourceType::Model,
             Kind::Seed => resource == ResourceType::Seed,
             Kind::Snapshot => resource == ResourceType::Snapshot,
-            Kind::Test => resource == ResourceType::Test,
+            Kind::Test => matches!(resource, ResourceType::Test | ResourceType::UnitTest),
             Kind::Build => matches!(
                 resource,
                 ResourceType::Model
                     | ResourceType::Seed
                     | ResourceType::Snapshot
                     | ResourceType::Test
+                    | ResourceType::UnitTest
             ),
         }
     }

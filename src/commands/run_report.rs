@@ -248,7 +248,7 @@ impl kiln_run::Reporter for RunReporter<'_> {
                     }
                     Status::Skipped => {
                         let what = match node.resource_type {
-                            ResourceType::Test => format!("test {}", node.name),
+                            ResourceType::Test | ResourceType::UnitTest => description(node),
                             _ => format!("relation {}", node.relation.display_name()),
                         };
                         (
@@ -313,6 +313,10 @@ fn description(node: &Node) -> String {
         ResourceType::Seed => format!("seed file {relation}"),
         ResourceType::Snapshot => format!("snapshot {relation}"),
         ResourceType::Test => format!("test {}", node.name),
+        ResourceType::UnitTest => format!(
+            "unit test {}",
+            node.fqn[node.fqn.len().saturating_sub(2)..].join("::")
+        ),
         _ => format!("sql {} model {relation}", node.config.materialized),
     }
 }
@@ -320,7 +324,7 @@ fn description(node: &Node) -> String {
 /// What failed: `creating sql table model analytics.x`, or `test unique_x`.
 fn error_subject(node: &Node) -> String {
     match node.resource_type {
-        ResourceType::Test => description(node),
+        ResourceType::Test | ResourceType::UnitTest => description(node),
         _ => format!("creating {}", description(node)),
     }
 }

@@ -52,6 +52,7 @@ pub fn run(args: &ShowArgs, printer: &Printer) -> Result<ExitCode> {
                     empty: false,
                     incremental: false,
                     warehouse: Some(Arc::new(shared.clone())),
+                    ..RenderOptions::default()
                 },
             )?;
             parsed.nodes[id].compiled_code.clone().unwrap_or_default()
@@ -61,6 +62,7 @@ pub fn run(args: &ShowArgs, printer: &Printer) -> Result<ExitCode> {
                 empty: false,
                 incremental: false,
                 warehouse: Some(Arc::new(shared.clone())),
+                ..RenderOptions::default()
             };
             session::render_inline(&parsed, inline, &options)?
         }

@@ -16,4 +16,5 @@ mod scripts;
 mod select;
 mod snapshot_history;
 mod support;
+mod unit_tests;
 mod warehouse;

@@ -69,13 +69,19 @@ pub struct RenderOptions {
     pub warehouse: Option<Arc<dyn Warehouse>>,
     /// `--empty`: `ref()` and `source()` read no rows (dbt's limit 0).
     pub empty: bool,
+    /// For a unit test: its `overrides:`, and what `this` stands for when it is given.
+    pub overrides: Option<Arc<kiln_core::unit_test::Overrides>>,
+    pub this: Option<Relation>,
 }
 
 fn context(node: &Node, resolver: &Arc<dyn Resolver>, options: &RenderOptions) -> NodeContext {
     let mut context = NodeContext::new(
         Phase::Compile,
         node_info(node),
-        node.relation.clone(),
+        options
+            .this
+            .clone()
+            .unwrap_or_else(|| node.relation.clone()),
         RawConfig::default(),
         node.config.to_json(),
         resolver.clone(),
@@ -84,6 +90,9 @@ fn context(node: &Node, resolver: &Arc<dyn Resolver>, options: &RenderOptions) -
     .with_empty(options.empty);
     if let Some(warehouse) = &options.warehouse {
         context = context.with_warehouse(warehouse.clone());
+    }
+    if let Some(overrides) = &options.overrides {
+        context = context.with_overrides(overrides.clone());
     }
     context
 }
@@ -278,6 +287,7 @@ pub fn compile(
                     && node.config.materialized == Materialization::Incremental,
                 warehouse: options.warehouse.clone(),
                 empty: options.empty,
+                ..RenderOptions::default()
             };
             (id.clone(), render(shared, node, &resolver, &options))
         })

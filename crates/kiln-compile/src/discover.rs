@@ -285,6 +285,7 @@ pub fn discover(
                 source: None,
                 patch_path: entry.map(|(_, file)| file.to_path_buf()),
                 test: None,
+                unit_test: None,
             };
             out.push(Discovered {
                 node: document(node, entry.map(|(p, f)| (*p, *f)), &docs, sink),
@@ -437,6 +438,7 @@ fn sources(package: &Package, target_database: &str, sink: &mut DiagnosticSink) 
                     }),
                     patch_path: Some(file.path.clone()),
                     test: None,
+                    unit_test: None,
                 };
                 out.push(Discovered {
                     node,

@@ -16,6 +16,7 @@ pub mod node;
 pub mod parse;
 pub mod state;
 pub mod test_nodes;
+pub mod unit_tests;
 
 pub use compile::{RenderOptions, compile, render, render_snippet, resolver, with_ephemeral_ctes};
 pub use kiln_core::Node;

@@ -261,20 +261,21 @@ struct ManifestOut<'a> {
     group_map: Empty,
     saved_queries: Empty,
     semantic_models: Empty,
-    unit_tests: Empty,
+    unit_tests: BTreeMap<&'a str, NodeOut<'a>>,
 }
 
 fn manifest<'a>(project: &'a Project, parsed: &'a Parsed) -> ManifestOut<'a> {
     let target_path = &project.file().target_path;
     let mut nodes = BTreeMap::new();
     let mut sources = BTreeMap::new();
+    let mut unit_tests = BTreeMap::new();
     for (id, node) in &parsed.nodes {
         let out = node_out(node, target_path);
-        if node.resource_type == ResourceType::Source {
-            sources.insert(id.as_str(), out);
-        } else {
-            nodes.insert(id.as_str(), out);
-        }
+        match node.resource_type {
+            ResourceType::Source => sources.insert(id.as_str(), out),
+            ResourceType::UnitTest => unit_tests.insert(id.as_str(), out),
+            _ => nodes.insert(id.as_str(), out),
+        };
     }
     let macros = parsed
         .env
@@ -325,7 +326,7 @@ fn manifest<'a>(project: &'a Project, parsed: &'a Parsed) -> ManifestOut<'a> {
         group_map: Empty {},
         saved_queries: Empty {},
         semantic_models: Empty {},
-        unit_tests: Empty {},
+        unit_tests,
     }
 }
 

@@ -199,6 +199,10 @@ pub fn parse(
     for id in dropped {
         nodes.remove(&id);
     }
+    for node in crate::unit_tests::unit_test_nodes(project, &nodes, &names, &options.cli, &mut sink)
+    {
+        nodes.insert(node.unique_id.clone(), node);
+    }
     check_relation_names(&nodes, &mut sink);
     if sink.has_errors() {
         return Err(finish_err(sink));
@@ -557,7 +561,10 @@ fn graph_node(node: &Node) -> GraphNode {
         test_name: node.test.as_ref().map(|t| t.test_name.clone()),
         depends_on: node.depends_on.clone(),
         source_name: node.source.as_ref().map(|s| s.source_name.clone()),
-        test_kind: node.test.as_ref().map(|t| t.kind),
+        test_kind: match node.resource_type {
+            ResourceType::UnitTest => Some(kiln_core::TestKind::Unit),
+            _ => node.test.as_ref().map(|t| t.kind),
+        },
     }
 }
 

@@ -61,6 +61,7 @@ impl State {
         self.manifest["nodes"]
             .get(unique_id)
             .or_else(|| self.manifest["sources"].get(unique_id))
+            .or_else(|| self.manifest["unit_tests"].get(unique_id))
     }
 
     /// Where the other run built `unique_id`, for `--defer`.

@@ -381,6 +381,7 @@ fn test_node(
         source: None,
         patch_path: None,
         test: Some(info),
+        unit_test: None,
     }
 }
 

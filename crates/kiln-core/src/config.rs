@@ -128,7 +128,7 @@ impl Materialization {
     pub fn default_for(resource: ResourceType) -> Materialization {
         match resource {
             ResourceType::Seed => Materialization::Seed,
-            ResourceType::Test => Materialization::Test,
+            ResourceType::Test | ResourceType::UnitTest => Materialization::Test,
             ResourceType::Snapshot => Materialization::Snapshot,
             ResourceType::Model | ResourceType::Source | ResourceType::Analysis => {
                 Materialization::View

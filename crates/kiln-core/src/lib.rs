@@ -20,6 +20,7 @@ pub mod node;
 pub mod relation;
 pub mod resource_type;
 pub mod snapshot;
+pub mod unit_test;
 
 pub use config::{
     CliFlags, HardDeletes, IncrementalStrategy, InvalidValue, Materialization, NodeConfig,
@@ -33,3 +34,4 @@ pub use relation::{
 };
 pub use resource_type::ResourceType;
 pub use snapshot::{CheckCols, MetaColumns, SnapshotConfig, SnapshotConfigError, Strategy};
+pub use unit_test::UnitTestSpec;

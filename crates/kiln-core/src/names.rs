@@ -26,6 +26,8 @@ pub enum UnknownName {
     /// A node found by name that has no relation (an internal inconsistency, reported rather
     /// than hidden).
     NoRelation { unique_id: String },
+    /// In a unit test: an input of the model that the test gives no rows for.
+    NotGiven { input: String },
 }
 
 impl std::error::Error for UnknownName {}
@@ -71,6 +73,10 @@ impl fmt::Display for UnknownName {
                 ),
             },
             UnknownName::NoRelation { unique_id } => write!(f, "`{unique_id}` has no relation"),
+            UnknownName::NotGiven { input } => write!(
+                f,
+                "the unit test gives no rows for {input}: add `- input: {input}` under `given:` (with `rows: []` for none)"
+            ),
         }
     }
 }

@@ -53,6 +53,8 @@ pub enum TestKind {
     Generic,
     /// A `.sql` file under the test paths.
     Singular,
+    /// A unit test (`unit_tests:` in YAML).
+    Unit,
 }
 
 impl TestKind {
@@ -60,6 +62,7 @@ impl TestKind {
         match self {
             TestKind::Generic => "generic",
             TestKind::Singular => "singular",
+            TestKind::Unit => "unit",
         }
     }
 }
@@ -113,6 +116,8 @@ pub struct Node {
     pub patch_path: Option<PathBuf>,
     /// For data tests: what the test is.
     pub test: Option<TestInfo>,
+    /// For unit tests: the inputs, the expected rows and the overrides.
+    pub unit_test: Option<Box<crate::UnitTestSpec>>,
 }
 
 impl Node {

@@ -12,6 +12,9 @@ pub enum ResourceType {
     Source,
     Snapshot,
     Analysis,
+    /// A unit test (dbt 1.8's `unit_tests:`).
+    #[serde(rename = "unit_test")]
+    UnitTest,
 }
 
 impl ResourceType {
@@ -23,6 +26,7 @@ impl ResourceType {
             ResourceType::Source => "source",
             ResourceType::Snapshot => "snapshot",
             ResourceType::Analysis => "analysis",
+            ResourceType::UnitTest => "unit_test",
         }
     }
 
@@ -35,6 +39,7 @@ impl ResourceType {
             "source" | "sources" => ResourceType::Source,
             "snapshot" | "snapshots" => ResourceType::Snapshot,
             "analysis" | "analyses" => ResourceType::Analysis,
+            "unit_test" | "unit_tests" => ResourceType::UnitTest,
             _ => return None,
         })
     }

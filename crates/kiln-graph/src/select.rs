@@ -244,7 +244,9 @@ fn matches(node: &GraphNode, criterion: &Criterion, state: &StateFacts) -> bool 
         }
         Method::ResourceType => ResourceType::parse(value) == Some(node.resource_type),
         Method::Package => glob(value, &node.package),
-        Method::TestType => node.test_kind.is_some_and(|kind| kind.as_str() == value),
+        Method::TestType => node.test_kind.is_some_and(|kind| {
+            kind.as_str() == value || (value == "data" && kind != kiln_core::TestKind::Unit)
+        }),
         Method::TestName => node.test_name.as_deref().is_some_and(|n| glob(value, n)),
     }
 }
@@ -373,7 +375,10 @@ pub fn select_with_state(
         let mut selected = evaluate(graph, select, "--select", state)?;
         let tests: Vec<String> = graph
             .nodes()
-            .filter(|n| n.resource_type == ResourceType::Test && !selected.contains(&n.unique_id))
+            .filter(|n| {
+                matches!(n.resource_type, ResourceType::Test | ResourceType::UnitTest)
+                    && !selected.contains(&n.unique_id)
+            })
             .filter(|n| n.depends_on.iter().any(|parent| selected.contains(parent)))
             .map(|n| n.unique_id.clone())
             .collect();

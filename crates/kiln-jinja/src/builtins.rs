@@ -77,7 +77,18 @@ pub fn is_incremental(state: &State<'_, '_>) -> bool {
     NodeContext::current(state).is_some_and(|ctx| ctx.is_incremental)
 }
 
-/// Variables: `--vars` first, then the root project's `vars:` (scoped to the node's package,
+/// `env_var(name, default)`: a unit test's `overrides.env_vars` first, then the process's
+/// environment.
+pub fn env_var(state: &State<'_, '_>, name: &str, default: Option<Value>) -> Result<Value, Error> {
+    let overridden = NodeContext::current(state)
+        .and_then(|ctx| ctx.overrides().and_then(|o| o.env_vars.get(name).cloned()));
+    match overridden {
+        Some(value) => Ok(Value::from(value)),
+        None => kiln_project::env::env_var(name, default),
+    }
+}
+
+/// Variables: a unit test's `overrides.vars` first, then `--vars`, then the root project's `vars:` (scoped to the node's package,
 /// then global), then the node's own package's `vars:`.
 #[derive(Debug, Default)]
 pub struct Vars {
@@ -117,7 +128,14 @@ impl Object for VarFn {
         let (name, _default): (String, Option<Value>) = from_args(args)?;
         // As dbt: a default that is passed counts, even `none` (`var('x', none)`).
         let default = args.get(1).cloned();
-        let package = NodeContext::current(state)
+        let ctx = NodeContext::current(state);
+        let overridden = ctx
+            .as_ref()
+            .and_then(|ctx| ctx.overrides().and_then(|o| o.vars.get(&name).cloned()));
+        if let Some(value) = overridden {
+            return Ok(crate::to_value(&value));
+        }
+        let package = ctx
             .map(|ctx| ctx.node.package.clone())
             .unwrap_or_else(|| self.0.root_package.clone());
         match self.0.lookup(&package, &name) {

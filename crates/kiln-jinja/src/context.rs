@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use kiln_core::unit_test::Overrides;
 use kiln_core::{RawConfig, RefCall, Relation, SourceCall, UnknownName};
 use minijinja::value::{Kwargs, Object, ObjectRepr, from_args};
 use minijinja::{Error, ErrorKind, State, Value};
@@ -76,6 +77,8 @@ pub struct NodeContext {
     state: Mutex<Mutable>,
     /// `--empty`: refs and sources read no rows.
     empty: bool,
+    /// A unit test's `overrides:` (vars, env_vars; macros are in `extra`).
+    overrides: Option<Arc<Overrides>>,
 }
 
 impl std::fmt::Debug for NodeContext {
@@ -128,7 +131,29 @@ impl NodeContext {
                 config_json,
             }),
             empty: false,
+            overrides: None,
         }
+    }
+
+    /// Renders for a unit test: its `vars` and `env_vars` win over the project's, and each
+    /// overridden macro returns the value given (`is_incremental: true`).
+    pub fn with_overrides(mut self, overrides: Arc<Overrides>) -> Self {
+        for (name, value) in &overrides.macros {
+            if name == "is_incremental" {
+                self.is_incremental = value.as_bool().unwrap_or(false);
+            }
+            let name = name.rsplit('.').next().unwrap_or(name);
+            self.extra.insert(
+                name.to_owned(),
+                Value::from_object(Returns(crate::to_value(value))),
+            );
+        }
+        self.overrides = Some(overrides);
+        self
+    }
+
+    pub fn overrides(&self) -> Option<&Overrides> {
+        self.overrides.as_deref()
     }
 
     /// `--empty`: `ref()` and `source()` read no rows.
@@ -257,6 +282,20 @@ impl Object for NodeContext {
             "config" => Some(Value::from_object(ConfigObject(self.clone()))),
             name => self.extra.get(name).cloned(),
         }
+    }
+}
+
+/// A macro a unit test overrides: whatever the arguments, it returns the value given.
+#[derive(Debug)]
+struct Returns(Value);
+
+impl Object for Returns {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+
+    fn call(self: &Arc<Self>, _state: &mut State<'_, '_>, _args: &[Value]) -> Result<Value, Error> {
+        Ok(self.0.clone())
     }
 }
 

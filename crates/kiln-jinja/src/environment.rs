@@ -299,6 +299,7 @@ fn add_globals(
     env.add_function("source", builtins::source);
     env.add_function("is_incremental", builtins::is_incremental);
     kiln_project::env::add_env_functions(env);
+    env.add_function("env_var", builtins::env_var);
     env.add_function("return", macros::return_);
     env.add_function("run_query", builtins::run_query);
     env.add_global("statement", Value::from_object(builtins::StatementFn));

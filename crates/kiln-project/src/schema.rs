@@ -57,6 +57,16 @@ const KNOWN_KEYS: &[&str] = &[
     "granularity",
     "time_spine",
     "event_time",
+    "model",
+    "given",
+    "expect",
+    "input",
+    "rows",
+    "format",
+    "fixture",
+    "macros",
+    "vars",
+    "env_vars",
 ];
 
 /// A data test as declared in YAML (`- unique`, `- accepted_values: {...}`), kept as written;
@@ -192,6 +202,50 @@ pub struct MacroProps {
     pub meta: Option<Json>,
 }
 
+/// A `given` entry or the `expect` block of a unit test, as written.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct UnitFixtureProps {
+    /// `ref('x')`, `source('a', 'b')` or `this` (`given` only).
+    pub input: Option<String>,
+    /// A list of rows (`format: dict`), or the text of a CSV or a query.
+    pub rows: Option<Json>,
+    /// `dict` (the default), `csv` or `sql`.
+    pub format: Option<String>,
+    /// The name of a file under `<test path>/fixtures/`, instead of `rows`.
+    pub fixture: Option<String>,
+    #[serde(skip)]
+    pub line: usize,
+}
+
+/// `overrides:` of a unit test.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct UnitOverridesProps {
+    #[serde(default)]
+    pub macros: BTreeMap<String, Json>,
+    #[serde(default)]
+    pub vars: BTreeMap<String, Json>,
+    #[serde(default)]
+    pub env_vars: BTreeMap<String, Json>,
+}
+
+/// A unit test (dbt 1.8+), as written under `unit_tests:`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct UnitTestProps {
+    pub name: String,
+    pub model: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub given: Vec<UnitFixtureProps>,
+    pub expect: UnitFixtureProps,
+    #[serde(default)]
+    pub overrides: UnitOverridesProps,
+    pub config: Option<Json>,
+    pub versions: Option<Json>,
+    #[serde(skip)]
+    pub line: usize,
+}
+
 #[derive(Debug, Default, Deserialize)]
 struct RawSchemaFile {
     #[allow(dead_code)]
@@ -217,8 +271,8 @@ struct RawSchemaFile {
     semantic_models: Option<Json>,
     #[allow(dead_code)]
     saved_queries: Option<Json>,
-    #[allow(dead_code)]
-    unit_tests: Option<Json>,
+    #[serde(default)]
+    unit_tests: Vec<UnitTestProps>,
     #[allow(dead_code)]
     groups: Option<Json>,
 }
@@ -233,6 +287,7 @@ pub struct SchemaFile {
     pub seeds: Vec<NodeProps>,
     pub snapshots: Vec<NodeProps>,
     pub macros: Vec<MacroProps>,
+    pub unit_tests: Vec<UnitTestProps>,
 }
 
 /// Reads a schema file from its parsed YAML.
@@ -262,11 +317,24 @@ pub fn read(
         seeds: raw.seeds,
         snapshots: raw.snapshots,
         macros: raw.macros,
+        unit_tests: raw.unit_tests,
     };
     let _ = raw.analyses;
     attach_node_lines(&mut file.models, root.get("models"));
     attach_node_lines(&mut file.seeds, root.get("seeds"));
     attach_node_lines(&mut file.snapshots, root.get("snapshots"));
+    let unit_nodes = root
+        .get("unit_tests")
+        .and_then(Node::as_seq)
+        .unwrap_or_default();
+    for (test, node) in file.unit_tests.iter_mut().zip(unit_nodes) {
+        test.line = node.line;
+        test.expect.line = node.get("expect").map_or(node.line, |n| n.line);
+        let given = node.get("given").and_then(Node::as_seq).unwrap_or_default();
+        for (entry, node) in test.given.iter_mut().zip(given) {
+            entry.line = node.line;
+        }
+    }
     let source_nodes = root
         .get("sources")
         .and_then(Node::as_seq)

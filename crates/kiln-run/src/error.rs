@@ -23,6 +23,9 @@ pub enum RunError {
     /// A seed whose package is not loaded (an inconsistency reported, not hidden).
     #[error("the seed's package `{0}` is not loaded")]
     PackageNotLoaded(String),
+    /// A unit test that cannot run as written (an input missing from the warehouse...).
+    #[error("{0}")]
+    UnitTest(String),
     /// A model whose materialization is not something a run builds.
     #[error("materialization `{0}` cannot run")]
     NotRunnable(Materialization),

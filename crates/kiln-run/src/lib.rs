@@ -30,6 +30,7 @@ pub mod seed_csv;
 mod seeds;
 mod snapshot;
 mod test_verdict;
+mod unit_test;
 
 pub use error::RunError;
 pub use events::{Event, Reporter};

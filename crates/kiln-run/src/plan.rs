@@ -13,7 +13,10 @@ pub fn plan(parsed: &Parsed, selected: &BTreeSet<String>) -> Vec<Job> {
     let runnable = |id: &str| {
         parsed.nodes.get(id).is_some_and(|n| match n.resource_type {
             ResourceType::Model => !n.is_ephemeral(),
-            ResourceType::Seed | ResourceType::Test | ResourceType::Snapshot => true,
+            ResourceType::Seed
+            | ResourceType::Test
+            | ResourceType::Snapshot
+            | ResourceType::UnitTest => true,
             _ => false,
         })
     };
@@ -43,11 +46,12 @@ pub fn plan(parsed: &Parsed, selected: &BTreeSet<String>) -> Vec<Job> {
         .filter(|id| in_plan.contains(id))
         .map(|id| {
             let mut parents = BTreeSet::new();
-            let mut stack: Vec<&str> = parsed.nodes[id]
-                .depends_on
-                .iter()
-                .map(String::as_str)
-                .collect();
+            // A unit test reads its model's inputs (for their column types), not the model.
+            let reads = match &parsed.nodes[id].unit_test {
+                Some(spec) => &parsed.nodes[&spec.model].depends_on,
+                None => &parsed.nodes[id].depends_on,
+            };
+            let mut stack: Vec<&str> = reads.iter().map(String::as_str).collect();
             let mut seen = BTreeSet::new();
             while let Some(parent) = stack.pop() {
                 if !seen.insert(parent) {
@@ -70,7 +74,34 @@ pub fn plan(parsed: &Parsed, selected: &BTreeSet<String>) -> Vec<Job> {
             }
         })
         .collect();
-    wait_for_tests(parsed, jobs)
+    wait_for_unit_tests(parsed, wait_for_tests(parsed, jobs))
+}
+
+/// A model waits for its unit tests, so that one failing skips the model (and what depends on
+/// it); each unit test is placed just before its model, so it runs as early as it can.
+fn wait_for_unit_tests(parsed: &Parsed, mut jobs: Vec<Job>) -> Vec<Job> {
+    let mut tests_of: BTreeMap<String, Vec<Job>> = BTreeMap::new();
+    jobs.retain(|job| match &parsed.nodes[&job.id].unit_test {
+        Some(spec) => {
+            tests_of
+                .entry(spec.model.clone())
+                .or_default()
+                .push(job.clone());
+            false
+        }
+        None => true,
+    });
+    let mut out = Vec::with_capacity(jobs.len());
+    for mut job in jobs {
+        if let Some(tests) = tests_of.remove(&job.id) {
+            job.parents.extend(tests.iter().map(|t| t.id.clone()));
+            out.extend(tests);
+        }
+        out.push(job);
+    }
+    // Unit tests of models this run does not build (`kiln test`).
+    out.extend(tests_of.into_values().flatten());
+    out
 }
 
 /// In a build, what depends on a model waits for the model's tests (those declared on it, its

@@ -145,6 +145,7 @@ impl Executor<'_> {
             incremental,
             warehouse: Some(warehouse),
             empty: self.options.empty,
+            ..RenderOptions::default()
         }
     }
 
@@ -183,12 +184,18 @@ impl Execute for Executor<'_> {
         let mut result = NodeResult::new(id, Status::Success, "");
         result.thread_id = format!("Thread-{}", worker + 1);
         result.relation_name = Some(node.relation.to_string());
-        if node.resource_type == ResourceType::Test {
+        if matches!(
+            node.resource_type,
+            ResourceType::Test | ResourceType::UnitTest
+        ) {
             result.relation_name = None;
             let ran = self
                 .connection(worker)
                 .map_err(RunError::from)
-                .and_then(|conn| self.run_test(node, &conn, &mut result));
+                .and_then(|conn| match node.resource_type {
+                    ResourceType::UnitTest => self.run_unit_test(node, &conn, &mut result),
+                    _ => self.run_test(node, &conn, &mut result),
+                });
             if let Err(error) = ran {
                 result.status = Status::Error;
                 result.message = error.to_string();
