@@ -18,6 +18,8 @@ insert into app.customers values (1, (now() at time zone 'UTC') - interval '5 mi
 create table app.empty_table (id int, loaded_at timestamptz);
 create table app.lookup (id int, loaded_at timestamptz);
 insert into app.lookup values (1, now() - interval '1 year');
+create table app.archive (id int, loaded_at timestamptz);
+insert into app.archive values (1, now() - interval '1 year');
 ";
 
 fn statuses(fixture: &Fixture, file: &str) -> Vec<String> {

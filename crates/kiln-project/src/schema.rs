@@ -150,6 +150,8 @@ pub struct SourceTable {
     #[serde(default)]
     pub columns: Vec<ColumnProps>,
     pub loaded_at_field: Option<String>,
+    /// `Some(null)` when written as `freshness: null`: the table opts out of its source's.
+    #[serde(default, deserialize_with = "present")]
     pub freshness: Option<Json>,
     #[serde(default)]
     pub meta: BTreeMap<String, Json>,
@@ -166,6 +168,11 @@ pub struct SourceTable {
     pub line: usize,
     #[serde(skip)]
     pub data_test_decls: Vec<TestDecl>,
+}
+
+/// A key that is present, even with a null value (which `Option` alone reads as absent).
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Json>, D::Error> {
+    Json::deserialize(deserializer).map(Some)
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
