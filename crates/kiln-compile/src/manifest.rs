@@ -9,6 +9,7 @@ use kiln_graph::Direction;
 use kiln_project::Project;
 use std::io::Write;
 
+use rayon::prelude::*;
 use serde::Serialize;
 use serde_json::Value as Json;
 
@@ -364,6 +365,7 @@ pub fn write_artifacts(project: &Project, parsed: &Parsed) -> Result<(), Diagnos
     // 10,000 models took 11-20 s instead of about 1.5 s).
     let mut directories: std::collections::HashMap<PathBuf, bool> =
         std::collections::HashMap::new();
+    let mut files = Vec::new();
     for node in parsed.nodes.values() {
         let Some(sql) = &node.compiled_code else {
             continue;
@@ -385,12 +387,19 @@ pub fn write_artifacts(project: &Project, parsed: &Parsed) -> Result<(), Diagnos
             },
             None => false,
         };
-        if fresh {
-            std::fs::write(&path, sql).map_err(|e| io_error(&path, e))?;
-        } else {
-            write_if_changed(&path, sql).map_err(|e| io_error(&path, e))?;
-        }
+        files.push((path, sql.as_str(), fresh));
     }
+    // Creating a file waits on the file system's journal longer than it uses the CPU: writing
+    // on every core overlaps those waits (10,000 models after `kiln clean`: 3.8-9.4 s one file
+    // at a time, 1.4-2.9 s on 2 cores; 8 writer threads measured no better).
+    files.par_iter().try_for_each(|(path, sql, fresh)| {
+        if *fresh {
+            std::fs::write(path, sql)
+        } else {
+            write_if_changed(path, sql)
+        }
+        .map_err(|e| io_error(path, e))
+    })?;
     std::fs::create_dir_all(&target).map_err(|e| io_error(&target, e))?;
     let path = target.join("manifest.json");
     let file = std::fs::File::create(&path).map_err(|e| io_error(&path, e))?;
