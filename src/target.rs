@@ -69,6 +69,11 @@ pub fn adapter(project: &Project, profile: &Profile, printer: &Printer) -> Resul
             }
             settings.dbname = database.to_owned();
         }
+        // What the profile sets for every session applies to the managed instance too.
+        if let Ok(configured) = PgSettings::from_profile(profile) {
+            settings.search_path = configured.search_path;
+            settings.statement_timeout = configured.statement_timeout;
+        }
         return Ok(PostgresAdapter::new(settings));
     }
     let settings = PgSettings::from_profile(profile).map_err(|e| fail(e.to_string()))?;

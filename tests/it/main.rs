@@ -6,6 +6,7 @@
 mod analytics_project;
 mod broken_projects;
 mod compile;
+mod concurrency;
 mod corpus;
 mod data_tests;
 mod freshness;

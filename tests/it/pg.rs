@@ -38,6 +38,7 @@ fn parse_url(url: &str) -> PgSettings {
         sslmode: None,
         connect_timeout: Some(10),
         search_path: None,
+        statement_timeout: None,
         application_name: "kiln-tests".to_owned(),
     }
 }

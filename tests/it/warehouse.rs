@@ -790,3 +790,49 @@ fn empty_builds_every_model_without_rows_and_warn_error_fails_on_a_warning() {
     assert_eq!(moved.code, 0, "{}", moved.transcript());
     assert!(fixture.dir.join("ci-target/run_results.json").is_file());
 }
+
+#[test]
+fn a_runaway_query_is_stopped_by_statement_timeout() {
+    let (mut fixture, db) = jaffle("statement_timeout");
+    assert_ok(&fixture.kiln(&["seed"]));
+    fixture.write(
+        "models/slow.sql",
+        "{{ config(materialized='table', statement_timeout='300ms') }}\nselect 1 as id from pg_sleep(5)",
+    );
+    fixture.write(
+        "models/slow_by_profile.sql",
+        "{{ config(materialized='table') }}\nselect 1 as id from pg_sleep(5)",
+    );
+    // The model's own config: the build is cancelled by the server, the node fails with its
+    // message, and the others go on.
+    let started = std::time::Instant::now();
+    let output = fixture.kiln(&["run", "-s", "slow", "stg_orders"]);
+    assert_eq!(output.code, 1, "{}", output.transcript());
+    assert!(
+        output
+            .stdout
+            .contains("canceling statement due to statement timeout"),
+        "{}",
+        output.transcript()
+    );
+    assert_eq!(fixture.status("model.jaffle.stg_orders"), "success");
+    // The profile's `statement_timeout` holds for every statement of the run.
+    fixture.set_env("KILN_TEST_STATEMENT_TIMEOUT", "400");
+    let output = fixture.kiln(&["run", "-s", "slow_by_profile"]);
+    assert_eq!(output.code, 1, "{}", output.transcript());
+    assert!(
+        output
+            .stdout
+            .contains("canceling statement due to statement timeout"),
+        "{}",
+        output.transcript()
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(8),
+        "two 5 s queries were not stopped"
+    );
+    assert!(
+        db.rows("select relname from pg_class where relname like 'slow%'")
+            .is_empty()
+    );
+}

@@ -406,6 +406,7 @@ impl LocalInstance {
             sslmode: Some("disable".to_owned()),
             connect_timeout: Some(10),
             search_path: None,
+            statement_timeout: None,
             application_name: "kiln".to_owned(),
         }
     }

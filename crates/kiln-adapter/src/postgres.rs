@@ -24,6 +24,8 @@ pub struct PgSettings {
     pub sslmode: Option<String>,
     pub connect_timeout: Option<u64>,
     pub search_path: Option<String>,
+    /// The server's `statement_timeout` for every session (`30min`, or milliseconds).
+    pub statement_timeout: Option<String>,
     pub application_name: String,
 }
 
@@ -71,6 +73,7 @@ impl PgSettings {
             sslmode: extra("sslmode"),
             connect_timeout: extra("connect_timeout").and_then(|v| v.parse().ok()),
             search_path: extra("search_path"),
+            statement_timeout: extra("statement_timeout"),
             application_name: "kiln".to_owned(),
         })
     }
@@ -113,6 +116,9 @@ impl PgSettings {
         if let Some(path) = &self.search_path {
             options = options.options([("search_path", path.as_str())]);
         }
+        if let Some(timeout) = &self.statement_timeout {
+            options = options.options([("statement_timeout", timeout.as_str())]);
+        }
         Ok(options)
     }
 }
@@ -136,7 +142,8 @@ fn database_error(error: sqlx::Error) -> AdapterError {
     match error {
         sqlx::Error::Database(db) => {
             let code = db.code().map(|c| c.into_owned());
-            if code.as_deref() == Some("57014") {
+            // 57014 is also a `statement_timeout`: that one is the server's message, not ours.
+            if code.as_deref() == Some("57014") && !db.message().contains("timeout") {
                 return AdapterError::Cancelled;
             }
             let pg = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>();

@@ -89,6 +89,7 @@ const TARGET_KEYS: &[&str] = &[
     "connect_timeout",
     "keepalives_idle",
     "search_path",
+    "statement_timeout",
     "role",
     "managed",
     "data_dir",

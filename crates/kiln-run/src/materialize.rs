@@ -39,6 +39,9 @@ pub struct Build<'a> {
     pub suffix: &'a str,
     /// Relations (`schema.name`) that this run rebuilds later: dependents that may be dropped.
     pub rebuilt_later: &'a BTreeSet<(String, String)>,
+    /// The model's `statement_timeout` config (PostgreSQL's syntax: `30s`, `10min`, or
+    /// milliseconds): no statement of the build may run longer.
+    pub statement_timeout: Option<String>,
 }
 
 impl Build<'_> {
@@ -116,14 +119,37 @@ pub fn create_schema(conn: &SharedConnection, schema: &str) -> Result<(), Adapte
     }
 }
 
+/// How many times a build whose transaction lost a race with another run is tried.
+const ATTEMPTS: u32 = 8;
+
+/// Whether an error means the transaction lost a race with another session (PostgreSQL chose
+/// it as a deadlock's victim, or a relation it looked up was dropped meanwhile): rolled back,
+/// nothing changed, and trying again is what the other session's commit allows.
+fn lost_a_race(error: &AdapterError) -> bool {
+    match error {
+        AdapterError::Database {
+            code: Some(code),
+            message,
+            ..
+        } => {
+            matches!(code.as_str(), "40P01" | "40001")
+                || (code == "XX000"
+                    && (message.starts_with("could not open relation with OID")
+                        || message.contains("concurrently")))
+        }
+        _ => false,
+    }
+}
+
 /// Runs `body` in a transaction with the relation's advisory lock held; rolls back on error.
 /// `opening` (if not empty) is sent with `begin`, the lock and the transactional pre-hooks in
-/// one round trip; the transactional post-hooks go with `commit`.
+/// one round trip; the transactional post-hooks go with `commit`. A transaction that loses a
+/// race with a concurrent run (a deadlock between two swaps) is rolled back and tried again.
 pub(crate) fn in_transaction<T>(
     conn: &SharedConnection,
     build: &Build<'_>,
     opening: &str,
-    body: impl FnOnce() -> Result<T, AdapterError>,
+    mut body: impl FnMut() -> Result<T, AdapterError>,
 ) -> Result<T, AdapterError> {
     for hook in build.pre_hooks.iter().filter(|h| !h.transaction) {
         exec(conn, &hook.sql)?;
@@ -135,6 +161,12 @@ pub(crate) fn in_transaction<T>(
             literal(&build.qualified())
         ),
     ];
+    if let Some(timeout) = &build.statement_timeout {
+        first.push(format!(
+            "set local statement_timeout = {}",
+            literal(timeout)
+        ));
+    }
     first.extend(
         build
             .pre_hooks
@@ -152,20 +184,35 @@ pub(crate) fn in_transaction<T>(
         .map(|h| h.sql.clone())
         .collect();
     last.push("commit".to_owned());
-    let result = (|| {
-        exec(conn, &first.join(";\n"))?;
-        let value = body()?;
-        exec(conn, &last.join(";\n"))?;
-        Ok(value)
-    })();
-    if result.is_err() {
-        let _ = exec(conn, "rollback");
-        return result;
-    }
+    let mut attempt = 1;
+    let result = loop {
+        let result = (|| {
+            exec(conn, &first.join(";\n"))?;
+            let value = body()?;
+            exec(conn, &last.join(";\n"))?;
+            Ok(value)
+        })();
+        match result {
+            Err(error) => {
+                let _ = exec(conn, "rollback");
+                if attempt < ATTEMPTS && lost_a_race(&error) {
+                    // The winner commits in milliseconds; a growing pause keeps two losers
+                    // from meeting again at once.
+                    std::thread::sleep(std::time::Duration::from_millis(
+                        20 * u64::from(attempt) + u64::from(std::process::id() % 17),
+                    ));
+                    attempt += 1;
+                    continue;
+                }
+                return Err(error);
+            }
+            Ok(value) => break value,
+        }
+    };
     for hook in build.post_hooks.iter().filter(|h| !h.transaction) {
         exec(conn, &hook.sql)?;
     }
-    result
+    Ok(result)
 }
 
 /// Puts the relation built as `temp` (of kind `kind`) in place of the build's relation.

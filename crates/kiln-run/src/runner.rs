@@ -164,6 +164,11 @@ impl Executor<'_> {
             post_hooks,
             suffix: &self.suffix,
             rebuilt_later: &self.rebuilt_later,
+            statement_timeout: node.config.other.get("statement_timeout").map(|value| {
+                value
+                    .as_str()
+                    .map_or_else(|| value.to_string(), str::to_owned)
+            }),
         }
     }
 }
