@@ -54,8 +54,7 @@ pub fn run(args: &CommonArgs, printer: &Printer) -> Result<ExitCode> {
         Err(error) => {
             printer.info(&format!("connection: {} FAILED", adapter.describe()));
             Err(kiln_core::Diagnostics::from(
-                kiln_core::Diagnostic::error(error.full_message())
-                    .help("check host, port, user, password and dbname of the target, and that the server accepts connections"),
+                kiln_core::Diagnostic::error(error.full_message()).help(error.connection_help()),
             )
             .into())
         }

@@ -159,8 +159,7 @@ pub fn execute(
         match kiln_adapter::Adapter::connect(&adapter) {
             Ok(conn) => Ok((adapter, conn)),
             Err(error) => Err(kiln_core::Diagnostics::from(
-                kiln_core::Diagnostic::error(error.full_message())
-                    .help("check the target's host, port, user, password and dbname (`kiln debug` checks them one by one)"),
+                kiln_core::Diagnostic::error(error.full_message()).help(error.connection_help()),
             )
             .into()),
         }

@@ -836,3 +836,21 @@ fn a_runaway_query_is_stopped_by_statement_timeout() {
             .is_empty()
     );
 }
+
+#[test]
+fn tls_asked_of_a_server_without_it_says_what_to_change() {
+    let db = Database::new("tls_refused");
+    // The test server runs without TLS, as a fresh PostgreSQL does.
+    let fixture = db
+        .configure_as_server(Fixture::new("jaffle"))
+        .env("KILN_TEST_SSLMODE", "require");
+    let output = fixture.kiln(&["run"]);
+    assert_eq!(output.code, 2, "{}", output.transcript());
+    assert!(
+        output.stderr.contains("server does not support TLS")
+            && output.stderr.contains("set `sslmode: disable`")
+            && !output.stderr.contains("sqlx"),
+        "{}",
+        output.transcript()
+    );
+}

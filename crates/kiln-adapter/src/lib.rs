@@ -41,6 +41,29 @@ pub enum AdapterError {
 }
 
 impl AdapterError {
+    /// What to do about a failed connection, from what the failure says.
+    pub fn connection_help(&self) -> &'static str {
+        let message = self.to_string().to_lowercase();
+        if message.contains("server does not support tls") {
+            "the server does not accept TLS: set `sslmode: disable` (or `prefer`) in the target, or turn on `ssl` in the server's postgresql.conf"
+        } else if message.contains("tls") || message.contains("certificate") {
+            "the TLS handshake failed: check `sslmode` and the certificates (`sslrootcert` for verify-ca / verify-full)"
+        } else if message.contains("sslmode") {
+            "set `sslmode` in the target to disable, allow, prefer, require, verify-ca or verify-full"
+        } else if message.contains("password authentication failed")
+            || message.contains("no password")
+            || (message.contains("role \"") && message.contains("does not exist"))
+        {
+            "check the target's `user` and `password` (an `env_var()` that is not set gives an empty one)"
+        } else if message.contains("database \"") && message.contains("does not exist") {
+            "check the target's `dbname`, or create the database"
+        } else if message.contains("refused") || message.contains("timed out") {
+            "no server answers at the target's `host` and `port`: is it running, and listening there?"
+        } else {
+            "check the target's host, port, user, password and dbname (`kiln debug` checks them one by one)"
+        }
+    }
+
     /// The message with the server's detail and hint, for users.
     pub fn full_message(&self) -> String {
         match self {
@@ -118,4 +141,34 @@ pub trait Adapter: Send + Sync {
     /// Where it connects to, for messages (no password).
     fn describe(&self) -> String;
     fn connect(&self) -> Result<Box<dyn Connection>, AdapterError>;
+}
+
+#[cfg(test)]
+mod connection_help_tests {
+    use super::AdapterError;
+
+    fn help(message: &str) -> &'static str {
+        AdapterError::Connect {
+            target: "kiln@db:5432/warehouse".to_owned(),
+            message: message.to_owned(),
+        }
+        .connection_help()
+    }
+
+    #[test]
+    fn each_connection_failure_gets_its_own_advice() {
+        assert!(help("error occurred while attempting to establish a TLS connection: server does not support TLS").contains("sslmode: disable"));
+        assert!(
+            help("error returned from database: role \"nobody\" does not exist").contains("`user`")
+        );
+        assert!(
+            help("error returned from database: database \"wh\" does not exist")
+                .contains("`dbname`")
+        );
+        assert!(
+            help("error communicating with database: Connection refused (os error 111)")
+                .contains("`host` and `port`")
+        );
+        assert!(help("sslmode `bogus` is not one of disable, allow").contains("verify-full"));
+    }
 }
