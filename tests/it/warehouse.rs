@@ -741,6 +741,26 @@ fn slim_ci_builds_only_the_changed_model_and_its_children_reading_parents_from_p
         "{}",
         by_macro.transcript()
     );
+    // A changed seed file is a modified seed (its checksum, as dbt keeps it).
+    let seed_file = "seeds/raw_customers.csv";
+    fixture.write(seed_file, &format!("{}5,Eve,E.\n", fixture.read(seed_file)));
+    let by_seed = fixture.kiln(&[
+        "ls",
+        "-s",
+        "state:modified.body",
+        "--state",
+        "prod-target",
+        "--resource-type",
+        "seed",
+        "-o",
+        "name",
+    ]);
+    assert_eq!(
+        by_seed.stdout.trim(),
+        "raw_customers",
+        "{}",
+        by_seed.transcript()
+    );
     let missing = fixture.kiln(&["ls", "-s", "state:modified", "--state", "nowhere"]);
     assert_eq!(missing.code, 2, "{}", missing.transcript());
     assert!(

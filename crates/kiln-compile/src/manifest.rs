@@ -102,6 +102,9 @@ struct NodeOut<'a> {
     extra_ctes_injected: Option<bool>,
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     source: Option<SourceOut<'a>>,
+    /// Seeds: dbt's checksum of the file, for `state:modified`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    checksum: Option<Json>,
 }
 
 #[derive(Serialize)]
@@ -114,7 +117,29 @@ struct SourceOut<'a> {
     freshness: &'a Option<Json>,
 }
 
-fn node_out<'a>(node: &'a Node, target_path: &str) -> NodeOut<'a> {
+/// dbt's checksum of a seed: the sha256 of the file, or its path when the file is over 1 MiB
+/// (reading a large seed on every parse would cost more than the check is worth).
+fn seed_checksum(project: &Project, node: &Node) -> Option<Json> {
+    use sha2::{Digest, Sha256};
+    if node.resource_type != ResourceType::Seed {
+        return None;
+    }
+    let dir = project.packages.iter().find(|p| p.name == node.package)?;
+    let path = dir.dir.join(&node.original_file_path);
+    let size = std::fs::metadata(&path).ok()?.len();
+    let (name, checksum) = if size > 1024 * 1024 {
+        ("path", node.original_file_path.display().to_string())
+    } else {
+        let bytes = std::fs::read(&path).ok()?;
+        let digest = Sha256::digest(&bytes);
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        ("sha256", hex)
+    };
+    Some(serde_json::json!({"name": name, "checksum": checksum}))
+}
+
+fn node_out<'a>(node: &'a Node, project: &Project) -> NodeOut<'a> {
+    let target_path = project.file().target_path.as_str();
     // Sources have no SQL: these fields are left out for them, as in dbt.
     let has_sql = node.source.is_none();
     NodeOut {
@@ -194,12 +219,13 @@ fn node_out<'a>(node: &'a Node, target_path: &str) -> NodeOut<'a> {
             loaded_at_field: &source.loaded_at_field,
             freshness: &source.freshness,
         }),
+        checksum: seed_checksum(project, node),
     }
 }
 
 /// A node as the manifest shows it, as JSON (for comparing with another run's manifest).
-pub(crate) fn node_json(node: &Node, target_path: &str) -> Json {
-    serde_json::to_value(node_out(node, target_path)).unwrap_or(Json::Null)
+pub(crate) fn node_json(node: &Node, project: &Project) -> Json {
+    serde_json::to_value(node_out(node, project)).unwrap_or(Json::Null)
 }
 
 /// Every macro's `macro_sql`, by unique id.
@@ -266,12 +292,11 @@ struct ManifestOut<'a> {
 }
 
 fn manifest<'a>(project: &'a Project, parsed: &'a Parsed) -> ManifestOut<'a> {
-    let target_path = &project.file().target_path;
     let mut nodes = BTreeMap::new();
     let mut sources = BTreeMap::new();
     let mut unit_tests = BTreeMap::new();
     for (id, node) in &parsed.nodes {
-        let out = node_out(node, target_path);
+        let out = node_out(node, project);
         match node.resource_type {
             ResourceType::Source => sources.insert(id.as_str(), out),
             ResourceType::UnitTest => unit_tests.insert(id.as_str(), out),

@@ -81,7 +81,6 @@ impl State {
 
     /// What the selectors need to know about every node of `parsed`.
     pub fn facts(&self, project: &Project, parsed: &Parsed) -> StateFacts {
-        let target_path = &project.file().target_path;
         let changed_macros = self.changed_macros(parsed);
         let mut labels = BTreeMap::new();
         for (id, node) in &parsed.nodes {
@@ -92,9 +91,11 @@ impl State {
                     mine.insert("modified".to_owned());
                 }
                 Some(old) => {
-                    let new = node_json(node, target_path);
+                    let new = node_json(node, project);
                     let differs = |key: &str| new.get(key) != old.get(key);
-                    if node.resource_type != ResourceType::Source && differs("raw_code") {
+                    if node.resource_type != ResourceType::Source
+                        && (differs("raw_code") || differs("checksum"))
+                    {
                         mine.insert("modified.body".to_owned());
                     }
                     let source_keys = ["loaded_at_field", "freshness", "identifier"];
