@@ -16,6 +16,28 @@ pub struct Session {
     pub project: Project,
     pub profile: Profile,
     pub options: Options,
+    /// `--warn-error`: warnings of the project's files fail the command.
+    pub warn_error: bool,
+}
+
+impl Session {
+    /// Parses the project and prints its warnings; with `--warn-error`, a warning about the
+    /// project's files (as the load's, printed earlier) fails the command as dbt's does.
+    pub fn parse(&self, printer: &Printer) -> Result<kiln_compile::Parsed> {
+        let parsed = kiln_compile::parse(&self.project, &self.profile, &self.options)?;
+        printer.diagnostics(&parsed.warnings);
+        let warnings = self.project.warnings.len() + parsed.warnings.len();
+        if self.warn_error && warnings > 0 {
+            return Err(Diagnostics::from(
+                Diagnostic::error(format!(
+                    "{warnings} warning(s) about the project's files, treated as errors (--warn-error)"
+                ))
+                .help("fix the warnings above, or run without --warn-error"),
+            )
+            .into());
+        }
+        Ok(parsed)
+    }
 }
 
 /// `--vars` as YAML or JSON: a mapping.
@@ -90,6 +112,7 @@ pub fn load(args: &CommonArgs, which: &str, cli: CliFlags, printer: &Printer) ->
             which: which.to_owned(),
             cli,
         },
+        warn_error: args.warnings_are_errors(),
     })
 }
 

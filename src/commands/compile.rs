@@ -18,8 +18,7 @@ pub fn run(args: &CompileArgs, printer: &Printer) -> Result<ExitCode> {
         store_failures: false,
     };
     let session = session::load(&args.common, "compile", cli, printer)?;
-    let mut parsed = kiln_compile::parse(&session.project, &session.profile, &session.options)?;
-    printer.diagnostics(&parsed.warnings);
+    let mut parsed = session.parse(printer)?;
     let (selected, _) = session::select(&session.project, &parsed, &args.select)?;
     let mut options = kiln_compile::RenderOptions {
         empty: args.empty,

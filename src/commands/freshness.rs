@@ -24,8 +24,7 @@ fn line(left: &str, right: &str) -> String {
 pub fn run(args: &FreshnessArgs, printer: &Printer) -> Result<ExitCode> {
     let started = Instant::now();
     let session = session::load(&args.common, "freshness", Default::default(), printer)?;
-    let parsed = kiln_compile::parse(&session.project, &session.profile, &session.options)?;
-    printer.diagnostics(&parsed.warnings);
+    let parsed = session.parse(printer)?;
     // As every command that parses, it leaves the manifest (what --state reads).
     kiln_compile::manifest::write_artifacts(&session.project, &parsed)?;
     let (selected, _) = session::select(&session.project, &parsed, &args.select)?;

@@ -12,9 +12,8 @@ use crate::session;
 
 pub fn run(args: &LsArgs, printer: &Printer) -> Result<ExitCode> {
     let session = session::load(&args.common, "list", Default::default(), printer)?;
-    let parsed = kiln_compile::parse(&session.project, &session.profile, &session.options)?;
+    let parsed = session.parse(printer)?;
     session::show_parse_logs(&parsed.env, printer);
-    printer.diagnostics(&parsed.warnings);
     let mut types = Vec::new();
     for name in &args.resource_types {
         match ResourceType::parse(name) {

@@ -15,9 +15,8 @@ pub fn run(args: &CommonArgs, printer: &Printer) -> Result<ExitCode> {
     let started = Instant::now();
     let session = session::load(args, "parse", Default::default(), printer)?;
     let load_time = started.elapsed();
-    let parsed = kiln_compile::parse(&session.project, &session.profile, &session.options)?;
+    let parsed = session.parse(printer)?;
     session::show_parse_logs(&parsed.env, printer);
-    printer.diagnostics(&parsed.warnings);
     kiln_compile::manifest::write_artifacts(&session.project, &parsed)?;
     let count = |kind: ResourceType| {
         parsed

@@ -123,8 +123,7 @@ pub fn execute(
         store_failures: args.store_failures,
     };
     let session = session::load(&args.common, kind.name(), cli, printer)?;
-    let mut parsed = kiln_compile::parse(&session.project, &session.profile, &session.options)?;
-    printer.diagnostics(&parsed.warnings);
+    let mut parsed = session.parse(printer)?;
     let (candidates, state): (Vec<String>, _) = match only {
         Some(ids) => (ids.iter().cloned().collect(), None),
         None => {

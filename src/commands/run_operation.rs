@@ -20,8 +20,7 @@ pub fn run(args: &RunOperationArgs, printer: &Printer) -> Result<ExitCode> {
     )
     .map_err(Diagnostics::from)?;
     let session = session::load(&args.common, "run-operation", Default::default(), printer)?;
-    let parsed = kiln_compile::parse(&session.project, &session.profile, &session.options)?;
-    printer.diagnostics(&parsed.warnings);
+    let parsed = session.parse(printer)?;
     let name = args.macro_name.as_str();
     if !kiln_run::operation::macro_exists(&parsed, name) {
         let last = name.rsplit('.').next().unwrap_or(name);

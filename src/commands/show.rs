@@ -14,8 +14,7 @@ use crate::{session, target};
 
 pub fn run(args: &ShowArgs, printer: &Printer) -> Result<ExitCode> {
     let session = session::load(&args.common, "show", Default::default(), printer)?;
-    let mut parsed = kiln_compile::parse(&session.project, &session.profile, &session.options)?;
-    printer.diagnostics(&parsed.warnings);
+    let mut parsed = session.parse(printer)?;
     let adapter = target::adapter(&session.project, &session.profile, printer)?;
     let connection = adapter
         .connect()
