@@ -874,3 +874,48 @@ fn tls_asked_of_a_server_without_it_says_what_to_change() {
         output.transcript()
     );
 }
+
+#[test]
+fn adapter_methods_act_on_the_warehouse_in_run_operation() {
+    let (fixture, db) = jaffle("adapter_methods");
+    fixture.write(
+        "macros/housekeeping.sql",
+        "{% macro housekeeping() %}
+  {% set scratch = api.Relation.create(schema=target.schema ~ '_scratch', identifier='old_thing') %}
+  {% do adapter.create_schema(scratch) %}
+  {% do run_query('create table ' ~ scratch ~ ' (id int, name text)') %}
+  {% do run_query('insert into ' ~ scratch ~ ' values (1, \\'a\\')') %}
+  {{ log('exists: ' ~ adapter.check_schema_exists(none, target.schema ~ '_scratch'), info=True) }}
+  {{ log('columns: ' ~ adapter.get_columns_in_query('select 1 as a, 2 as b') | join(','), info=True) }}
+  {% set listed = adapter.list_relations_without_caching(scratch) %}
+  {{ log('listed: ' ~ listed | map(attribute='identifier') | join(','), info=True) }}
+  {% do adapter.truncate_relation(scratch) %}
+  {{ log('rows after truncate: ' ~ run_query('select count(*) from ' ~ scratch).rows[0][0], info=True) }}
+  {% set renamed = api.Relation.create(schema=scratch.schema, identifier='renamed_thing') %}
+  {% do adapter.rename_relation(scratch, renamed) %}
+  {{ log('renamed: ' ~ (adapter.get_relation(database=none, schema=scratch.schema, identifier='renamed_thing') is not none), info=True) }}
+  {% do adapter.drop_relation(renamed) %}
+  {% do adapter.drop_schema(scratch) %}
+{% endmacro %}
+",
+    );
+    let output = fixture.kiln(&["run-operation", "housekeeping"]);
+    assert_ok(&output);
+    for line in [
+        "exists: True",
+        "columns: a,b",
+        "listed: old_thing",
+        "rows after truncate: 0",
+        "renamed: True",
+    ] {
+        assert!(
+            output.stdout.contains(line) || output.stderr.contains(line),
+            "{line}: {}",
+            output.transcript()
+        );
+    }
+    assert_eq!(
+        db.rows("select count(*) from pg_namespace where nspname = 'analytics_scratch'"),
+        ["0"]
+    );
+}

@@ -10,7 +10,7 @@ use minijinja::value::{Kwargs, Object, ObjectRepr, Rest, from_args};
 use minijinja::{Error, ErrorKind, State, Value};
 use serde_json::Value as Json;
 
-use kiln_core::{RefCall, Relation, SourceCall, quote_identifier};
+use kiln_core::{RefCall, Relation, SourceCall, quote_identifier, quote_literal};
 
 use crate::context::NodeContext;
 use crate::macros::{self, MacroRegistry};
@@ -346,28 +346,163 @@ impl Object for AdapterObject {
                     .map_err(invalid)?;
                 Ok(found.map_or(Value::from(()), RelationObject::value))
             }
-            // Nothing Kiln can answer yet: no columns.
-            "get_missing_columns" | "get_columns_in_query" | "list_relations_without_caching" => {
-                Ok(Value::from(Vec::<Value>::new()))
+            "get_columns_in_query" => {
+                let (sql,): (String,) = from_args(args)?;
+                let Some((_, warehouse)) = warehouse(state) else {
+                    return Ok(Value::from(Vec::<Value>::new()));
+                };
+                let probe = format!("select * from (\n{sql}\n) as __dbt_sbq where false limit 0");
+                let result = warehouse.query(&probe).map_err(invalid)?;
+                Ok(crate::to_value(&result.columns))
             }
-            "already_exists" | "check_schema_exists" => Ok(Value::from(false)),
+            "get_missing_columns" => {
+                let (from, to): (Value, Value) = from_args(args)?;
+                let Some((_, warehouse)) = warehouse(state) else {
+                    return Ok(Value::from(Vec::<Value>::new()));
+                };
+                let from = warehouse
+                    .columns(&relation_arg(&from, method)?)
+                    .map_err(invalid)?;
+                let to = warehouse
+                    .columns(&relation_arg(&to, method)?)
+                    .map_err(invalid)?;
+                let missing: Vec<Value> = from
+                    .into_iter()
+                    .filter(|(name, _)| {
+                        !to.iter().any(|(other, _)| other.eq_ignore_ascii_case(name))
+                    })
+                    .map(|(name, data_type)| Value::from_object(ColumnValue { name, data_type }))
+                    .collect();
+                Ok(Value::from(missing))
+            }
+            "list_relations_without_caching" => {
+                let (schema_relation,): (Value,) = from_args(args)?;
+                let Some((_, warehouse)) = warehouse(state) else {
+                    return Ok(Value::from(Vec::<Value>::new()));
+                };
+                let schema = relation_arg(&schema_relation, method)?;
+                let schema_name = schema.schema.clone().unwrap_or_default();
+                let result = warehouse
+                    .query(&format!(
+                        "select c.relname::text as name, case c.relkind when 'v' then 'view' when 'm' then 'materialized_view' else 'table' end as kind                          from pg_class c join pg_namespace n on n.oid = c.relnamespace                          where n.nspname = {} and c.relkind in ('r', 'p', 'v', 'm', 'f') order by 1",
+                        quote_literal(&schema_name)
+                    ))
+                    .map_err(invalid)?;
+                let relations: Vec<Value> = result
+                    .rows
+                    .iter()
+                    .map(|row| {
+                        let text = |i: usize| {
+                            row.get(i)
+                                .and_then(|v| v.as_str())
+                                .unwrap_or_default()
+                                .to_owned()
+                        };
+                        RelationObject::value(Relation {
+                            database: schema.database.clone(),
+                            schema: Some(schema_name.clone()),
+                            identifier: text(0),
+                            kind: Some(text(1)),
+                        })
+                    })
+                    .collect();
+                Ok(Value::from(relations))
+            }
+            "check_schema_exists" => {
+                let (_database, schema): (Value, String) = from_args(args)?;
+                let Some((_, warehouse)) = warehouse(state) else {
+                    return Ok(Value::from(false));
+                };
+                let result = warehouse
+                    .query(&format!(
+                        "select count(*) from pg_namespace where nspname = {}",
+                        quote_literal(&schema)
+                    ))
+                    .map_err(invalid)?;
+                let count = result
+                    .rows
+                    .first()
+                    .and_then(|r| r.first())
+                    .and_then(serde_json::Value::as_i64);
+                Ok(Value::from(count.unwrap_or(0) > 0))
+            }
+            "already_exists" => {
+                let (schema, identifier): (String, String) = from_args(args)?;
+                let Some((_, warehouse)) = warehouse(state) else {
+                    return Ok(Value::from(false));
+                };
+                let found = warehouse
+                    .get_relation(None, &schema, &identifier)
+                    .map_err(invalid)?;
+                Ok(Value::from(found.is_some()))
+            }
             "quote_as_configured" | "quote_seed_column" => {
                 let (name, _rest): (String, Rest<Value>) = from_args(args)?;
                 Ok(Value::from(quote_identifier(&name)))
             }
-            "expand_target_column_types"
-            | "drop_relation"
-            | "rename_relation"
-            | "truncate_relation"
-            | "create_schema"
-            | "drop_schema"
-            | "commit" => Ok(Value::from("")),
+            "drop_relation" | "truncate_relation" | "create_schema" | "drop_schema"
+            | "rename_relation" => {
+                let Some((_, warehouse)) = warehouse(state) else {
+                    return Ok(Value::from(""));
+                };
+                let (first, second): (Value, Option<Value>) = from_args(args)?;
+                let relation = relation_arg(&first, method)?;
+                let schema = quote_identifier(relation.schema_or_public());
+                let sql = match method {
+                    "create_schema" => format!("create schema if not exists {schema}"),
+                    "drop_schema" => format!("drop schema if exists {schema} cascade"),
+                    "truncate_relation" => format!("truncate table {relation}"),
+                    _ => {
+                        // The kind as the warehouse has it now: a relation built by hand
+                        // (`api.Relation.create`) may not say.
+                        let existing = warehouse
+                            .get_relation(
+                                relation.database.as_deref(),
+                                relation.schema_or_public(),
+                                &relation.identifier,
+                            )
+                            .map_err(invalid)?;
+                        let Some(existing) = existing else {
+                            return Ok(Value::from(""));
+                        };
+                        let keyword = match existing.kind.as_deref() {
+                            Some("view") => "view",
+                            Some("materialized_view") => "materialized view",
+                            _ => "table",
+                        };
+                        if method == "drop_relation" {
+                            format!("drop {keyword} if exists {relation} cascade")
+                        } else {
+                            let to = second.ok_or_else(|| {
+                                invalid("rename_relation(from, to) takes two relations")
+                            })?;
+                            let to = relation_arg(&to, method)?;
+                            format!(
+                                "alter {keyword} {relation} rename to {}",
+                                quote_identifier(&to.identifier)
+                            )
+                        }
+                    }
+                };
+                warehouse.query(&sql).map_err(invalid)?;
+                Ok(Value::from(""))
+            }
+            "expand_target_column_types" | "commit" => Ok(Value::from("")),
             _ => Err(Error::new(
                 ErrorKind::UnknownMethod,
                 format!("adapter.{method}() is not supported by Kiln yet"),
             )),
         }
     }
+}
+
+/// A relation argument of an adapter method (`ref('x')`, `this`, `api.Relation.create(...)`).
+fn relation_arg(value: &Value, method: &str) -> Result<Relation, Error> {
+    RelationObject::from_value(value).cloned().ok_or_else(|| {
+        invalid(format!(
+            "adapter.{method}() takes a relation, e.g. ref('x') or this"
+        ))
+    })
 }
 
 /// The warehouse of the node being rendered, when it is rendered for execution.
