@@ -198,6 +198,43 @@ pub fn relation_has_dependents(
     }))
 }
 
+/// Relations by (`schema`, `name`): each one's kind and whether a view depends on it.
+pub type RelationsByName = std::collections::HashMap<(String, String), (RelationKind, bool)>;
+
+/// Every relation in `schemas`: its kind and whether any view depends on it, in one query (what
+/// a run knows before its first swap).
+pub fn relations_in_schemas(
+    conn: &mut dyn Connection,
+    schemas: &[&str],
+) -> Result<RelationsByName, AdapterError> {
+    if schemas.is_empty() {
+        return Ok(RelationsByName::new());
+    }
+    let list: Vec<String> = schemas.iter().map(|s| literal(s)).collect();
+    let table = conn.query(&format!(
+        "select n.nspname::text, c.relname::text, c.relkind::text, exists ( \
+           select 1 from pg_depend d join pg_rewrite r on r.oid = d.objid \
+           where d.refobjid = c.oid and d.classid = 'pg_rewrite'::regclass and r.ev_class <> c.oid \
+         ) \
+         from pg_class c join pg_namespace n on n.oid = c.relnamespace \
+         where n.nspname in ({}) and c.relkind in ('r', 'p', 'v', 'm', 'f')",
+        list.join(", ")
+    ))?;
+    Ok(table
+        .rows
+        .iter()
+        .map(|row| {
+            (
+                (text(&row[0]), text(&row[1])),
+                (
+                    RelationKind::from_relkind(&text(&row[2])),
+                    row[3].as_bool().unwrap_or(true),
+                ),
+            )
+        })
+        .collect())
+}
+
 pub fn relation_state(
     conn: &mut dyn Connection,
     schema: &str,

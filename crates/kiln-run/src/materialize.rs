@@ -11,6 +11,7 @@
 //! top of the new relation, in the same transaction; if one cannot be recreated and will not be
 //! rebuilt later in the run, the build fails and says which view and why.
 
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeSet;
 
 use kiln_adapter::catalog::{self, Column, RelationKind, ident, literal, qualified};
@@ -42,6 +43,16 @@ pub struct Build<'a> {
     /// The model's `statement_timeout` config (PostgreSQL's syntax: `30s`, `10min`, or
     /// milliseconds): no statement of the build may run longer.
     pub statement_timeout: Option<String>,
+    /// What the catalog said of the relation when the run started: `Some(None)` when it did not
+    /// exist, `Some(Some((kind, has dependent views)))` when it did; `None` when unknown.
+    pub known: Option<Option<(RelationKind, bool)>>,
+    /// Statements of the transaction not sent yet: sent with the next statement that needs an
+    /// answer, or with `commit` (a view without dependents is one round trip).
+    pub(crate) pending: RefCell<Vec<String>>,
+    /// Whether this attempt swapped on what `known` said, without asking the catalog.
+    pub(crate) swapped_on_known: Cell<bool>,
+    /// Cleared after an attempt that trusted `known` failed: the next asks the catalog.
+    pub(crate) trust_known: Cell<bool>,
 }
 
 impl Build<'_> {
@@ -141,6 +152,31 @@ fn lost_a_race(error: &AdapterError) -> bool {
     }
 }
 
+/// Whether an error of a swap made on what the catalog said at the start of the run means the
+/// catalog changed since (another run created, dropped or built on the relation): the next
+/// attempt asks the catalog.
+fn catalog_changed(error: &AdapterError) -> bool {
+    matches!(
+        error,
+        AdapterError::Database { code: Some(code), .. }
+            if matches!(code.as_str(), "2BP01" | "42P01" | "42P07" | "42809")
+    )
+}
+
+/// Sends the statements held back, with `sql` after them if given.
+fn flush(
+    conn: &SharedConnection,
+    build: &Build<'_>,
+    sql: Option<&str>,
+) -> Result<(), AdapterError> {
+    let mut statements = std::mem::take(&mut *build.pending.borrow_mut());
+    statements.extend(sql.map(str::to_owned));
+    if statements.is_empty() {
+        return Ok(());
+    }
+    exec(conn, &statements.join(";\n")).map(|_| ())
+}
+
 /// Runs `body` in a transaction with the relation's advisory lock held; rolls back on error.
 /// `opening` (if not empty) is sent with `begin`, the lock and the transactional pre-hooks in
 /// one round trip; the transactional post-hooks go with `commit`. A transaction that loses a
@@ -186,15 +222,27 @@ pub(crate) fn in_transaction<T>(
     last.push("commit".to_owned());
     let mut attempt = 1;
     let result = loop {
+        build.swapped_on_known.set(false);
+        build.pending.borrow_mut().clear();
         let result = (|| {
-            exec(conn, &first.join(";\n"))?;
+            // A view's `create` needs no answer: it waits for the swap and the commit.
+            if opening.is_empty() {
+                exec(conn, &first.join(";\n"))?;
+            } else {
+                build.pending.borrow_mut().extend(first.iter().cloned());
+            }
             let value = body()?;
-            exec(conn, &last.join(";\n"))?;
+            flush(conn, build, Some(&last.join(";\n")))?;
             Ok(value)
         })();
         match result {
             Err(error) => {
                 let _ = exec(conn, "rollback");
+                if attempt < ATTEMPTS && build.swapped_on_known.get() && catalog_changed(&error) {
+                    build.trust_known.set(false);
+                    attempt += 1;
+                    continue;
+                }
                 if attempt < ATTEMPTS && lost_a_race(&error) {
                     // The winner commits in milliseconds; a growing pause keeps two losers
                     // from meeting again at once.
@@ -223,6 +271,41 @@ fn swap(
     kind: RelationKind,
 ) -> Result<Vec<String>, AdapterError> {
     let (schema, name) = (build.schema(), build.name());
+    let rename_in = format!(
+        "alter {} {} rename to {}",
+        kind.keyword(),
+        qualified(schema, temp),
+        ident(name)
+    );
+    // What the catalog said at the start of the run, when no view depended on the relation:
+    // no question to ask now, and the swap goes with the commit. Should that have changed
+    // (another run at work), the statements fail (the old relation is dropped without
+    // `cascade`) and the next attempt asks the catalog.
+    if let (true, Some(known)) = (build.trust_known.get(), build.known) {
+        let statements = match known {
+            None => vec![rename_in.clone()],
+            Some((_, true)) => Vec::new(),
+            Some((existing, false)) => {
+                let old = temp_name(name, "old", build.suffix);
+                vec![
+                    format!(
+                        "alter {} {} rename to {}",
+                        existing.keyword(),
+                        qualified(schema, name),
+                        ident(&old)
+                    ),
+                    rename_in.clone(),
+                    format!("drop {} {}", existing.keyword(), qualified(schema, &old)),
+                ]
+            }
+        };
+        if !statements.is_empty() {
+            build.swapped_on_known.set(true);
+            build.pending.borrow_mut().extend(statements);
+            return Ok(Vec::new());
+        }
+    }
+    flush(conn, build, None)?;
     let existing = catalog::relation_has_dependents(conn.lock().as_mut(), schema, name)?;
     let state = match existing {
         Some((_, true)) => {
@@ -239,12 +322,6 @@ fn swap(
         Some((kind, false)) => Some((kind, Vec::new())),
         None => None,
     };
-    let rename_in = format!(
-        "alter {} {} rename to {}",
-        kind.keyword(),
-        qualified(schema, temp),
-        ident(name)
-    );
     let Some((existing, dependents)) = state else {
         exec(conn, &rename_in)?;
         return Ok(Vec::new());

@@ -30,7 +30,7 @@ impl Executor<'_> {
         let sql = self.render_to_run(node, &options, result)?;
         let (pre_hooks, post_hooks) =
             crate::hooks::node_hooks(self.parsed, node, &self.resolver, &options)?;
-        let build = self.build(node, &sql, &pre_hooks, &post_hooks);
+        let build = self.build(conn, node, &sql, &pre_hooks, &post_hooks);
         self.ensure_schema(conn, &node.relation)?;
         let outcome = match materialized {
             Materialization::View => materialize::view(conn, &build),
@@ -67,7 +67,7 @@ impl Executor<'_> {
         let sql = self.render_to_run(node, &options, result)?;
         let (pre_hooks, post_hooks) =
             crate::hooks::node_hooks(self.parsed, node, &self.resolver, &options)?;
-        let build = self.build(node, &sql, &pre_hooks, &post_hooks);
+        let build = self.build(conn, node, &sql, &pre_hooks, &post_hooks);
         self.ensure_schema(conn, &node.relation)?;
         Ok(crate::snapshot::snapshot(conn, &build, settings)?)
     }

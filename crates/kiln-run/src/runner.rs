@@ -6,10 +6,12 @@
 //! created, the invocation's suffix); each kind of node runs in a module of its own:
 //! [`crate::models`], [`crate::test_verdict`], [`crate::seeds`].
 
+use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Instant;
 
+use kiln_adapter::catalog::{self, RelationKind};
 use kiln_adapter::{Adapter, AdapterError};
 use kiln_compile::manifest::compiled_path;
 use kiln_compile::{Parsed, RenderOptions};
@@ -55,6 +57,9 @@ pub(crate) struct Executor<'a> {
     total: usize,
     /// Makes temporary relation names unique to this invocation.
     suffix: String,
+    /// The relations of the run's schemas as the catalog had them before the first build (or
+    /// `None` if the question failed), asked once for the whole run.
+    catalog: OnceLock<Option<catalog::RelationsByName>>,
 }
 
 impl Executor<'_> {
@@ -149,9 +154,37 @@ impl Executor<'_> {
         }
     }
 
+    /// What the catalog said of `relation` before the run's first build.
+    fn known(
+        &self,
+        conn: &SharedConnection,
+        relation: &Relation,
+    ) -> Option<Option<(RelationKind, bool)>> {
+        let catalog = self.catalog.get_or_init(|| {
+            let schemas: BTreeSet<&str> =
+                self.rebuilt_later.iter().map(|(s, _)| s.as_str()).collect();
+            let schemas: Vec<&str> = schemas.into_iter().collect();
+            catalog::relations_in_schemas(conn.lock().as_mut(), &schemas).ok()
+        });
+        let key = (
+            relation.schema.clone().unwrap_or_default(),
+            relation.identifier.clone(),
+        );
+        // Only relations of the run's schemas were asked about.
+        let asked = self
+            .rebuilt_later
+            .iter()
+            .any(|(schema, _)| *schema == key.0);
+        match catalog {
+            Some(known) if asked => Some(known.get(&key).copied()),
+            _ => None,
+        }
+    }
+
     /// What to build for `node`, with this run's suffix and knowledge of what it rebuilds.
     pub(crate) fn build<'b>(
         &'b self,
+        conn: &SharedConnection,
         node: &'b Node,
         sql: &'b str,
         pre_hooks: &'b [Hook],
@@ -169,6 +202,10 @@ impl Executor<'_> {
                     .as_str()
                     .map_or_else(|| value.to_string(), str::to_owned)
             }),
+            known: self.known(conn, &node.relation),
+            pending: RefCell::default(),
+            swapped_on_known: Cell::new(false),
+            trust_known: Cell::new(true),
         }
     }
 }
@@ -315,6 +352,7 @@ pub fn run(
             .chars()
             .take(8)
             .collect(),
+        catalog: OnceLock::new(),
     };
     results.results = scheduler::run(
         &jobs,

@@ -37,7 +37,7 @@ impl Executor<'_> {
         let options = self.render_options(conn, false);
         let (pre_hooks, post_hooks) =
             crate::hooks::node_hooks(self.parsed, node, &self.resolver, &options)?;
-        let build = self.build(node, "", &pre_hooks, &post_hooks);
+        let build = self.build(conn, node, "", &pre_hooks, &post_hooks);
         let delimiter = quote_literal(&(delimiter as char).to_string());
         let copy_options = format!("format csv, header true, delimiter {delimiter}");
         self.ensure_schema(conn, &node.relation)?;
