@@ -128,8 +128,13 @@ pub trait Connection: Send {
     fn query(&mut self, sql: &str) -> Result<Table, AdapterError>;
     /// The column names a query would return, without running it.
     fn columns_of(&mut self, sql: &str) -> Result<Vec<String>, AdapterError>;
-    /// `COPY ... FROM STDIN` with the given bytes; returns the rows copied.
-    fn copy_in(&mut self, statement: &str, data: &[u8]) -> Result<u64, AdapterError>;
+    /// `COPY ... FROM STDIN` with the bytes `data` yields, sent as they are read (a seed of
+    /// any size in bounded memory); returns the rows copied.
+    fn copy_in(
+        &mut self,
+        statement: &str,
+        data: &mut dyn std::io::Read,
+    ) -> Result<u64, AdapterError>;
     /// A handle that cancels whatever this connection is running.
     fn canceller(&self) -> Box<dyn Canceller>;
 }

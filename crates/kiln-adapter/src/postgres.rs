@@ -280,15 +280,37 @@ impl Connection for PgConn {
             .collect())
     }
 
-    fn copy_in(&mut self, statement: &str, data: &[u8]) -> Result<u64, AdapterError> {
+    fn copy_in(
+        &mut self,
+        statement: &str,
+        data: &mut dyn std::io::Read,
+    ) -> Result<u64, AdapterError> {
+        /// Bytes per `CopyData` message: large enough that the messages cost nothing next to
+        /// the server's parsing, small enough to keep memory flat.
+        const CHUNK: usize = 1 << 20;
         let runtime = runtime()?;
-        runtime
-            .block_on(async {
-                let mut copy = self.connection.copy_in_raw(statement).await?;
-                copy.send(data).await?;
-                copy.finish().await
-            })
-            .map_err(database_error)
+        runtime.block_on(async {
+            let mut copy = self
+                .connection
+                .copy_in_raw(statement)
+                .await
+                .map_err(database_error)?;
+            let mut buffer = vec![0; CHUNK];
+            loop {
+                let read = match data.read(&mut buffer) {
+                    Ok(0) => break,
+                    Ok(read) => read,
+                    Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(error) => {
+                        let message = format!("cannot read the data to copy: {error}");
+                        let _ = copy.abort(message.clone()).await;
+                        return Err(AdapterError::Other(message));
+                    }
+                };
+                copy.send(&buffer[..read]).await.map_err(database_error)?;
+            }
+            copy.finish().await.map_err(database_error)
+        })
     }
 
     fn canceller(&self) -> Box<dyn Canceller> {

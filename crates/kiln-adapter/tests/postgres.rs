@@ -39,7 +39,7 @@ fn runs_statements_queries_and_copy() {
     let copied = conn
         .copy_in(
             "copy s.t from stdin (format csv)",
-            b"1,one,1.50,2024-01-01 00:00:00+00\n2,,2,\n",
+            &mut &b"1,one,1.50,2024-01-01 00:00:00+00\n2,,2,\n"[..],
         )
         .unwrap();
     assert_eq!(copied, 2);

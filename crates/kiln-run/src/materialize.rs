@@ -421,13 +421,14 @@ pub fn table(conn: &SharedConnection, build: &Build<'_>) -> Result<Outcome, Adap
     })
 }
 
-/// A table loaded from CSV data with `COPY`, swapped in atomically (seeds).
-pub fn copied_table(
+/// A table loaded from CSV data with `COPY`, swapped in atomically (seeds). `data` opens the
+/// bytes to copy: once per attempt, as a deadlock retry copies them again.
+pub fn copied_table<R: std::io::Read>(
     conn: &SharedConnection,
     build: &Build<'_>,
     columns: &[(String, String)],
     copy_options: &str,
-    data: &[u8],
+    data: impl Fn() -> std::io::Result<R>,
 ) -> Result<Outcome, AdapterError> {
     let temp = temp_name(build.name(), "tmp", build.suffix);
     in_transaction(conn, build, "", || {
@@ -443,12 +444,15 @@ pub fn copied_table(
                 definitions.join(", ")
             ),
         )?;
+        let mut data = data().map_err(|error| {
+            AdapterError::Other(format!("cannot read the data to copy: {error}"))
+        })?;
         let rows = conn.lock().copy_in(
             &format!(
                 "copy {} from stdin ({copy_options})",
                 qualified(build.schema(), &temp)
             ),
-            data,
+            &mut data,
         )?;
         let recreated = swap(conn, build, &temp, RelationKind::Table)?;
         Ok(outcome(format!("INSERT {rows}"), Some(rows), recreated))

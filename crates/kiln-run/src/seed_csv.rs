@@ -2,16 +2,38 @@
 //! boolean, date, timestamp, text) unless `column_types` says otherwise.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
 
-/// A CSV file read for loading.
+/// A CSV file inspected for loading: its columns and types. The rows stay in the file, which
+/// [`SeedFile::open`] streams to `COPY`, so that a seed of any size loads in bounded memory.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SeedData {
+pub struct SeedFile {
     /// Column names and PostgreSQL types, in file order.
     pub columns: Vec<(String, String)>,
-    /// The bytes to send to `COPY ... (format csv, header true)`.
-    pub data: Vec<u8>,
     pub rows: usize,
+    path: PathBuf,
+}
+
+impl SeedFile {
+    /// The file's bytes for `COPY ... (format csv, header true)`, without a UTF-8 byte order mark.
+    pub fn open(&self) -> std::io::Result<impl Read + use<>> {
+        open_without_bom(&self.path)
+    }
+}
+
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// A file read from its start, past a UTF-8 byte order mark if it has one.
+fn open_without_bom(path: &Path) -> std::io::Result<impl Read + use<>> {
+    let mut file = File::open(path)?;
+    let mut start = Vec::with_capacity(BOM.len());
+    (&mut file).take(BOM.len() as u64).read_to_end(&mut start)?;
+    if start == BOM {
+        start.clear();
+    }
+    Ok(std::io::Cursor::new(start).chain(file))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -40,12 +62,14 @@ impl Kind {
 }
 
 fn is_date(value: &str) -> bool {
-    let parts: Vec<&str> = value.split('-').collect();
-    parts.len() == 3
-        && parts[0].len() == 4
-        && parts[1].len() == 2
-        && parts[2].len() == 2
-        && parts.iter().all(|p| p.chars().all(|c| c.is_ascii_digit()))
+    let bytes = value.as_bytes();
+    bytes.len() == 10
+        && bytes[4] == b'-'
+        && bytes[7] == b'-'
+        && bytes
+            .iter()
+            .enumerate()
+            .all(|(i, b)| i == 4 || i == 7 || b.is_ascii_digit())
         && value.parse::<jiff::civil::Date>().is_ok()
 }
 
@@ -55,14 +79,14 @@ fn timestamp_kind(value: &str) -> Option<Kind> {
     }
     let rest = &value[11..];
     let has_zone = rest.ends_with('Z') || rest.rfind(['+', '-']).is_some_and(|i| i >= 5);
-    let normalized = value.replacen(' ', "T", 1);
+    // jiff reads a space between date and time as it reads `T`.
     if has_zone {
-        normalized
+        value
             .parse::<jiff::Timestamp>()
             .ok()
             .map(|_| Kind::TimestampTz)
     } else {
-        normalized
+        value
             .parse::<jiff::civil::DateTime>()
             .ok()
             .map(|_| Kind::Timestamp)
@@ -79,7 +103,7 @@ fn kind_of(value: &str) -> Kind {
             .all(|c| c.is_ascii_digit() || matches!(c, '.' | '-' | '+' | 'e' | 'E'))
     {
         Kind::Numeric
-    } else if matches!(value.to_ascii_lowercase().as_str(), "true" | "false") {
+    } else if value.eq_ignore_ascii_case("true") || value.eq_ignore_ascii_case("false") {
         Kind::Boolean
     } else if is_date(value) {
         Kind::Date
@@ -87,6 +111,19 @@ fn kind_of(value: &str) -> Kind {
         kind
     } else {
         Kind::Text
+    }
+}
+
+/// Whether a value fits a column already seen to be of `kind` (the common case, checked
+/// without trying the narrower kinds first).
+fn fits(kind: Kind, value: &str) -> bool {
+    match kind {
+        Kind::Text => true,
+        Kind::Integer => value.parse::<i32>().is_ok(),
+        Kind::Date => is_date(value),
+        Kind::Timestamp | Kind::TimestampTz => timestamp_kind(value) == Some(kind),
+        Kind::Numeric => matches!(kind_of(value), Kind::Integer | Kind::Numeric),
+        Kind::Boolean => kind_of(value) == kind,
     }
 }
 
@@ -158,79 +195,268 @@ impl SeedError {
     }
 }
 
-/// Reads a seed file. Column names are lowercased unless `quote_columns` is true (PostgreSQL
-/// folds unquoted names, which is what dbt's default produces).
-pub fn read(
+/// Reads a seed file through once to find its columns' types (streaming: the rows are not
+/// kept). Column names are lowercased unless `quote_columns` is true (PostgreSQL folds unquoted
+/// names, which is what dbt's default produces). A column typed in `column_types` is not
+/// inspected. A large file without quoted values is read in parts on every core.
+pub fn inspect(
     path: &Path,
     column_types: &BTreeMap<String, String>,
     quote_columns: bool,
     delimiter: u8,
-) -> Result<SeedData, SeedError> {
+) -> Result<SeedFile, SeedError> {
     let shown = || path.display().to_string();
-    let mut data = std::fs::read(path).map_err(|source| SeedError::Read {
+    let file = open_without_bom(path).map_err(|source| SeedError::Read {
         path: shown(),
         source,
     })?;
-    if data.starts_with(b"\xEF\xBB\xBF") {
-        data.drain(..3);
-    }
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .from_reader(data.as_slice());
-    let malformed = |error: csv::Error, line: u64| SeedError::Malformed {
-        path: shown(),
-        line,
-        message: error.to_string(),
-    };
-    let headers = reader.headers().map_err(|e| malformed(e, 1))?.clone();
+    let mut reader = csv_reader(delimiter, file);
+    let headers = reader
+        .byte_headers()
+        .map_err(|e| malformed(path, e, 1))?
+        .clone();
+    let headers: Vec<String> = headers
+        .iter()
+        .map(|name| String::from_utf8_lossy(name).into_owned())
+        .collect();
     if headers.is_empty() || headers.iter().any(|h| h.trim().is_empty()) {
         return Err(SeedError::NoHeader { path: shown() });
     }
-    let mut kinds: Vec<Option<Kind>> = vec![None; headers.len()];
-    let mut rows = 0;
-    for (line, record) in reader.records().enumerate() {
-        let record = record.map_err(|e| malformed(e, line as u64 + 2))?;
-        if record.len() != headers.len() {
-            return Err(SeedError::Ragged {
-                path: shown(),
-                line: line + 2,
-                values: record.len(),
-                columns: headers.len(),
-            });
-        }
-        for (i, value) in record.iter().enumerate() {
-            if value.is_empty() {
-                continue;
-            }
-            let kind = kind_of(value);
-            kinds[i] = Some(kinds[i].map_or(kind, |k| widen(k, kind)));
-        }
-        rows += 1;
-    }
-    let columns = headers
+    let names: Vec<String> = headers
         .iter()
-        .zip(kinds)
-        .map(|(name, kind)| {
-            let name = if quote_columns {
+        .map(|name| {
+            if quote_columns {
                 name.to_owned()
             } else {
                 name.to_lowercase()
-            };
-            let sql = column_types
+            }
+        })
+        .collect();
+    let declared: Vec<Option<&String>> = names
+        .iter()
+        .map(|name| {
+            column_types
                 .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(&name))
-                .map_or_else(
-                    || kind.unwrap_or(Kind::Text).sql().to_owned(),
-                    |(_, v)| v.clone(),
-                );
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v)
+        })
+        .collect();
+    let scan = Scan {
+        path,
+        names: &names,
+        delimiter,
+        inspected: (0..names.len())
+            .filter(|&i| declared[i].is_none())
+            .collect(),
+    };
+    let bom = if has_bom(path) { BOM.len() as u64 } else { 0 };
+    let records_start = bom + reader.position().byte();
+    let found = match scan.in_parts(records_start) {
+        Some(found) => found,
+        None => scan.records(&mut reader, 2, u64::MAX, false)?,
+    };
+    let columns = names
+        .into_iter()
+        .zip(found.kinds)
+        .zip(declared)
+        .map(|((name, kind), declared)| {
+            let sql =
+                declared.map_or_else(|| kind.unwrap_or(Kind::Text).sql().to_owned(), Clone::clone);
             (name, sql)
         })
         .collect();
-    Ok(SeedData {
+    Ok(SeedFile {
         columns,
-        data,
-        rows,
+        rows: found.rows,
+        path: path.to_owned(),
     })
+}
+
+fn csv_reader<R: Read>(delimiter: u8, data: R) -> csv::Reader<BufReader<R>> {
+    csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .buffer_capacity(1 << 20)
+        .from_reader(BufReader::with_capacity(1 << 20, data))
+}
+
+fn has_bom(path: &Path) -> bool {
+    let mut start = Vec::with_capacity(BOM.len());
+    File::open(path)
+        .and_then(|file| file.take(BOM.len() as u64).read_to_end(&mut start))
+        .is_ok_and(|_| start == BOM)
+}
+
+fn malformed(path: &Path, error: csv::Error, line: u64) -> SeedError {
+    SeedError::Malformed {
+        path: path.display().to_string(),
+        line,
+        message: error.to_string(),
+    }
+}
+
+/// What reading rows found: each column's narrowest kind (`None`: no value), and the rows.
+struct Found {
+    kinds: Vec<Option<Kind>>,
+    rows: usize,
+}
+
+impl Found {
+    /// The kinds of two parts of one file.
+    fn join(mut self, other: Found) -> Found {
+        for (kind, theirs) in self.kinds.iter_mut().zip(other.kinds) {
+            *kind = match (*kind, theirs) {
+                (Some(a), Some(b)) => Some(widen(a, b)),
+                (a, b) => a.or(b),
+            };
+        }
+        self.rows += other.rows;
+        self
+    }
+}
+
+/// Reading a seed's rows for their kinds.
+struct Scan<'a> {
+    path: &'a Path,
+    names: &'a [String],
+    delimiter: u8,
+    /// The columns whose values are looked at (those without a declared type).
+    inspected: Vec<usize>,
+}
+
+impl Scan<'_> {
+    /// Files smaller than this are read in one pass.
+    const PARTS_FROM: u64 = 16 << 20;
+
+    /// The rows from `start` read in one part per core. `None` when the file is small, a value
+    /// is quoted (a line break may then sit inside a value, so a part cannot start at any
+    /// line) or anything is wrong: the caller reads the file in one pass, which says where.
+    fn in_parts(&self, start: u64) -> Option<Found> {
+        let size = std::fs::metadata(self.path).ok()?.len();
+        let cores = std::thread::available_parallelism().map_or(1, usize::from) as u64;
+        if size < Self::PARTS_FROM || cores < 2 || start >= size {
+            return None;
+        }
+        let step = (size - start).div_ceil(cores);
+        let bounds: Vec<(u64, u64)> = (0..cores)
+            .map(|i| (start + i * step, (start + (i + 1) * step).min(size)))
+            .filter(|(from, to)| from < to)
+            .collect();
+        std::thread::scope(|scope| {
+            let parts: Vec<_> = bounds
+                .iter()
+                .map(|&(from, to)| scope.spawn(move || self.part(start, from, to)))
+                .collect();
+            parts
+                .into_iter()
+                .map(|part| part.join().ok().flatten())
+                .try_fold(None, |joined: Option<Found>, part| {
+                    let part = part?;
+                    Some(Some(match joined {
+                        Some(joined) => joined.join(part),
+                        None => part,
+                    }))
+                })
+                .flatten()
+        })
+    }
+
+    /// The rows that start in bytes `from..to`: a part other than the first begins after the
+    /// first line break at or after `from - 1`.
+    fn part(&self, start: u64, from: u64, to: u64) -> Option<Found> {
+        use std::io::{BufRead, Seek, SeekFrom};
+        let mut file = BufReader::with_capacity(1 << 20, File::open(self.path).ok()?);
+        let mut begin = from;
+        if from > start {
+            file.seek(SeekFrom::Start(from - 1)).ok()?;
+            let mut skipped = Vec::new();
+            file.read_until(b'\n', &mut skipped).ok()?;
+            begin = from - 1 + skipped.len() as u64;
+        } else {
+            file.seek(SeekFrom::Start(from)).ok()?;
+        }
+        if begin >= to {
+            return Some(Found {
+                kinds: vec![None; self.names.len()],
+                rows: 0,
+            });
+        }
+        let mut reader = csv::ReaderBuilder::new()
+            .delimiter(self.delimiter)
+            .has_headers(false)
+            .quoting(false)
+            .buffer_capacity(1 << 20)
+            .from_reader(file);
+        self.records(&mut reader, 0, to - begin, true).ok()
+    }
+
+    /// Reads records until the end or until one starts at byte `stop` of `reader`.
+    /// `first_line` numbers the first record in errors. With `unquoted`, a value holding a
+    /// quote is an error (the reader was told not to interpret them).
+    fn records<R: Read>(
+        &self,
+        reader: &mut csv::Reader<R>,
+        first_line: u64,
+        stop: u64,
+        unquoted: bool,
+    ) -> Result<Found, SeedError> {
+        let columns = self.names.len();
+        let mut kinds: Vec<Option<Kind>> = vec![None; columns];
+        let mut open = self.inspected.clone();
+        let mut record = csv::ByteRecord::new();
+        let mut rows = 0;
+        loop {
+            let line = first_line + rows as u64;
+            match reader.read_byte_record(&mut record) {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(error) => return Err(malformed(self.path, error, line)),
+            }
+            if record.position().is_some_and(|p| p.byte() >= stop) {
+                break;
+            }
+            if record.len() != columns {
+                return Err(SeedError::Ragged {
+                    path: self.path.display().to_string(),
+                    line: line as usize,
+                    values: record.len(),
+                    columns,
+                });
+            }
+            if unquoted && record.as_slice().contains(&b'"') {
+                return Err(SeedError::Malformed {
+                    path: self.path.display().to_string(),
+                    line,
+                    message: "a quoted value".to_owned(),
+                });
+            }
+            let mut became_text = false;
+            for &i in &open {
+                let value = &record[i];
+                if value.is_empty() {
+                    continue;
+                }
+                let Ok(value) = std::str::from_utf8(value) else {
+                    return Err(SeedError::Malformed {
+                        path: self.path.display().to_string(),
+                        line,
+                        message: format!("the value of column {} is not UTF-8", self.names[i]),
+                    });
+                };
+                let kind = match kinds[i] {
+                    Some(seen) if fits(seen, value) => continue,
+                    Some(seen) => widen(seen, kind_of(value)),
+                    None => kind_of(value),
+                };
+                kinds[i] = Some(kind);
+                became_text |= kind == Kind::Text;
+            }
+            if became_text {
+                open.retain(|&i| kinds[i] != Some(Kind::Text));
+            }
+            rows += 1;
+        }
+        Ok(Found { kinds, rows })
+    }
 }
 
 #[cfg(test)]
@@ -244,7 +470,7 @@ mod tests {
             csv.len()
         ));
         std::fs::write(&path, csv).unwrap();
-        let seed = read(&path, &BTreeMap::new(), false, b',').unwrap();
+        let seed = inspect(&path, &BTreeMap::new(), false, b',').unwrap();
         std::fs::remove_file(&path).unwrap();
         seed.columns
     }
@@ -282,10 +508,57 @@ mod tests {
         let path =
             std::env::temp_dir().join(format!("kiln-seed-ragged-{}.csv", std::process::id()));
         std::fs::write(&path, "a,b\n1,2\n3\n").unwrap();
-        let error = read(&path, &BTreeMap::new(), false, b',')
+        let error = inspect(&path, &BTreeMap::new(), false, b',')
             .unwrap_err()
             .to_string();
         std::fs::remove_file(&path).unwrap();
         assert!(error.contains(":3:"), "{error}");
+    }
+
+    /// A file over 16 MiB: read in parts, with a part boundary at any byte.
+    fn large(rows: usize, row: impl Fn(usize) -> String) -> (Vec<String>, usize) {
+        let path =
+            std::env::temp_dir().join(format!("kiln-seed-large-{}-{rows}.csv", std::process::id()));
+        let mut csv = String::from("id,amount,day,note\n");
+        for i in 0..rows {
+            csv.push_str(&row(i));
+        }
+        assert!(csv.len() as u64 > Scan::PARTS_FROM);
+        std::fs::write(&path, csv).unwrap();
+        let seed = inspect(&path, &BTreeMap::new(), false, b',').unwrap();
+        std::fs::remove_file(&path).unwrap();
+        (
+            seed.columns.into_iter().map(|(_, t)| t).collect(),
+            seed.rows,
+        )
+    }
+
+    #[test]
+    fn a_large_file_read_in_parts_finds_what_one_pass_finds() {
+        let rows = 1_200_000;
+        // The last row widens `amount` to numeric and `day` to a timestamp; the first row
+        // makes `note` text.
+        let (types, count) = large(rows, |i| {
+            if i + 1 == rows {
+                format!("{i},2.5,2024-01-02 10:00:00,\n")
+            } else if i == 0 {
+                format!("{i},1,2024-01-01,first\n")
+            } else {
+                format!("{i},{},2024-01-01,\n", i % 1000)
+            }
+        });
+        assert_eq!(count, rows);
+        assert_eq!(
+            types,
+            ["integer", "numeric", "timestamp without time zone", "text"]
+        );
+    }
+
+    #[test]
+    fn a_large_file_with_quoted_line_breaks_counts_its_rows() {
+        let rows = 1_000_000;
+        let (types, count) = large(rows, |i| format!("{i},{i},2024-01-01,\"a,\nb\"\n"));
+        assert_eq!(count, rows);
+        assert_eq!(types, ["integer", "integer", "date", "text"]);
     }
 }

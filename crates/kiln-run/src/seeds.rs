@@ -1,5 +1,5 @@
-//! Running a seed: read the CSV file, then load it with `COPY` into a table swapped in
-//! atomically.
+//! Running a seed: read the CSV file once for its column types, then stream it to `COPY` into
+//! a table swapped in atomically.
 
 use kiln_core::{Node, quote_literal};
 
@@ -27,7 +27,7 @@ impl Executor<'_> {
             .and_then(|d| d.as_str())
             .and_then(|d| d.bytes().next())
             .unwrap_or(b',');
-        let data = seed_csv::read(
+        let seed = seed_csv::inspect(
             &path,
             &node.config.column_types,
             node.config.quote_columns.unwrap_or(false),
@@ -44,9 +44,9 @@ impl Executor<'_> {
         Ok(materialize::copied_table(
             conn,
             &build,
-            &data.columns,
+            &seed.columns,
             &copy_options,
-            &data.data,
+            || seed.open(),
         )?)
     }
 }
