@@ -177,7 +177,10 @@ pub fn execute(
         }
         connected = Some(adapter);
     }
-    kiln_compile::compile(&mut parsed, &selected, Default::default())?;
+    // Each node renders once, when it runs (with the warehouse, as `execute`), and its SQL is
+    // written then. Only the ephemeral models that the run inlines are compiled before.
+    let ephemeral = kiln_compile::compile::ephemeral_inputs(&parsed.nodes, &selected);
+    kiln_compile::compile(&mut parsed, &ephemeral, Default::default())?;
     kiln_compile::manifest::write_artifacts(&session.project, &parsed)?;
     let adapter = match connected {
         Some(adapter) => adapter,
@@ -194,7 +197,7 @@ pub fn execute(
         invocation_id: uuid::Uuid::new_v4().to_string(),
         empty: args.empty,
     };
-    // Models log as they run (their compile render above is not what runs).
+    // Models log as they run.
     session::show_logs(&parsed.env, printer);
     let reporter = RunReporter::new(printer, &parsed);
     printer.info(&format!(
@@ -236,6 +239,16 @@ pub fn execute(
     );
     reporter.summary(&results);
     written.map_err(|e| anyhow::anyhow!("cannot write run_results.json: {e}"))?;
+    // The manifest, as dbt's after a run, holds the SQL each node ran.
+    for result in &results.results {
+        if let (Some(node), Some(sql)) = (
+            parsed.nodes.get_mut(&result.unique_id),
+            &result.compiled_code,
+        ) {
+            node.compiled_code = Some(sql.clone());
+        }
+    }
+    kiln_compile::manifest::write_manifest(&session.project, &parsed)?;
     if results.interrupted {
         let code = 128 + signal.load(Ordering::SeqCst).clamp(1, 127);
         return Ok(ExitCode::from(u8::try_from(code).unwrap_or(130)));

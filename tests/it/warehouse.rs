@@ -402,6 +402,20 @@ fn templates_see_the_warehouse_when_they_run() {
         ["orders has column_report report"]
     );
     assert_eq!(db.rows("select command from audit.runs"), ["build"]);
+    // The model rendered once, when it ran: target/compiled and the manifest written after
+    // the run hold that SQL (with the warehouse's answers), not a render without it.
+    let ran = "'completed,placed,returned,shipped' as statuses";
+    assert!(
+        fixture
+            .read("target/compiled/jaffle/models/marts/column_report.sql")
+            .contains(ran)
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_str(&fixture.read("target/manifest.json")).unwrap();
+    let compiled = manifest["nodes"]["model.jaffle.column_report"]["compiled_code"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(compiled.contains(ran), "{compiled}");
     // dbt's cross-database macros compile to PostgreSQL that runs and gives dbt's answers.
     assert_eq!(
         db.rows(

@@ -246,6 +246,29 @@ pub fn render_snippet(
     parsed.env.render(&name, sql, Arc::new(context))
 }
 
+/// The ephemeral models that the nodes in `selected` use, directly or through other ephemeral
+/// models (with the selected ones that are ephemeral themselves).
+pub fn ephemeral_inputs(
+    nodes: &BTreeMap<String, Node>,
+    selected: &BTreeSet<String>,
+) -> BTreeSet<String> {
+    let mut found: BTreeSet<String> = selected
+        .iter()
+        .filter(|id| nodes.get(*id).is_some_and(Node::is_ephemeral))
+        .cloned()
+        .collect();
+    let mut stack: Vec<&String> = selected.iter().collect();
+    while let Some(id) = stack.pop() {
+        let Some(node) = nodes.get(id) else { continue };
+        for parent in &node.depends_on {
+            if nodes.get(parent).is_some_and(Node::is_ephemeral) && found.insert(parent.clone()) {
+                stack.push(parent);
+            }
+        }
+    }
+    found
+}
+
 /// Compiles the nodes in `selected` (and the ephemeral models they use). Sets each node's
 /// `compiled_code`.
 pub fn compile(
@@ -254,7 +277,7 @@ pub fn compile(
     options: RenderOptions,
 ) -> Result<(), Diagnostics> {
     let started = Instant::now();
-    let mut needed: BTreeSet<String> = selected
+    let needed: BTreeSet<String> = selected
         .iter()
         .filter(|id| {
             parsed.nodes.get(*id).is_some_and(|n| {
@@ -265,17 +288,8 @@ pub fn compile(
             })
         })
         .cloned()
+        .chain(ephemeral_inputs(&parsed.nodes, selected))
         .collect();
-    let mut stack: Vec<String> = needed.iter().cloned().collect();
-    while let Some(id) = stack.pop() {
-        for parent in &parsed.nodes[&id].depends_on {
-            if parsed.nodes.get(parent).is_some_and(Node::is_ephemeral)
-                && needed.insert(parent.clone())
-            {
-                stack.push(parent.clone());
-            }
-        }
-    }
     let resolver = resolver(parsed);
     let shared: &Parsed = parsed;
     let rendered: Vec<(String, Result<String, Diagnostic>)> = needed

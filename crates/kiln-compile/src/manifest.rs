@@ -377,13 +377,13 @@ fn write_if_changed(path: &Path, content: &str) -> std::io::Result<()> {
     std::fs::write(path, content)
 }
 
+fn io_error(path: &Path, error: std::io::Error) -> Diagnostic {
+    Diagnostic::error(format!("cannot write {}: {error}", path.display()))
+        .help("check that the target directory is writable")
+}
+
 /// Writes `manifest.json` and the compiled SQL of every compiled node.
 pub fn write_artifacts(project: &Project, parsed: &Parsed) -> Result<(), Diagnostic> {
-    let target = project.target_dir();
-    let io_error = |path: &Path, error: std::io::Error| {
-        Diagnostic::error(format!("cannot write {}: {error}", path.display()))
-            .help("check that the target directory is writable")
-    };
     // Each directory is looked at once. One that this run creates holds no file yet, so its
     // files are written without first reading what is there: right after `kiln clean`, each
     // lookup of a file that cannot exist costs hundreds of microseconds on ext4 (a compile of
@@ -425,6 +425,12 @@ pub fn write_artifacts(project: &Project, parsed: &Parsed) -> Result<(), Diagnos
         }
         .map_err(|e| io_error(path, e))
     })?;
+    write_manifest(project, parsed)
+}
+
+/// Writes `target/manifest.json` alone (after a run, with the SQL that ran).
+pub fn write_manifest(project: &Project, parsed: &Parsed) -> Result<(), Diagnostic> {
+    let target = project.target_dir();
     std::fs::create_dir_all(&target).map_err(|e| io_error(&target, e))?;
     let path = target.join("manifest.json");
     let file = std::fs::File::create(&path).map_err(|e| io_error(&path, e))?;
