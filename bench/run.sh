@@ -7,7 +7,7 @@
 # one thread and psql replaying SQL in one session: the same 1,000 views created with plain
 # `create or replace view` (what a naive tool would send), and the same atomic swap Kiln sends
 # (begin, lock, create the temporary view, rename the old one away, rename the new one in, drop,
-# commit) without Kiln's catalog query for dependent views.
+# commit, in one message per view) without Kiln's catalog query for dependent views.
 #
 #   bench/run.sh                 Kiln only
 #   KILN_BENCH_DBT=1 bench/run.sh  also dbt-core (installed from PyPI into /tmp)
@@ -15,6 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 work=/tmp/kiln-bench-run
 . bench/server.sh
+kiln=${KILN:-$kiln} # KILN=/path/to/kiln measures another build (a before/after comparison)
 psql_cmd() { psql -X -q -h 127.0.0.1 -p "$port" -U kiln -d kiln "$@"; }
 psql_cmd -c "drop schema if exists raw cascade; create schema raw;
   create table raw.events as select g as id, g % 5000 as user_id, (g % 997) * 1.5 as amount,
@@ -79,11 +80,13 @@ for kind in views tables; do
         printf 'kiln overhead per model beyond create or replace (1 thread): %s ms\n' "$(echo "scale=2; ($t1 - $tp) * 1000 / 1000" | bc)"
         for i in $(seq 0 999); do
             v="bench_views.view_$i"
-            echo "begin; select pg_advisory_xact_lock(hashtext('$v')); create view bench_views.view_${i}__swap as (select $i as id, 'view $i' as label); alter view $v rename to view_${i}__old; alter view bench_views.view_${i}__swap rename to view_$i; drop view bench_views.view_${i}__old cascade; commit;"
+            # `\;` keeps psql from splitting the line: one message per view, as Kiln sends it.
+            echo "begin \; select pg_advisory_xact_lock(hashtext('$v')) \; create view bench_views.view_${i}__swap as (select $i as id, 'view $i' as label) \; alter view $v rename to view_${i}__old \; alter view bench_views.view_${i}__swap rename to view_$i \; drop view bench_views.view_${i}__old \; commit;"
         done > "$work/swap.sql"
         ts=$(seconds psql_cmd -f "$work/swap.sql")
         printf '%-8s %-26s %10s\n' "$kind" "psql same swap sequence" "$ts"
         printf 'kiln overhead per model beyond the SQL it sends (1 thread): %s ms\n' "$(echo "scale=2; ($t1 - $ts) * 1000 / 1000" | bc)"
+        printf 'kiln / psql same swap sequence (1 thread): %s\n' "$(echo "scale=2; $t1 / $ts" | bc)"
     fi
     if [ "${KILN_BENCH_DBT:-0}" = 1 ]; then
         (cd "$dir" && "$venv/bin/dbt" run --threads 4 --profiles-dir . >/dev/null 2>&1) || true

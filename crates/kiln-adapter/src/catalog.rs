@@ -183,7 +183,7 @@ pub fn relation_has_dependents(
     let table = conn.query(&format!(
         "select c.relkind::text, exists ( \
            select 1 from pg_depend d join pg_rewrite r on r.oid = d.objid \
-           where d.refobjid = c.oid and d.classid = 'pg_rewrite'::regclass and r.ev_class <> c.oid \
+           where d.refclassid = 'pg_class'::regclass and d.refobjid = c.oid and d.classid = 'pg_rewrite'::regclass and r.ev_class <> c.oid \
          ) \
          from pg_class c join pg_namespace n on n.oid = c.relnamespace \
          where n.nspname = {schema} and c.relname = {name}",
@@ -214,7 +214,7 @@ pub fn relations_in_schemas(
     let table = conn.query(&format!(
         "select n.nspname::text, c.relname::text, c.relkind::text, exists ( \
            select 1 from pg_depend d join pg_rewrite r on r.oid = d.objid \
-           where d.refobjid = c.oid and d.classid = 'pg_rewrite'::regclass and r.ev_class <> c.oid \
+           where d.refclassid = 'pg_class'::regclass and d.refobjid = c.oid and d.classid = 'pg_rewrite'::regclass and r.ev_class <> c.oid \
          ) \
          from pg_class c join pg_namespace n on n.oid = c.relnamespace \
          where n.nspname in ({}) and c.relkind in ('r', 'p', 'v', 'm', 'f')",
@@ -245,11 +245,11 @@ pub fn relation_state(
            select c.oid, c.relkind::text as kind from pg_class c join pg_namespace n on n.oid = c.relnamespace \
            where n.nspname = {schema} and c.relname = {name} \
          ), deps(oid, depth) as ( \
-           select distinct r.ev_class, 1 from target t join pg_depend d on d.refobjid = t.oid \
+           select distinct r.ev_class, 1 from target t join pg_depend d on d.refclassid = 'pg_class'::regclass and d.refobjid = t.oid \
            join pg_rewrite r on r.oid = d.objid \
            where d.classid = 'pg_rewrite'::regclass and r.ev_class <> t.oid \
            union \
-           select distinct r.ev_class, deps.depth + 1 from deps join pg_depend d on d.refobjid = deps.oid \
+           select distinct r.ev_class, deps.depth + 1 from deps join pg_depend d on d.refclassid = 'pg_class'::regclass and d.refobjid = deps.oid \
            join pg_rewrite r on r.oid = d.objid \
            where d.classid = 'pg_rewrite'::regclass and r.ev_class <> deps.oid and deps.depth < 50 \
          ), found as ( \
