@@ -416,6 +416,15 @@ fn templates_see_the_warehouse_when_they_run() {
         .as_str()
         .unwrap_or_default();
     assert!(compiled.contains(ran), "{compiled}");
+    // Run again with nothing changed: the compiled file is left as it was (not rewritten).
+    let path = fixture
+        .dir
+        .join("target/compiled/jaffle/models/marts/column_report.sql");
+    let modified = || std::fs::metadata(&path).unwrap().modified().unwrap();
+    let before = modified();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    assert_ok(&fixture.kiln(&["run", "-s", "column_report"]));
+    assert_eq!(modified(), before);
     // dbt's cross-database macros compile to PostgreSQL that runs and gives dbt's answers.
     assert_eq!(
         db.rows(

@@ -370,7 +370,7 @@ pub fn graph_json(project: &Project, parsed: &Parsed) -> Json {
 
 /// Writes `content` unless the file already holds exactly that: an unchanged model keeps its
 /// file (and its modification time), and the disk sees no churn.
-fn write_if_changed(path: &Path, content: &str) -> std::io::Result<()> {
+pub fn write_if_changed(path: &Path, content: &str) -> std::io::Result<()> {
     if std::fs::read(path).is_ok_and(|existing| existing == content.as_bytes()) {
         return Ok(());
     }

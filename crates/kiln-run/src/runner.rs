@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use kiln_adapter::catalog::{self, RelationKind};
 use kiln_adapter::{Adapter, AdapterError};
-use kiln_compile::manifest::compiled_path;
+use kiln_compile::manifest::{compiled_path, write_if_changed};
 use kiln_compile::{Parsed, RenderOptions};
 use kiln_core::{Node, Relation, ResourceType};
 use kiln_jinja::Resolver;
@@ -108,8 +108,11 @@ impl Executor<'_> {
         let path = compiled_path(&self.project.file().target_path, node);
         let full = self.project.root.join(&path);
         // The compiled file is for people to read; failing to write it does not fail the node.
-        let _ = full.parent().map(std::fs::create_dir_all);
-        let _ = std::fs::write(&full, &sql);
+        // A file already holding this SQL (the nightly case) is left as it is.
+        if write_if_changed(&full, &sql).is_err() {
+            let _ = full.parent().map(std::fs::create_dir_all);
+            let _ = std::fs::write(&full, &sql);
+        }
         result.compiled_code = Some(sql.clone());
         result.compiled_path = Some(path.display().to_string());
         Ok(sql)
