@@ -34,20 +34,7 @@ models:
   bench_$kind:
     +materialized: $([ "$kind" = views ] && echo view || echo table)
 YML
-    cat > "$dir/profiles.yml" <<YML
-bench:
-  target: dev
-  outputs:
-    dev:
-      type: postgres
-      host: 127.0.0.1
-      port: $port
-      user: kiln
-      password: "$PGPASSWORD"
-      dbname: kiln
-      schema: bench_$kind
-      threads: 4
-YML
+    bench_profile "$dir/profiles.yml" "bench_$kind" 4
     cat > "$dir/models/sources.yml" <<YML
 version: 2
 sources:

@@ -22,20 +22,7 @@ target/release/kiln-datagen --out "$work/data" --scale "$scale" --only saas >/de
 csv="$project/seeds/saas_events.csv"
 mv "$work/data/raw_saas/saas_events.csv" "$csv"
 printf 'name: bench_seed\nprofile: bench\n' > "$project/project.yml"
-cat > "$project/profiles.yml" <<YML
-bench:
-  target: dev
-  outputs:
-    dev:
-      type: postgres
-      host: 127.0.0.1
-      port: $port
-      user: kiln
-      password: "$PGPASSWORD"
-      dbname: kiln
-      schema: bench_seed
-      threads: 1
-YML
+bench_profile "$project/profiles.yml" bench_seed 1
 psql_cmd() { PGOPTIONS="-c client_min_messages=warning" psql -X -q -A -t -h 127.0.0.1 -p "$port" -U kiln -d kiln "$@"; }
 echo "file: $(du -m "$csv" | cut -f1) MiB, $(($(wc -l < "$csv") - 1)) rows"
 

@@ -23,3 +23,21 @@ fi
 
 # Wall seconds of a command (its output discarded).
 seconds() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1 || true; e=$(date +%s.%N); echo "$e - $s" | bc; }
+
+# A profiles.yml whose profile `bench` reaches this server: bench_profile FILE SCHEMA THREADS.
+bench_profile() {
+    cat > "$1" <<YML
+bench:
+  target: dev
+  outputs:
+    dev:
+      type: postgres
+      host: 127.0.0.1
+      port: $port
+      user: kiln
+      password: "$PGPASSWORD"
+      dbname: kiln
+      schema: $2
+      threads: $3
+YML
+}
