@@ -917,7 +917,16 @@ fn adapter_methods_act_on_the_warehouse_in_run_operation() {
   {% set renamed = api.Relation.create(schema=scratch.schema, identifier='renamed_thing') %}
   {% do adapter.rename_relation(scratch, renamed) %}
   {{ log('renamed: ' ~ (adapter.get_relation(database=none, schema=scratch.schema, identifier='renamed_thing') is not none), info=True) }}
-  {% do adapter.drop_relation(renamed) %}
+  {% set temp = make_temp_relation(renamed) %}
+  {{ log('temp: ' ~ temp ~ ' ' ~ (temp.identifier | length), info=True) }}
+  {% set long = api.Relation.create(schema=scratch.schema, identifier='x' * 60) %}
+  {{ log('intermediate: ' ~ make_intermediate_relation(long).identifier ~ ' ' ~ (make_intermediate_relation(long).identifier | length), info=True) }}
+  {{ log('backup: ' ~ make_backup_relation(renamed, 'view') ~ ' ' ~ make_backup_relation(renamed, 'view').type, info=True) }}
+  {% set empty = run_query(get_empty_subquery_sql('select id, name from ' ~ renamed)) %}
+  {{ log('empty: ' ~ (empty.rows | length) ~ ' rows, ' ~ empty.column_names | join(','), info=True) }}
+  {% do drop_relation_if_exists(none) %}
+  {% do drop_relation_if_exists(renamed) %}
+  {{ log('dropped: ' ~ (adapter.get_relation(database=none, schema=scratch.schema, identifier='renamed_thing') is none), info=True) }}
   {% do adapter.drop_schema(scratch) %}
 {% endmacro %}
 ",
@@ -930,6 +939,13 @@ fn adapter_methods_act_on_the_warehouse_in_run_operation() {
         "listed: old_thing",
         "rows after truncate: 0",
         "renamed: True",
+        // dbt-postgres's names: a temporary relation has no schema and a time suffix; an
+        // intermediate one is cut to fit 63 bytes with its suffix.
+        "temp: \"renamed_thing__dbt_tmp",
+        &format!("intermediate: {}__dbt_tmp 63", "x".repeat(54)),
+        "backup: \"analytics_scratch\".\"renamed_thing__dbt_backup\" view",
+        "empty: 0 rows, id,name",
+        "dropped: True",
     ] {
         assert!(
             output.stdout.contains(line) || output.stderr.contains(line),

@@ -435,3 +435,62 @@ where parent.to_field is null
 {% macro load_relation(relation) -%}
     {{ return(load_cached_relation(relation)) }}
 {%- endmacro %}
+
+{#- Relations made from another one (dbt's adapters/relation.sql, PostgreSQL's versions):
+    the name is cut so that name and suffix fit PostgreSQL's 63 bytes. -#}
+{% macro make_intermediate_relation(base_relation, suffix='__dbt_tmp') -%}
+    {{ return(adapter.dispatch('make_intermediate_relation', 'dbt')(base_relation, suffix)) }}
+{%- endmacro %}
+{% macro postgres__make_intermediate_relation(base_relation, suffix) -%}
+    {{ return(postgres__make_relation_with_suffix(base_relation, suffix, dstring=false)) }}
+{%- endmacro %}
+{% macro make_temp_relation(base_relation, suffix='__dbt_tmp') -%}
+    {{ return(adapter.dispatch('make_temp_relation', 'dbt')(base_relation, suffix)) }}
+{%- endmacro %}
+{% macro postgres__make_temp_relation(base_relation, suffix) -%}
+    {%- set relation = postgres__make_relation_with_suffix(base_relation, suffix, dstring=true) -%}
+    {{ return(relation.incorporate(path={'schema': none, 'database': none})) }}
+{%- endmacro %}
+{% macro make_backup_relation(base_relation, backup_relation_type, suffix='__dbt_backup') -%}
+    {{ return(adapter.dispatch('make_backup_relation', 'dbt')(base_relation, backup_relation_type, suffix)) }}
+{%- endmacro %}
+{% macro postgres__make_backup_relation(base_relation, backup_relation_type, suffix) -%}
+    {%- set relation = postgres__make_relation_with_suffix(base_relation, suffix, dstring=false) -%}
+    {{ return(relation.incorporate(type=backup_relation_type)) }}
+{%- endmacro %}
+{% macro postgres__make_relation_with_suffix(base_relation, suffix, dstring) -%}
+    {%- if dstring -%}
+        {%- set suffix = suffix ~ modules.datetime.datetime.now().strftime('%H%M%S%f') -%}
+    {%- endif -%}
+    {%- if suffix | length > 63 -%}
+        {%- do exceptions.raise_compiler_error('Relation suffix is too long (' ~ (suffix | length) ~ ' characters). Maximum length is 63 characters.') -%}
+    {%- endif -%}
+    {{ return(base_relation.incorporate(path={'identifier': base_relation.identifier[:63 - (suffix | length)] ~ suffix})) }}
+{%- endmacro %}
+
+{% macro drop_relation(relation) -%}
+    {{ return(adapter.drop_relation(relation)) }}
+{%- endmacro %}
+{% macro drop_relation_if_exists(relation) -%}
+    {%- if relation is not none -%}
+        {{ adapter.drop_relation(relation) }}
+    {%- endif -%}
+{%- endmacro %}
+{% macro truncate_relation(relation) -%}
+    {{ return(adapter.truncate_relation(relation)) }}
+{%- endmacro %}
+
+{#- The same columns as `select_sql`, without reading a row. -#}
+{% macro get_empty_subquery_sql(select_sql, select_sql_header=none) -%}
+    {{ return(adapter.dispatch('get_empty_subquery_sql', 'dbt')(select_sql, select_sql_header)) }}
+{%- endmacro %}
+{% macro default__get_empty_subquery_sql(select_sql, select_sql_header=none) -%}
+    {%- if select_sql_header is not none -%}
+    {{ select_sql_header }}
+    {%- endif -%}
+    select * from (
+        {{ select_sql }}
+    ) as __dbt_sbq
+    where false
+    limit 0
+{%- endmacro %}

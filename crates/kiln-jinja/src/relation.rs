@@ -113,30 +113,27 @@ impl Object for RelationObject {
                 let mut relation = self.0.clone();
                 let path: Option<Value> = kwargs.get("path")?;
                 let path = path.as_ref();
-                let path_field = |name: &str| -> Result<Option<String>, Error> {
-                    match path.map(|p| p.get_attr(name)).transpose()? {
-                        Some(v) if !v.is_undefined() && !v.is_none() => Ok(Some(v.to_string())),
-                        _ => Ok(None),
-                    }
+                // `Some(None)`: the path names the part as none, which clears it (dbt's
+                // temporary relations have no schema); `None`: the path does not name it.
+                let path_field = |name: &str| -> Result<Option<Option<String>>, Error> {
+                    Ok(match path.map(|p| p.get_attr(name)).transpose()? {
+                        Some(v) if v.is_undefined() => None,
+                        Some(v) if v.is_none() => Some(None),
+                        Some(v) => Some(Some(v.to_string())),
+                        None => None,
+                    })
                 };
-                let fields = [
-                    (
-                        "database",
-                        path_field("database")?.or(kwargs.get("database")?),
-                    ),
-                    ("schema", path_field("schema")?.or(kwargs.get("schema")?)),
-                    (
-                        "identifier",
-                        path_field("identifier")?.or(kwargs.get("identifier")?),
-                    ),
-                ];
-                for (name, value) in fields {
-                    match (name, value) {
-                        ("database", Some(v)) => relation.database = Some(v),
-                        ("schema", Some(v)) => relation.schema = Some(v),
-                        ("identifier", Some(v)) => relation.identifier = v,
-                        _ => {}
-                    }
+                let part = |name: &str| -> Result<Option<Option<String>>, Error> {
+                    Ok(path_field(name)?.or(kwargs.get::<Option<String>>(name)?.map(Some)))
+                };
+                if let Some(database) = part("database")? {
+                    relation.database = database;
+                }
+                if let Some(schema) = part("schema")? {
+                    relation.schema = schema;
+                }
+                if let Some(identifier) = part("identifier")? {
+                    relation.identifier = identifier.unwrap_or_default();
                 }
                 if let Some(kind) = kwargs.get::<Option<String>>("type")? {
                     relation.kind = Some(kind);
