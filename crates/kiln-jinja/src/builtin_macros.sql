@@ -494,3 +494,32 @@ where parent.to_field is null
     where false
     limit 0
 {%- endmacro %}
+
+{#- Timestamps as dbt-postgres writes them (adapters/timestamps.sql). -#}
+{% macro current_timestamp_backcompat() -%}
+    {{ return(adapter.dispatch('current_timestamp_backcompat', 'dbt')()) }}
+{%- endmacro %}
+{% macro postgres__current_timestamp_backcompat() -%}
+    current_timestamp::{{ type_timestamp() }}
+{%- endmacro %}
+{% macro current_timestamp_in_utc_backcompat() -%}
+    {{ return(adapter.dispatch('current_timestamp_in_utc_backcompat', 'dbt')()) }}
+{%- endmacro %}
+{% macro postgres__current_timestamp_in_utc_backcompat() -%}
+    (current_timestamp at time zone 'utc')::{{ type_timestamp() }}
+{%- endmacro %}
+{% macro snapshot_get_time() -%}
+    {{ adapter.dispatch('snapshot_get_time', 'dbt')() }}
+{%- endmacro %}
+{% macro postgres__snapshot_get_time() -%}
+    {{ current_timestamp() }}::timestamp without time zone
+{%- endmacro %}
+{% macro py_current_timestring() -%}
+    {{ return(modules.datetime.datetime.now().strftime('%Y%m%d%H%M%S%f')) }}
+{%- endmacro %}
+{% macro get_true_sql() -%}
+    {{ adapter.dispatch('get_true_sql', 'dbt')() }}
+{%- endmacro %}
+{% macro default__get_true_sql() -%}
+    {{ return('TRUE') }}
+{%- endmacro %}
