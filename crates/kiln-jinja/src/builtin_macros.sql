@@ -523,3 +523,41 @@ where parent.to_field is null
 {% macro default__get_true_sql() -%}
     {{ return('TRUE') }}
 {%- endmacro %}
+
+{#- The DDL of dbt's materializations, for macros that build relations themselves. Model
+    contracts are not applied here (Kiln checks them in its own materializations). -#}
+{% macro get_create_table_as_sql(temporary, relation, sql) -%}
+    {{ adapter.dispatch('get_create_table_as_sql', 'dbt')(temporary, relation, sql) }}
+{%- endmacro %}
+{% macro default__get_create_table_as_sql(temporary, relation, sql) -%}
+    {{ return(create_table_as(temporary, relation, sql)) }}
+{%- endmacro %}
+{% macro create_table_as(temporary, relation, compiled_code, language='sql') -%}
+    {{ adapter.dispatch('create_table_as', 'dbt')(temporary, relation, compiled_code) }}
+{% endmacro %}
+{% macro postgres__create_table_as(temporary, relation, sql) -%}
+    {%- set unlogged = config.get('unlogged', default=false) -%}
+    {%- set sql_header = config.get('sql_header', none) -%}
+    {{ sql_header if sql_header is not none }}
+    create {% if temporary -%} temporary {%- elif unlogged -%} unlogged {%- endif %} table {{ relation }}
+    as (
+        {{ sql }}
+    );
+{%- endmacro %}
+{% macro get_create_view_as_sql(relation, sql) -%}
+    {{ adapter.dispatch('get_create_view_as_sql', 'dbt')(relation, sql) }}
+{%- endmacro %}
+{% macro default__get_create_view_as_sql(relation, sql) -%}
+    {{ return(create_view_as(relation, sql)) }}
+{%- endmacro %}
+{% macro create_view_as(relation, sql) -%}
+    {{ adapter.dispatch('create_view_as', 'dbt')(relation, sql) }}
+{%- endmacro %}
+{% macro default__create_view_as(relation, sql) -%}
+    {%- set sql_header = config.get('sql_header', none) -%}
+    {{ sql_header if sql_header is not none }}
+    create view {{ relation }}
+    as (
+        {{ sql }}
+    );
+{%- endmacro %}
