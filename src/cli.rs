@@ -24,8 +24,9 @@ pub enum Command {
     Ls(LsArgs),
     /// Load and validate the whole project; report counts and timing.
     Parse(CommonArgs),
-    /// Install the packages listed in packages.yml (local packages).
-    Deps(ProjectArgs),
+    /// Install the packages of packages.yml (hub, git, local, tarball) and theirs, pinned in
+    /// package-lock.yml.
+    Deps(DepsArgs),
     /// Remove build output (the target directory, except the managed warehouse, and installed packages).
     Clean(ProjectArgs),
     /// Build the selected models on the warehouse, in dependency order.
@@ -157,6 +158,25 @@ pub struct ProjectArgs {
     /// The directory of project.yml or dbt_project.yml.
     #[arg(long, global = true, default_value = ".")]
     pub project_dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct DepsArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    /// Resolve the packages again (newest versions allowed) even if package-lock.yml matches
+    /// packages.yml.
+    #[arg(long)]
+    pub upgrade: bool,
+    /// Only resolve the packages and write package-lock.yml; install nothing.
+    #[arg(long)]
+    pub lock: bool,
+    /// Accepted for dbt's command lines; `kiln deps` reads no profile.
+    #[arg(long, hide = true)]
+    pub profiles_dir: Option<PathBuf>,
+    /// Accepted for dbt's command lines; `kiln deps` reads no profile.
+    #[arg(long, short = 't', hide = true)]
+    pub target: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -1,30 +1,49 @@
-//! `kiln deps`: install the local packages of packages.yml under dbt_packages/.
+//! `kiln deps`: resolve the packages of packages.yml (and theirs), pin them in
+//! package-lock.yml and install them under dbt_packages/.
 
 use std::process::ExitCode;
 
 use anyhow::Result;
 use kiln_core::Diagnostics;
+use kiln_project::packages::{self, DepsOptions};
 
-use crate::cli::ProjectArgs;
+use crate::cli::DepsArgs;
 use crate::printer::Printer;
 use crate::session;
 
-pub fn run(args: &ProjectArgs, printer: &Printer) -> Result<ExitCode> {
-    let root = &args.project_dir;
+pub fn run(args: &DepsArgs, printer: &Printer) -> Result<ExitCode> {
+    let root = &args.project.project_dir;
     let file = session::project_file(root)?;
-    let installed =
-        kiln_project::packages::install(root, &file.packages_install_path).map_err(Diagnostics)?;
-    for package in &installed {
+    let options = DepsOptions {
+        upgrade: args.upgrade,
+        lock_only: args.lock,
+    };
+    let report = packages::install(root, &file.name, &file.packages_install_path, options)
+        .map_err(Diagnostics)?;
+    printer.diagnostics(&report.warnings);
+    if report.lock_written {
+        printer.info(&format!("Wrote {}", packages::LOCK_FILE_NAME));
+    }
+    for package in &report.packages {
         printer.info(&format!(
-            "Installed package {} from {}",
-            package.name,
-            package.source.display()
+            "Installed {} ({})",
+            package.name, package.description
         ));
     }
-    printer.success(&format!(
-        "{} package(s) installed in {}/",
-        installed.len(),
-        file.packages_install_path
-    ));
+    for (package, latest) in &report.updates {
+        printer.info(&format!("Update available for {package}: {latest}"));
+    }
+    if args.lock {
+        printer.success(&format!(
+            "{} written; nothing installed (--lock)",
+            packages::LOCK_FILE_NAME
+        ));
+    } else {
+        printer.success(&format!(
+            "{} package(s) installed in {}/",
+            report.packages.len(),
+            file.packages_install_path
+        ));
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -12,6 +12,7 @@ mod data_tests;
 mod freshness;
 mod incremental_edges;
 mod init_show;
+mod packages;
 mod pg;
 mod scripts;
 mod select;

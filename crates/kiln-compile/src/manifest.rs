@@ -331,7 +331,7 @@ fn manifest<'a>(project: &'a Project, parsed: &'a Parsed) -> ManifestOut<'a> {
     ManifestOut {
         metadata: Metadata {
             dbt_schema_version: "https://schemas.getdbt.com/dbt/manifest/v12.json",
-            dbt_version: "1.11.0",
+            dbt_version: kiln_core::DBT_VERSION,
             generator: format!("kiln {}", env!("CARGO_PKG_VERSION")),
             generated_at: now_rfc3339(),
             project_name: project.name(),

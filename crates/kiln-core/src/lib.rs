@@ -13,6 +13,10 @@
 //!
 //! Nothing here does I/O or renders Jinja.
 
+/// The dbt version Kiln stands for: in artifacts, `dbt_version` in templates, and for packages'
+/// `require-dbt-version`.
+pub const DBT_VERSION: &str = "1.11.0";
+
 pub mod config;
 pub mod diagnostic;
 pub mod names;

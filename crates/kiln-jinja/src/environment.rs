@@ -323,7 +323,7 @@ fn add_globals(
     env.add_global("target", crate::to_value(&options.target));
     env.add_global("flags", crate::to_value(&options.flags));
     env.add_global("project_name", Value::from(project.name().to_owned()));
-    env.add_global("dbt_version", Value::from("1.11.0"));
+    env.add_global("dbt_version", Value::from(kiln_core::DBT_VERSION));
     env.add_global("kiln_version", Value::from(env!("CARGO_PKG_VERSION")));
     env.add_global("invocation_id", Value::from(options.invocation_id.clone()));
     env.add_global(

@@ -7,7 +7,7 @@ use rayon::prelude::*;
 use walkdir::WalkDir;
 
 use crate::docs::{self, DocBlock};
-use crate::packages::{self, PackageSpec};
+use crate::packages::{self, PackageSpec, Source};
 use crate::project_file::{self, PROJECT_FILE_NAMES, ProjectFile};
 use crate::schema::{self, SchemaFile};
 use crate::snapshot_blocks::{self, SnapshotBlock};
@@ -175,12 +175,20 @@ fn load_installed_packages(
     // A `local:` package not installed yet is read where it is: installing it only copies
     // those files (dbt refuses to parse before `dbt deps`; Kiln needs no install step for
     // local packages, and a read-only checkout parses).
+    let mut missing_local = Vec::new();
     for spec in &specs {
-        let PackageSpec::Local { path, .. } = spec else {
+        let Source::Local { path } = &spec.source else {
             continue;
         };
         let dir = root.join(path);
         let Some(project_path) = project_file::find(&dir) else {
+            missing_local.push(
+                Diagnostic::error(format!(
+                    "local package {path}: no dbt_project.yml or project.yml there"
+                ))
+                .at(spec.location.clone())
+                .help("correct the path in the packages file (it is relative to the project)"),
+            );
             continue;
         };
         let display = relative_to(&project_path, root);
@@ -193,15 +201,28 @@ fn load_installed_packages(
         }
         packages.push(load_package(root, &dir, file, false, sink));
     }
-    let installed = packages.len() - 1;
-    let wanted = specs
-        .iter()
-        .filter(|s| matches!(s, PackageSpec::Local { .. }))
-        .count();
-    if installed < wanted {
+    // As dbt: every package the lock file names (or, without a matching lock file, as many
+    // packages as the packages file lists) must be installed.
+    let missing: Vec<String> = match packages::locked_names(root, &specs) {
+        Some(names) => names
+            .into_iter()
+            .filter(|name| !packages.iter().any(|p| &p.name == name))
+            .collect(),
+        None if packages.len() - 1 < specs.len() => specs
+            .iter()
+            .filter(|s| !matches!(s.source, Source::Local { .. }))
+            .map(PackageSpec::describe)
+            .collect(),
+        None => Vec::new(),
+    };
+    sink.extend(missing_local);
+    if !missing.is_empty() {
         sink.push(
             Diagnostic::error(format!(
-                "the packages file lists {wanted} local package(s) but {installed} are installed in {install_path}/"
+                "the packages file lists {} package(s) but {} are installed in {install_path}/; not installed: {}",
+                specs.len(),
+                packages.len() - 1,
+                missing.join(", ")
             ))
             .help("run `kiln deps`"),
         );

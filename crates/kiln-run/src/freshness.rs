@@ -268,7 +268,7 @@ pub fn sources_json(checked: &[Checked], invocation_id: &str, elapsed: f64) -> J
     json!({
         "metadata": {
             "dbt_schema_version": "https://schemas.getdbt.com/dbt/sources/v3.json",
-            "dbt_version": "1.11.0",
+            "dbt_version": kiln_core::DBT_VERSION,
             "generated_at": jiff::Timestamp::now().to_string(),
             "invocation_id": invocation_id,
             "env": {},

@@ -152,7 +152,7 @@ pub fn write(
     let out = RunResultsOut {
         metadata: Metadata {
             dbt_schema_version: "https://schemas.getdbt.com/dbt/run-results/v6.json",
-            dbt_version: "1.11.0",
+            dbt_version: kiln_core::DBT_VERSION,
             generator: format!("kiln {}", env!("CARGO_PKG_VERSION")),
             generated_at: jiff::Timestamp::now().to_string(),
             invocation_id: invocation_id.to_owned(),
