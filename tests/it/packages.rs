@@ -245,6 +245,8 @@ fn deps_resolves_hub_git_and_local_packages_transitively_and_pins_them() {
         serde_json::json!([{"package": "acme/util_pkg", "version": [">=1.0.0", "<2.0.0"]}]),
         None,
     );
+    // A package downloaded as a tarball from its URL (published here only to get the file).
+    hub.publish("acme/tar_pkg", "1.0.0", none.clone(), None);
     let (git_url, v1_sha, v2_sha) = git_package(&base);
     write(&base.join("local_pkg/dbt_project.yml"), "name: local_pkg\n");
     write(
@@ -255,8 +257,11 @@ fn deps_resolves_hub_git_and_local_packages_transitively_and_pins_them() {
     fixture.set_env("GIT_PACKAGE_URL", &git_url);
     // The git URL comes from the environment, as a token would: the lock file keeps the
     // env_var() call, not its value.
-    let packages_yml = "packages:\n  - package: acme/date_pkg\n    version: 0.5.0\n  - git: \"{{ env_var('GIT_PACKAGE_URL') }}\"\n    revision: v1.0.0\n    subdirectory: pkg\n  - local: ../local_pkg\n";
-    fixture.write("packages.yml", packages_yml);
+    let packages_yml = format!(
+        "packages:\n  - package: acme/date_pkg\n    version: 0.5.0\n  - git: \"{{{{ env_var('GIT_PACKAGE_URL') }}}}\"\n    revision: v1.0.0\n    subdirectory: pkg\n  - local: ../local_pkg\n  - tarball: {}tarballs/tar_pkg-1.0.0.tar.gz\n    name: tar_pkg\n",
+        hub.url
+    );
+    fixture.write("packages.yml", &packages_yml);
 
     let output = fixture.kiln(&["deps"]);
     assert_eq!(output.code, 0, "{}", output.transcript());
@@ -264,15 +269,17 @@ fn deps_resolves_hub_git_and_local_packages_transitively_and_pins_them() {
     assert_eq!(
         lock,
         format!(
-            "packages:\n  - name: date_pkg\n    package: acme/date_pkg\n    version: 0.5.0\n  - git: '{{{{ env_var(''GIT_PACKAGE_URL'') }}}}'\n    name: git_pkg\n    revision: {v1_sha}\n    subdirectory: pkg\n  - local: ../local_pkg\n    name: local_pkg\n  - name: util_pkg\n    package: acme/util_pkg\n    version: 1.1.0\nsha1_hash: {}\n",
-            lock.lines()
+            "packages:\n  - name: date_pkg\n    package: acme/date_pkg\n    version: 0.5.0\n  - git: '{{{{ env_var(''GIT_PACKAGE_URL'') }}}}'\n    name: git_pkg\n    revision: {v1_sha}\n    subdirectory: pkg\n  - local: ../local_pkg\n    name: local_pkg\n  - name: tar_pkg\n    tarball: {hub_url}tarballs/tar_pkg-1.0.0.tar.gz\n  - name: util_pkg\n    package: acme/util_pkg\n    version: 1.1.0\nsha1_hash: {hash}\n",
+            hub_url = hub.url,
+            hash = lock
+                .lines()
                 .last()
                 .unwrap()
                 .trim_start_matches("sha1_hash: ")
         ),
         "the highest version both ranges allow (not the prerelease, not the one for dbt 2)"
     );
-    for name in ["date_pkg", "git_pkg", "local_pkg", "util_pkg"] {
+    for name in ["date_pkg", "git_pkg", "local_pkg", "tar_pkg", "util_pkg"] {
         assert!(
             fixture
                 .dir
@@ -292,6 +299,7 @@ fn deps_resolves_hub_git_and_local_packages_transitively_and_pins_them() {
     assert!(sql.contains("'0.5.0' as date_version"), "{sql}");
     assert!(sql.contains("'v1' as git_version"), "{sql}");
     assert!(sql.contains("'local' as local_version"), "{sql}");
+    assert!(sql.contains("'1.0.0' as tar_version"), "{sql}");
 
     // A new version on the hub: the lock file still holds, until --upgrade.
     hub.publish("acme/util_pkg", "1.2.0", none.clone(), None);
@@ -352,7 +360,7 @@ fn deps_resolves_hub_git_and_local_packages_transitively_and_pins_them() {
     assert!(
         output
             .stderr
-            .contains("packages.yml:8 asks for acme/util_pkg <1.0.0"),
+            .contains("packages.yml:10 asks for acme/util_pkg <1.0.0"),
         "{}",
         output.stderr
     );
