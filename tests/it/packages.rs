@@ -378,4 +378,20 @@ fn deps_resolves_hub_git_and_local_packages_transitively_and_pins_them() {
         "{}",
         output.stderr
     );
+
+    // A short commit id (dbt refuses it; git can check it out): the full commit is locked.
+    fixture.write(
+        "packages.yml",
+        &format!(
+            "packages:\n  - git: {git_url}\n    revision: {}\n    subdirectory: pkg\n",
+            &v1_sha[..10]
+        ),
+    );
+    let output = fixture.kiln(&["deps"]);
+    assert_eq!(output.code, 0, "{}", output.transcript());
+    assert!(
+        fixture
+            .read("package-lock.yml")
+            .contains(&format!("revision: {v1_sha}"))
+    );
 }

@@ -41,24 +41,28 @@ impl Checkouts {
             Some(rev) => format!("cannot fetch {url} at revision {rev}: {error}"),
             None => format!("cannot fetch {url}: {error}"),
         };
+        let full_clone_at = |rev: &str| -> Result<(), String> {
+            let _ = std::fs::remove_dir_all(&dir);
+            run(
+                &self.dir,
+                &["clone", "--quiet", "--no-checkout", url, &target],
+            )?;
+            run(&dir, &["checkout", "--quiet", rev]).map(drop)
+        };
         match revision {
-            Some(rev) if is_commit(rev) => {
-                run(
-                    &self.dir,
-                    &["clone", "--quiet", "--no-checkout", url, &target],
-                )
-                .map_err(failed)?;
-                run(&dir, &["checkout", "--quiet", rev]).map_err(failed)?;
-            }
+            Some(rev) if is_commit(rev) => full_clone_at(rev).map_err(failed)?,
             Some(rev) => {
-                // A tag or a branch: a shallow clone of it, as dbt does.
-                run(
+                // A tag or a branch: a shallow clone of it, as dbt does. Anything else git
+                // can check out (a short commit id) needs the whole history; dbt refuses it.
+                let shallow = run(
                     &self.dir,
                     &[
                         "clone", "--quiet", "--depth", "1", "--branch", rev, url, &target,
                     ],
-                )
-                .map_err(failed)?;
+                );
+                if let Err(error) = shallow {
+                    full_clone_at(rev).map_err(|_| failed(error))?;
+                }
             }
             None => {
                 run(
