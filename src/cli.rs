@@ -171,12 +171,26 @@ pub struct DepsArgs {
     /// Only resolve the packages and write package-lock.yml; install nothing.
     #[arg(long)]
     pub lock: bool,
+    /// Add a package to packages.yml first (replacing an entry for the same package), then
+    /// install: `dbt-labs/dbt_utils@1.3.0`, `...@">=1.0.0,<2.0.0"`, a git URL@revision, a path.
+    #[arg(long, value_name = "NAME@VERSION")]
+    pub add_package: Option<String>,
+    /// Where `--add-package` takes the package from.
+    #[arg(long, value_enum, default_value = "hub", requires = "add_package")]
+    pub source: PackageSource,
     /// Accepted for dbt's command lines; `kiln deps` reads no profile.
     #[arg(long, hide = true)]
     pub profiles_dir: Option<PathBuf>,
     /// Accepted for dbt's command lines; `kiln deps` reads no profile.
     #[arg(long, short = 't', hide = true)]
     pub target: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PackageSource {
+    Hub,
+    Git,
+    Local,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -5,15 +5,24 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use kiln_core::Diagnostics;
-use kiln_project::packages::{self, DepsOptions};
+use kiln_project::packages::{self, AddSource, DepsOptions};
 
-use crate::cli::DepsArgs;
+use crate::cli::{DepsArgs, PackageSource};
 use crate::printer::Printer;
 use crate::session;
 
 pub fn run(args: &DepsArgs, printer: &Printer) -> Result<ExitCode> {
     let root = &args.project.project_dir;
     let file = session::project_file(root)?;
+    if let Some(package) = &args.add_package {
+        let source = match args.source {
+            PackageSource::Hub => AddSource::Hub,
+            PackageSource::Git => AddSource::Git,
+            PackageSource::Local => AddSource::Local,
+        };
+        let written = packages::add_package(root, package, source).map_err(Diagnostics::from)?;
+        printer.info(&format!("Added {package} to {}", written.display()));
+    }
     let options = DepsOptions {
         upgrade: args.upgrade,
         lock_only: args.lock,

@@ -394,4 +394,12 @@ fn deps_resolves_hub_git_and_local_packages_transitively_and_pins_them() {
             .read("package-lock.yml")
             .contains(&format!("revision: {v1_sha}"))
     );
+
+    // --add-package writes the entry into packages.yml (keeping what is there), then installs.
+    let output = fixture.kiln(&["deps", "--add-package", "acme/util_pkg@>=1.1.0,<1.2.0"]);
+    assert_eq!(output.code, 0, "{}", output.transcript());
+    assert!(fixture.read("packages.yml").ends_with(
+        "subdirectory: pkg\n  - package: acme/util_pkg\n    version: [\">=1.1.0\", \"<1.2.0\"]\n"
+    ));
+    assert!(fixture.read("package-lock.yml").contains("version: 1.1.0"));
 }

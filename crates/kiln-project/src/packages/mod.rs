@@ -911,3 +911,224 @@ fn link(source: &Path, destination: &Path) -> std::io::Result<()> {
         ))
     }
 }
+
+/// Where `kiln deps --add-package` takes a package from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddSource {
+    Hub,
+    Git,
+    Local,
+}
+
+/// `kiln deps --add-package name@version`: writes the entry into the project's packages file
+/// (creating `packages.yml` when there is none), replacing an entry for the same package, as
+/// dbt does. Unlike dbt, which writes the whole file again, the rest of the file (comments,
+/// order, quoting) is kept as written.
+pub fn add_package(root: &Path, package: &str, source: AddSource) -> Result<PathBuf, Diagnostic> {
+    let (name, version) = match package.split_once('@') {
+        Some((name, version)) => (name.trim(), Some(version.trim())),
+        None => (package.trim(), None),
+    };
+    if name.is_empty() {
+        return Err(Diagnostic::error(
+            "--add-package needs a package: --add-package dbt-labs/dbt_utils@1.3.0",
+        ));
+    }
+    let (key, version_key) = match source {
+        AddSource::Hub => ("package", "version"),
+        AddSource::Git => ("git", "revision"),
+        AddSource::Local => ("local", "version"),
+    };
+    let mut entry = vec![format!("{key}: {}", yaml_scalar(name))];
+    match (source, version) {
+        (AddSource::Hub, None) => {
+            return Err(Diagnostic::error(format!(
+                "--add-package {name} needs a version for the package hub: {name}@1.0.0"
+            )));
+        }
+        (AddSource::Local, Some(_)) => {
+            return Err(Diagnostic::error(
+                "a local package has no version: --add-package ../path --source local",
+            ));
+        }
+        (_, Some(version)) => {
+            let versions: Vec<&str> = version.split(',').map(str::trim).collect();
+            let value = match versions.as_slice() {
+                [one] => yaml_scalar(one),
+                many => format!(
+                    "[{}]",
+                    many.iter()
+                        .map(|v| format!("\"{v}\""))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            };
+            entry.push(format!("{version_key}: {value}"));
+        }
+        _ => {}
+    }
+    let existing = PACKAGE_FILE_NAMES.iter().find(|n| root.join(n).is_file());
+    let file_name = existing.copied().unwrap_or("packages.yml");
+    let display = PathBuf::from(file_name);
+    let text = match existing {
+        Some(_) => std::fs::read_to_string(root.join(file_name))
+            .map_err(|error| Diagnostic::error(format!("cannot read {file_name}: {error}")))?,
+        None => String::new(),
+    };
+    let node = yaml::parse(&display, &text)?;
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let items = node
+        .get("packages")
+        .and_then(Node::as_seq)
+        .unwrap_or_default();
+    // The lines of each entry: from its first line to the next entry (or the next top-level key).
+    let list_end = node
+        .as_map()
+        .unwrap_or_default()
+        .iter()
+        .map(|(k, _)| k.line)
+        .filter(|line| items.first().is_some_and(|first| *line > first.line))
+        .min()
+        .map_or(lines.len(), |line| line - 1);
+    let mut spans: Vec<(usize, usize)> = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let end = items.get(i + 1).map_or(list_end, |next| next.line - 1);
+        spans.push((item.line - 1, end));
+    }
+    let indent = items
+        .first()
+        .and_then(|first| lines.get(first.line - 1))
+        .map(|line| line.len() - line.trim_start().len())
+        .unwrap_or(2);
+    // Where the new entry goes: after the last entry, before what follows the list.
+    let mut insert_at = spans.last().map_or(lines.len(), |&(_, end)| end);
+    while insert_at > 0
+        && spans
+            .last()
+            .is_some_and(|&(start, _)| insert_at > start + 1)
+        && lines[insert_at - 1].trim().is_empty()
+    {
+        insert_at -= 1;
+    }
+    for (item, &(start, end)) in items.iter().zip(&spans).rev() {
+        let identifier = ["package", "git", "local", "tarball"]
+            .iter()
+            .find_map(|k| item.get(k).and_then(Node::as_str));
+        if identifier.is_some_and(|id| same_package(name, id)) {
+            lines.drain(start..end.min(lines.len()));
+            if insert_at >= end {
+                insert_at -= end - start;
+            }
+        }
+    }
+    let pad = " ".repeat(indent);
+    let mut new_lines = vec![format!("{pad}- {}", entry[0])];
+    new_lines.extend(entry[1..].iter().map(|line| format!("{pad}  {line}")));
+    if node.get("packages").is_none() {
+        if lines.last().is_some_and(|l| !l.trim().is_empty()) {
+            lines.push(String::new());
+        }
+        lines.push("packages:".to_owned());
+        insert_at = lines.len();
+    } else if items.is_empty() {
+        // `packages: []` or `packages:` with nothing under it.
+        let key_line = node.key_node("packages").map_or(0, |k| k.line);
+        if let Some(line) = lines.get_mut(key_line.saturating_sub(1)) {
+            *line = "packages:".to_owned();
+        }
+        insert_at = key_line;
+    }
+    for (i, line) in new_lines.into_iter().enumerate() {
+        lines.insert(insert_at + i, line);
+    }
+    let mut out = lines.join("\n");
+    out.push('\n');
+    std::fs::write(root.join(file_name), out)
+        .map_err(|error| Diagnostic::error(format!("cannot write {file_name}: {error}")))?;
+    Ok(display)
+}
+
+/// dbt's duplicate rule for `--add-package`: the name (or its short name, with `-` and `_`
+/// read alike) appears in the entry's identifier between `/`, `.` or the ends.
+fn same_package(name: &str, identifier: &str) -> bool {
+    let short = name.rsplit('/').next().unwrap_or(name);
+    let variants = [
+        name.to_owned(),
+        name.replace('_', "-"),
+        name.replace('-', "_"),
+        short.to_owned(),
+        short.replace('_', "-"),
+        short.replace('-', "_"),
+    ];
+    variants.iter().any(|variant| {
+        identifier.match_indices(variant.as_str()).any(|(at, _)| {
+            let before = identifier[..at].chars().last();
+            let after = identifier[at + variant.len()..].chars().next();
+            before.is_none_or(|c| c == '/' || c == '.')
+                && after.is_none_or(|c| c == '/' || c == '.')
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn add(text: Option<&str>, package: &str, source: AddSource) -> String {
+        let dir = std::env::temp_dir().join(format!(
+            "kiln-add-package-{}-{}",
+            std::process::id(),
+            package.replace(['/', '@', '.'], "_")
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+        if let Some(text) = text {
+            std::fs::write(dir.join("packages.yml"), text).unwrap_or_else(|e| panic!("{e}"));
+        }
+        add_package(&dir, package, source).unwrap_or_else(|e| panic!("{e:?}"));
+        let out =
+            std::fs::read_to_string(dir.join("packages.yml")).unwrap_or_else(|e| panic!("{e}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        out
+    }
+
+    #[test]
+    fn add_package_replaces_the_same_package_and_keeps_the_rest_of_the_file() {
+        let text = "# our packages\npackages:\n  - package: dbt-labs/dbt_utils # pinned for the audit\n    version: 1.1.1\n\n  - git: https://github.com/dbt-labs/dbt-codegen.git\n    revision: 0.12.1\n";
+        assert_eq!(
+            add(Some(text), "dbt-labs/dbt_utils@1.3.0", AddSource::Hub),
+            "# our packages\npackages:\n  - git: https://github.com/dbt-labs/dbt-codegen.git\n    revision: 0.12.1\n  - package: dbt-labs/dbt_utils\n    version: 1.3.0\n"
+        );
+        assert_eq!(
+            add(
+                Some(text),
+                "calogica/dbt_date@>=0.10.0,<0.11.0",
+                AddSource::Hub
+            ),
+            "# our packages\npackages:\n  - package: dbt-labs/dbt_utils # pinned for the audit\n    version: 1.1.1\n\n  - git: https://github.com/dbt-labs/dbt-codegen.git\n    revision: 0.12.1\n  - package: calogica/dbt_date\n    version: [\">=0.10.0\", \"<0.11.0\"]\n"
+        );
+        // The git repository dbt-utils and the hub package dbt_utils are the same package.
+        assert_eq!(
+            add(
+                Some(
+                    "packages:\n  - git: https://github.com/dbt-labs/dbt-utils.git\n    revision: 1.3.0\n"
+                ),
+                "dbt-labs/dbt_utils@1.3.0",
+                AddSource::Hub
+            ),
+            "packages:\n  - package: dbt-labs/dbt_utils\n    version: 1.3.0\n"
+        );
+        assert_eq!(
+            add(None, "../shared_macros", AddSource::Local),
+            "packages:\n  - local: ../shared_macros\n"
+        );
+        assert_eq!(
+            add(
+                Some("packages: []\n"),
+                "https://example.com/x.git@v1.0.0",
+                AddSource::Git
+            ),
+            "packages:\n  - git: https://example.com/x.git\n    revision: v1.0.0\n"
+        );
+    }
+}
