@@ -301,6 +301,19 @@ fn deps_resolves_hub_git_and_local_packages_transitively_and_pins_them() {
     assert!(sql.contains("'local' as local_version"), "{sql}");
     assert!(sql.contains("'1.0.0' as tar_version"), "{sql}");
 
+    // A download that fails: the packages already installed stay, and the project compiles.
+    let tarball = base.join("hub/tarballs/util_pkg-1.1.0.tar.gz");
+    std::fs::rename(&tarball, tarball.with_extension("away")).unwrap();
+    let output = fixture.kiln(&["deps"]);
+    assert_eq!(output.code, 2, "{}", output.transcript());
+    assert!(
+        output.stderr.contains("HTTP status 404"),
+        "{}",
+        output.stderr
+    );
+    assert!(compiled(&fixture).contains("'1.1.0' as util_version"));
+    std::fs::rename(tarball.with_extension("away"), &tarball).unwrap();
+
     // A new version on the hub: the lock file still holds, until --upgrade.
     hub.publish("acme/util_pkg", "1.2.0", none.clone(), None);
     let output = fixture.kiln(&["deps"]);

@@ -790,20 +790,26 @@ fn install_with(
         return Ok(());
     }
     let locked = read_lock(&lock_path, &lock_display).map_err(|d| vec![d])?;
+    // Packages are installed side by side with the current ones and swapped in only when all
+    // of them installed: a failed download leaves the project as it was (dbt empties the
+    // directory first).
     let target_dir = root.join(install_dir);
-    if target_dir.exists() {
-        std::fs::remove_dir_all(&target_dir).map_err(|error| {
-            vec![Diagnostic::error(format!(
-                "cannot empty {install_dir}/: {error}"
-            ))]
-        })?;
-    }
-    std::fs::create_dir_all(&target_dir).map_err(|error| {
+    let dir_name = target_dir.file_name().map_or_else(
+        || "dbt_packages".into(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let staging = target_dir.with_file_name(format!(".{dir_name}.kiln-new"));
+    let io_error = |what: &str, error: std::io::Error| {
         vec![Diagnostic::error(format!(
-            "cannot create {install_dir}/: {error}"
+            "cannot {what} {install_dir}/: {error}"
         ))]
-    })?;
+    };
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging).map_err(|e| io_error("prepare", e))?;
+    }
+    std::fs::create_dir_all(&staging).map_err(|e| io_error("create", e))?;
     let mut errors = Vec::new();
+    let mut installed = Vec::new();
     for package in locked {
         if !project_file::is_identifier(&package.name) {
             errors.push(
@@ -812,20 +818,25 @@ fn install_with(
             );
             continue;
         }
-        let destination = target_dir.join(&package.name);
+        let destination = staging.join(&package.name);
         match fetcher.install(&package.pinned, &destination, &package.location) {
-            Ok(()) => report.packages.push(Installed {
+            Ok(()) => installed.push(Installed {
                 name: package.name.clone(),
                 description: package.pinned.describe(),
             }),
             Err(error) => errors.push(error),
         }
     }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(errors)
+    if !errors.is_empty() {
+        let _ = std::fs::remove_dir_all(&staging);
+        return Err(errors);
     }
+    if target_dir.exists() {
+        std::fs::remove_dir_all(&target_dir).map_err(|e| io_error("empty", e))?;
+    }
+    std::fs::rename(&staging, &target_dir).map_err(|e| io_error("fill", e))?;
+    report.packages = installed;
+    Ok(())
 }
 
 /// Reads package-lock.yml: every entry pinned, with the name it installs as.
