@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod analytics_project;
+mod artifacts;
 mod broken_projects;
 mod compile;
 mod concurrency;

@@ -11,7 +11,7 @@ use std::io::Write;
 
 use rayon::prelude::*;
 use serde::Serialize;
-use serde_json::Value as Json;
+use serde_json::{Map, Value as Json, json};
 
 use crate::parse::{Parsed, now_rfc3339};
 
@@ -30,100 +30,34 @@ pub fn compiled_path(target_path: &str, node: &Node) -> PathBuf {
     }
 }
 
-/// A column as the manifest shows it.
-#[derive(Serialize)]
-struct ColumnOut<'a> {
-    name: &'a str,
-    description: &'a str,
-    meta: &'a BTreeMap<String, Json>,
-    data_type: &'a Option<String>,
-    constraints: [(); 0],
-    quote: Option<bool>,
-    tags: &'a [String],
-}
-
-#[derive(Serialize)]
-struct RefOut<'a> {
-    name: &'a str,
-    package: &'a Option<String>,
-    version: Option<()>,
-}
-
-#[derive(Serialize)]
-struct DependsOn<'a> {
-    macros: [(); 0],
-    nodes: &'a [String],
-}
-
-#[derive(Serialize)]
-struct Docs {
-    show: bool,
-    node_color: Option<()>,
-}
-
-/// A model, seed or source as the manifest shows it (dbt's field names).
-#[derive(Serialize)]
-struct NodeOut<'a> {
-    database: &'a Option<String>,
-    schema: &'a Option<String>,
-    name: &'a str,
-    resource_type: &'static str,
-    package_name: &'a str,
-    path: PathBuf,
-    original_file_path: &'a Path,
-    unique_id: &'a str,
-    fqn: &'a [String],
-    alias: &'a str,
-    config: &'a kiln_core::NodeConfig,
-    tags: &'a [String],
-    description: &'a str,
-    columns: BTreeMap<&'a str, ColumnOut<'a>>,
-    meta: &'a BTreeMap<String, Json>,
-    docs: Docs,
-    patch_path: Option<String>,
-    relation_name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    raw_code: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    language: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    refs: Option<Vec<RefOut<'a>>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    sources: Option<Vec<[&'a str; 2]>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    depends_on: Option<DependsOn<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    compiled_path: Option<PathBuf>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    compiled: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    compiled_code: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    extra_ctes_injected: Option<bool>,
-    #[serde(flatten, skip_serializing_if = "Option::is_none")]
-    source: Option<SourceOut<'a>>,
-    /// Seeds: dbt's checksum of the file, for `state:modified`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    checksum: Option<Json>,
-}
-
-#[derive(Serialize)]
-struct SourceOut<'a> {
-    source_name: &'a str,
-    source_description: &'a str,
-    loader: &'a str,
-    identifier: &'a str,
-    loaded_at_field: &'a Option<String>,
-    freshness: &'a Option<Json>,
+/// dbt's checksum of a node's file: the sha256 of its text; `none` for generic tests, which
+/// have no file of their own; for seeds, [`seed_checksum`].
+fn checksum(project: &Project, node: &Node) -> Json {
+    use sha2::{Digest, Sha256};
+    match node.resource_type {
+        ResourceType::Seed => {
+            seed_checksum(project, node).unwrap_or_else(|| json!({"name": "none", "checksum": ""}))
+        }
+        ResourceType::Test
+            if node
+                .test
+                .as_ref()
+                .is_some_and(|t| t.kind == kiln_core::TestKind::Generic) =>
+        {
+            json!({"name": "none", "checksum": ""})
+        }
+        _ => {
+            let digest = Sha256::digest(node.raw_code.as_bytes());
+            let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+            json!({"name": "sha256", "checksum": hex})
+        }
+    }
 }
 
 /// dbt's checksum of a seed: the sha256 of the file, or its path when the file is over 1 MiB
 /// (reading a large seed on every parse would cost more than the check is worth).
 fn seed_checksum(project: &Project, node: &Node) -> Option<Json> {
     use sha2::{Digest, Sha256};
-    if node.resource_type != ResourceType::Seed {
-        return None;
-    }
     let dir = project.packages.iter().find(|p| p.name == node.package)?;
     let path = dir.dir.join(&node.original_file_path);
     let size = std::fs::metadata(&path).ok()?.len();
@@ -135,97 +69,375 @@ fn seed_checksum(project: &Project, node: &Node) -> Option<Json> {
         let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
         ("sha256", hex)
     };
-    Some(serde_json::json!({"name": name, "checksum": checksum}))
+    Some(json!({"name": name, "checksum": checksum}))
 }
 
-fn node_out<'a>(node: &'a Node, project: &Project) -> NodeOut<'a> {
-    let target_path = project.file().target_path.as_str();
-    // Sources have no SQL: these fields are left out for them, as in dbt.
-    let has_sql = node.source.is_none();
-    NodeOut {
-        database: &node.relation.database,
-        schema: &node.relation.schema,
-        name: &node.name,
-        resource_type: node.resource_type.as_str(),
-        package_name: &node.package,
-        path: node.original_file_path.components().skip(1).collect(),
-        original_file_path: &node.original_file_path,
-        unique_id: &node.unique_id,
-        fqn: &node.fqn,
-        alias: &node.relation.identifier,
-        config: &node.config,
-        tags: &node.config.tags,
-        description: &node.description,
-        columns: node
-            .columns
-            .iter()
-            .map(|c| {
-                let column = ColumnOut {
-                    name: &c.name,
-                    description: &c.description,
-                    meta: &c.meta,
-                    data_type: &c.data_type,
-                    constraints: [],
-                    quote: c.quote,
-                    tags: &c.tags,
-                };
-                (c.name.as_str(), column)
-            })
-            .collect(),
-        meta: &node.meta,
-        docs: Docs {
-            show: true,
-            node_color: None,
-        },
-        patch_path: node
-            .patch_path
-            .as_ref()
-            .map(|p| format!("{}://{}", node.package, p.display())),
-        relation_name: (!node.is_ephemeral()).then(|| node.relation.to_string()),
-        raw_code: has_sql.then_some(node.raw_code.as_str()),
-        language: has_sql.then_some("sql"),
-        refs: has_sql.then(|| {
-            node.refs
-                .iter()
-                .map(|r| RefOut {
-                    name: &r.name,
-                    package: &r.package,
-                    version: None,
-                })
-                .collect()
-        }),
-        sources: has_sql.then(|| {
-            node.sources
-                .iter()
-                .map(|s| [s.source.as_str(), s.table.as_str()])
-                .collect()
-        }),
-        depends_on: has_sql.then_some(DependsOn {
-            macros: [],
-            nodes: &node.depends_on,
-        }),
-        compiled_path: node
-            .compiled_code
-            .as_ref()
-            .map(|_| compiled_path(target_path, node)),
-        compiled: node.compiled_code.as_ref().map(|_| true),
-        compiled_code: node.compiled_code.as_deref(),
-        extra_ctes_injected: node.compiled_code.as_ref().map(|_| true),
-        source: node.source.as_ref().map(|source| SourceOut {
-            source_name: &source.source_name,
-            source_description: &source.source_description,
-            loader: source.loader.as_deref().unwrap_or(""),
-            identifier: &node.relation.identifier,
-            loaded_at_field: &source.loaded_at_field,
-            freshness: &source.freshness,
-        }),
-        checksum: seed_checksum(project, node),
+/// A hook as dbt's manifest shows it.
+fn hook_json(hook: &kiln_core::config::Hook) -> Json {
+    let transaction = match hook {
+        kiln_core::config::Hook::Sql(_) => true,
+        kiln_core::config::Hook::Detailed { transaction, .. } => *transaction,
+    };
+    json!({"sql": hook.sql(), "transaction": transaction, "index": null})
+}
+
+/// A node's `config` as dbt's manifest shows it for its resource type: the keys dbt's config
+/// class has (with dbt's defaults where Kiln has no setting), hooks as objects, and whatever
+/// else the project configured.
+fn config_json(node: &Node) -> Json {
+    let config = &node.config;
+    let mut out = match serde_json::to_value(config) {
+        Ok(Json::Object(map)) => map,
+        _ => Map::new(),
+    };
+    for key in ["pre-hook", "post-hook"] {
+        let hooks = if key == "pre-hook" {
+            &config.pre_hook
+        } else {
+            &config.post_hook
+        };
+        out.insert(key.to_owned(), hooks.iter().map(hook_json).collect());
     }
+    if config.incremental_predicates.is_empty() {
+        out.remove("incremental_predicates");
+    }
+    if config.quote_columns.is_none() && node.resource_type != ResourceType::Seed {
+        out.remove("quote_columns");
+    }
+    let mut default = |key: &str, value: Json| {
+        out.entry(key.to_owned()).or_insert(value);
+    };
+    default("group", Json::Null);
+    default("static_analysis", Json::Null);
+    if node.resource_type == ResourceType::Test {
+        default("store_failures_as", Json::Null);
+        // A test's config has none of the keys about building a relation.
+        for key in [
+            "column_types",
+            "full_refresh",
+            "incremental_strategy",
+            "on_schema_change",
+            "post-hook",
+            "pre-hook",
+            "unique_key",
+            "quote_columns",
+        ] {
+            out.remove(key);
+        }
+        return Json::Object(out);
+    }
+    let mut default = |key: &str, value: Json| {
+        out.entry(key.to_owned()).or_insert(value);
+    };
+    default("batch_size", Json::Null);
+    default("lookback", json!(1));
+    default("begin", Json::Null);
+    default("persist_docs", json!({}));
+    default("quoting", json!({}));
+    default("on_configuration_change", json!("apply"));
+    default("grants", json!({}));
+    default("packages", json!([]));
+    default("docs", json!({"show": true, "node_color": null}));
+    default("contract", json!({"enforced": false, "alias_types": true}));
+    default("event_time", Json::Null);
+    default("concurrent_batches", Json::Null);
+    match node.resource_type {
+        ResourceType::Model => {
+            default("access", json!("protected"));
+            default("freshness", Json::Null);
+        }
+        ResourceType::Seed => default("delimiter", json!(",")),
+        _ => {}
+    }
+    if let Some(snapshot) = &config.snapshot {
+        let strategy = serde_json::to_value(&snapshot.strategy).unwrap_or(Json::Null);
+        out.insert("strategy".to_owned(), strategy["strategy"].clone());
+        out.insert("updated_at".to_owned(), strategy["updated_at"].clone());
+        let check_cols = match &snapshot.strategy {
+            kiln_core::snapshot::Strategy::Check { columns, .. } => {
+                serde_json::to_value(columns).unwrap_or(Json::Null)
+            }
+            kiln_core::snapshot::Strategy::Timestamp { .. } => Json::Null,
+        };
+        out.insert(
+            "check_cols".to_owned(),
+            if check_cols.is_null()
+                && matches!(
+                    snapshot.strategy,
+                    kiln_core::snapshot::Strategy::Check { .. }
+                )
+            {
+                json!("all")
+            } else {
+                check_cols
+            },
+        );
+        let unique_key = match snapshot.unique_key.as_slice() {
+            [one] => json!(one),
+            keys => json!(keys),
+        };
+        out.insert("unique_key".to_owned(), unique_key);
+        out.insert(
+            "snapshot_meta_column_names".to_owned(),
+            serde_json::to_value(&snapshot.columns).unwrap_or(Json::Null),
+        );
+        out.insert(
+            "dbt_valid_to_current".to_owned(),
+            json!(snapshot.valid_to_current),
+        );
+        out.insert("target_schema".to_owned(), json!(snapshot.target_schema));
+        out.insert(
+            "target_database".to_owned(),
+            json!(snapshot.target_database),
+        );
+    }
+    Json::Object(out)
+}
+
+fn columns_json(node: &Node) -> Json {
+    node.columns
+        .iter()
+        .map(|c| {
+            let column = json!({
+                "name": c.name,
+                "description": c.description,
+                "meta": c.meta,
+                "data_type": c.data_type,
+                "constraints": [],
+                "quote": c.quote,
+                "config": {"meta": c.meta, "tags": c.tags},
+                "tags": c.tags,
+                "granularity": null,
+                "doc_blocks": [],
+            });
+            (c.name.clone(), column)
+        })
+        .collect::<Map<String, Json>>()
+        .into()
+}
+
+/// The manifest's entry for a node, as dbt-core 1.11 writes it for its resource type (manifest
+/// v12): sources, seeds, SQL nodes (models, tests, snapshots, analyses) and unit tests each
+/// have their own set of keys.
+fn node_out(node: &Node, project: &Project, created_at: f64) -> Json {
+    if node.resource_type == ResourceType::UnitTest {
+        return unit_test_out(node, created_at);
+    }
+    let target_path = project.file().target_path.as_str();
+    let mut out = Map::new();
+    let mut put = |key: &str, value: Json| {
+        out.insert(key.to_owned(), value);
+    };
+    put("database", json!(node.relation.database));
+    put(
+        "schema",
+        json!(node.relation.schema.as_deref().unwrap_or_default()),
+    );
+    put("name", json!(node.name));
+    put("resource_type", json!(node.resource_type.as_str()));
+    put("package_name", json!(node.package));
+    let generic_test = node
+        .test
+        .as_ref()
+        .filter(|t| t.kind == kiln_core::TestKind::Generic);
+    let path: PathBuf = match generic_test {
+        Some(_) => format!("{}.sql", node.relation.identifier).into(),
+        None => node.original_file_path.components().skip(1).collect(),
+    };
+    put("path", json!(path));
+    put("original_file_path", json!(node.original_file_path));
+    put("unique_id", json!(node.unique_id));
+    put("fqn", json!(node.fqn));
+    let relation_name = (!node.is_ephemeral()).then(|| node.relation.to_string());
+    let patch_path = node
+        .patch_path
+        .as_ref()
+        .map(|p| format!("{}://{}", node.package, p.display()));
+    if let Some(source) = &node.source {
+        put("source_name", json!(source.source_name));
+        put("source_description", json!(source.source_description));
+        put("loader", json!(source.loader.as_deref().unwrap_or("")));
+        put("identifier", json!(node.relation.identifier));
+        put(
+            "quoting",
+            json!({"database": null, "schema": null, "identifier": null, "column": null}),
+        );
+        put("loaded_at_field", json!(source.loaded_at_field));
+        put("loaded_at_query", Json::Null);
+        put("freshness", json!(source.freshness));
+        put("external", Json::Null);
+        put("description", json!(node.description));
+        put("columns", columns_json(node));
+        put("meta", json!(node.meta));
+        put("source_meta", json!({}));
+        put("tags", json!(node.config.tags));
+        put(
+            "config",
+            json!({
+                "enabled": node.config.enabled,
+                "event_time": null,
+                "freshness": source.freshness,
+                "loaded_at_field": source.loaded_at_field,
+                "loaded_at_query": null,
+                "meta": node.config.meta,
+                "tags": node.config.tags,
+            }),
+        );
+        put("patch_path", Json::Null);
+        put("unrendered_config", json!({}));
+        put("relation_name", json!(relation_name));
+        put("created_at", json!(created_at));
+        put("unrendered_database", Json::Null);
+        put("unrendered_schema", Json::Null);
+        put("doc_blocks", json!([]));
+        return Json::Object(out);
+    }
+    let alias = if node.is_ephemeral() {
+        node.config.alias.as_deref().unwrap_or(&node.name)
+    } else {
+        &node.relation.identifier
+    };
+    put("alias", json!(alias));
+    put("checksum", checksum(project, node));
+    put("config", config_json(node));
+    put("tags", json!(node.config.tags));
+    put("description", json!(node.description));
+    put("columns", columns_json(node));
+    put("meta", json!(node.meta));
+    put("group", Json::Null);
+    put("docs", json!({"show": true, "node_color": null}));
+    put("patch_path", json!(patch_path));
+    put("build_path", Json::Null);
+    put("unrendered_config", json!({}));
+    put("created_at", json!(created_at));
+    put("relation_name", json!(relation_name));
+    put("raw_code", json!(node.raw_code));
+    put("doc_blocks", json!([]));
+    if node.resource_type == ResourceType::Seed {
+        let root = project.packages.iter().find(|p| p.name == node.package);
+        put(
+            "root_path",
+            json!(root.map(|p| p.dir.display().to_string())),
+        );
+        put("depends_on", json!({"macros": []}));
+        return Json::Object(out);
+    }
+    put("language", json!("sql"));
+    let refs: Vec<Json> = node
+        .refs
+        .iter()
+        .map(|r| json!({"name": r.name, "package": r.package, "version": null}))
+        .collect();
+    put("refs", json!(refs));
+    let sources: Vec<[&str; 2]> = node
+        .sources
+        .iter()
+        .map(|s| [s.source.as_str(), s.table.as_str()])
+        .collect();
+    put("sources", json!(sources));
+    put("metrics", json!([]));
+    put("functions", json!([]));
+    put(
+        "depends_on",
+        json!({"macros": [], "nodes": node.depends_on}),
+    );
+    put(
+        "compiled_path",
+        json!(
+            node.compiled_code
+                .as_ref()
+                .map(|_| compiled_path(target_path, node))
+        ),
+    );
+    if let Some(code) = &node.compiled_code {
+        put("compiled", json!(true));
+        put("compiled_code", json!(code));
+        put("extra_ctes_injected", json!(true));
+        put("extra_ctes", json!([]));
+    }
+    put(
+        "contract",
+        json!({"enforced": false, "alias_types": true, "checksum": null}),
+    );
+    if node.resource_type == ResourceType::Model {
+        put("access", json!("protected"));
+        put("constraints", json!([]));
+        put("version", Json::Null);
+        put("latest_version", Json::Null);
+        put("deprecation_date", Json::Null);
+        put("primary_key", json!([]));
+        put("time_spine", Json::Null);
+    }
+    if let Some(test) = generic_test {
+        put("column_name", json!(test.column_name));
+        put("file_key_name", json!(test.file_key_name));
+        put("attached_node", json!(test.attached_node));
+        put("test_metadata", json!(test.metadata));
+    }
+    Json::Object(out)
+}
+
+/// Fixture rows as dbt's manifest shows them: `{rows, format, fixture}`.
+fn fixture_json(rows: &kiln_core::unit_test::FixtureRows) -> Json {
+    match rows {
+        kiln_core::unit_test::FixtureRows::Rows(rows) => {
+            let rows: Vec<Map<String, Json>> = rows
+                .iter()
+                .map(|row| row.iter().cloned().collect())
+                .collect();
+            json!({"rows": rows, "format": "dict", "fixture": null})
+        }
+        kiln_core::unit_test::FixtureRows::Sql(sql) => {
+            json!({"rows": sql, "format": "sql", "fixture": null})
+        }
+    }
+}
+
+/// A unit test as dbt's manifest shows it.
+fn unit_test_out(node: &Node, created_at: f64) -> Json {
+    let spec = node.unit_test.as_deref();
+    let model = spec.map(|s| s.model.rsplit('.').next().unwrap_or(&s.model).to_owned());
+    let given: Vec<Json> = spec
+        .map(|s| s.given.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .map(|g| {
+            let mut given = fixture_json(&g.rows);
+            given["input"] = json!(g.input.to_string());
+            given
+        })
+        .collect();
+    let expect = spec.map(|s| fixture_json(&s.expect));
+    let overrides = spec.map(|s| {
+        json!({"macros": s.overrides.macros, "vars": s.overrides.vars, "env_vars": s.overrides.env_vars})
+    });
+    json!({
+        "model": model.unwrap_or_default(),
+        "given": given,
+        "expect": expect.unwrap_or_else(|| json!({"rows": null, "format": "dict", "fixture": null})),
+        "name": node.name,
+        "resource_type": "unit_test",
+        "package_name": node.package,
+        "path": node.original_file_path.components().skip(1).collect::<PathBuf>(),
+        "original_file_path": node.original_file_path,
+        "unique_id": node.unique_id,
+        "fqn": node.fqn,
+        "description": node.description,
+        "overrides": overrides,
+        "depends_on": {"macros": [], "nodes": node.depends_on},
+        "config": {"tags": node.config.tags, "meta": node.config.meta, "enabled": node.config.enabled},
+        "checksum": null,
+        "schema": node.relation.schema,
+        "created_at": created_at,
+        "versions": null,
+        "version": null,
+    })
 }
 
 /// A node as the manifest shows it, as JSON (for comparing with another run's manifest).
 pub(crate) fn node_json(node: &Node, project: &Project) -> Json {
-    serde_json::to_value(node_out(node, project)).unwrap_or(Json::Null)
+    // `created_at` is left at 0: the comparison is about what the node is, not when.
+    node_out(node, project, 0.0)
 }
 
 /// Every macro's `macro_sql`, by unique id.
@@ -248,34 +460,56 @@ struct MacroOut<'a> {
     name: &'a str,
     resource_type: &'static str,
     package_name: &'a str,
+    path: &'a Path,
     original_file_path: &'a Path,
     unique_id: String,
-    line: usize,
     /// Compared by `state:modified.macros`.
     macro_sql: String,
+    depends_on: MacroDependsOn,
+    description: &'static str,
+    meta: Empty,
+    docs: Json,
+    config: Json,
+    patch_path: Option<()>,
+    arguments: [(); 0],
+    created_at: f64,
+    supported_languages: Option<()>,
+}
+
+#[derive(Serialize)]
+struct MacroDependsOn {
+    macros: [(); 0],
 }
 
 #[derive(Serialize)]
 struct Metadata<'a> {
     dbt_schema_version: &'static str,
     dbt_version: &'static str,
-    generator: String,
     generated_at: String,
+    invocation_id: &'a str,
+    invocation_started_at: &'a str,
+    /// Kiln's own name and version: dbt's schema allows no key of its own here, so it goes
+    /// where dbt writes the `DBT_ENV_CUSTOM_ENV_` variables.
+    env: BTreeMap<&'static str, String>,
     project_name: &'a str,
+    project_id: String,
+    user_id: Option<()>,
+    send_anonymous_usage_stats: bool,
     adapter_type: &'a str,
-    env: Empty,
+    quoting: Json,
+    run_started_at: &'a str,
 }
 
 /// `{}`.
 #[derive(Serialize)]
 struct Empty {}
 
-/// dbt's manifest, v12 in shape.
+/// dbt's manifest v12.
 #[derive(Serialize)]
 struct ManifestOut<'a> {
     metadata: Metadata<'a>,
-    nodes: BTreeMap<&'a str, NodeOut<'a>>,
-    sources: BTreeMap<&'a str, NodeOut<'a>>,
+    nodes: BTreeMap<&'a str, Json>,
+    sources: BTreeMap<&'a str, Json>,
     macros: BTreeMap<String, MacroOut<'a>>,
     docs: Empty,
     exposures: Empty,
@@ -288,15 +522,24 @@ struct ManifestOut<'a> {
     group_map: Empty,
     saved_queries: Empty,
     semantic_models: Empty,
-    unit_tests: BTreeMap<&'a str, NodeOut<'a>>,
+    unit_tests: BTreeMap<&'a str, Json>,
+    functions: Empty,
+}
+
+/// Seconds since the epoch, as dbt's `created_at`.
+fn epoch_seconds() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 fn manifest<'a>(project: &'a Project, parsed: &'a Parsed) -> ManifestOut<'a> {
+    let created_at = epoch_seconds();
     let mut nodes = BTreeMap::new();
     let mut sources = BTreeMap::new();
     let mut unit_tests = BTreeMap::new();
     for (id, node) in &parsed.nodes {
-        let out = node_out(node, project);
+        let out = node_out(node, project, created_at);
         match node.resource_type {
             ResourceType::Source => sources.insert(id.as_str(), out),
             ResourceType::UnitTest => unit_tests.insert(id.as_str(), out),
@@ -313,10 +556,19 @@ fn manifest<'a>(project: &'a Project, parsed: &'a Parsed) -> ManifestOut<'a> {
                 name: &def.name,
                 resource_type: "macro",
                 package_name: &def.package,
+                path: &def.file,
                 original_file_path: &def.file,
                 unique_id: unique_id.clone(),
-                line: def.line,
                 macro_sql: parsed.env.macro_source(def).unwrap_or_default(),
+                depends_on: MacroDependsOn { macros: [] },
+                description: "",
+                meta: Empty {},
+                docs: json!({"show": true, "node_color": null}),
+                config: json!({"meta": {}, "docs": {"show": true, "node_color": null}}),
+                patch_path: None,
+                arguments: [],
+                created_at,
+                supported_languages: None,
             };
             (unique_id, out)
         })
@@ -332,11 +584,18 @@ fn manifest<'a>(project: &'a Project, parsed: &'a Parsed) -> ManifestOut<'a> {
         metadata: Metadata {
             dbt_schema_version: "https://schemas.getdbt.com/dbt/manifest/v12.json",
             dbt_version: kiln_core::DBT_VERSION,
-            generator: format!("kiln {}", env!("CARGO_PKG_VERSION")),
             generated_at: now_rfc3339(),
+            invocation_id: &parsed.invocation_id,
+            invocation_started_at: &parsed.run_started_at,
+            env: BTreeMap::from([("KILN_VERSION", env!("CARGO_PKG_VERSION").to_owned())]),
             project_name: project.name(),
+            // dbt's: the md5 of the project's name.
+            project_id: crate::test_nodes::md5_hex(project.name()),
+            user_id: None,
+            send_anonymous_usage_stats: false,
             adapter_type: &parsed.profile.target.kind,
-            env: Empty {},
+            quoting: json!({"database": true, "schema": true, "identifier": true, "column": null}),
+            run_started_at: &parsed.run_started_at,
         },
         nodes,
         sources,
@@ -353,6 +612,7 @@ fn manifest<'a>(project: &'a Project, parsed: &'a Parsed) -> ManifestOut<'a> {
         saved_queries: Empty {},
         semantic_models: Empty {},
         unit_tests,
+        functions: Empty {},
     }
 }
 

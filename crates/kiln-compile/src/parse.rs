@@ -48,6 +48,9 @@ pub struct Parsed {
     pub options: Options,
     pub warnings: Vec<Diagnostic>,
     pub timings: Timings,
+    /// dbt's `invocation_id` and `run_started_at` of this command, for the artifacts.
+    pub invocation_id: String,
+    pub run_started_at: String,
 }
 
 /// During the parse render, sources are known and refs are placeholders.
@@ -123,6 +126,10 @@ pub fn parse(
         invocation_id: invocation_id(),
         run_started_at: now_rfc3339(),
     };
+    let invocation = (
+        env_options.invocation_id.clone(),
+        env_options.run_started_at.clone(),
+    );
     let (env, warnings) = match JinjaEnv::new(project, env_options) {
         Ok(result) => result,
         Err(errors) => {
@@ -231,6 +238,8 @@ pub fn parse(
             graph: graph_time,
             ..Timings::default()
         },
+        invocation_id: invocation.0,
+        run_started_at: invocation.1,
     };
     // dbt's `graph` for the renders that follow; built only when a template may read it (it
     // serializes every node).
@@ -323,7 +332,10 @@ fn parse_node(
         }
     }
     if node.is_ephemeral() {
-        node.relation = Relation::ephemeral(&node.name);
+        // Inlined as a CTE; the database and schema stay for the manifest, as dbt shows them.
+        let resolved = std::mem::replace(&mut node.relation, Relation::ephemeral(&node.name));
+        node.relation.database = resolved.database;
+        node.relation.schema = resolved.schema;
     }
     Ok(node)
 }

@@ -15,7 +15,7 @@ use kiln_core::{
     TestInfo, TestKind, WrongType,
 };
 use kiln_project::project_file::FolderConfig;
-use kiln_project::schema::TestDecl;
+use kiln_project::schema::{ColumnProps, TestDecl};
 use kiln_project::{Package, Project};
 use md5::{Digest, Md5};
 use serde_json::Value as Json;
@@ -97,12 +97,29 @@ const TEST_CONFIG_KEYS: &[&str] = &[
 pub struct Target<'a> {
     /// `orders`, or `raw_shop_orders` for a source table (used in the test's name).
     pub name: String,
-    /// The Jinja that yields the relation: `ref('orders')` or `source('s', 't')`.
+    /// The Jinja that yields the relation: `ref("orders")` or `source("s", "t")`.
     pub expression: String,
+    /// The same call as dbt writes it in the test's `model` argument: `ref('orders')`.
+    pub dbt_call: String,
+    /// The YAML entry the test is declared under: `models.orders`, `sources.shop`.
+    pub file_key_name: String,
     pub column: Option<&'a str>,
     /// The column's `quote: true`.
     pub quote_column: bool,
     pub is_source: bool,
+}
+
+impl Target<'_> {
+    /// The `column_name` argument: the column, in double quotes when it is quoted.
+    fn column_arg(&self) -> Option<String> {
+        self.column.map(|column| {
+            if self.quote_column {
+                format!("\"{}\"", column.replace('"', "\"\""))
+            } else {
+                column.to_owned()
+            }
+        })
+    }
 }
 
 /// A declared test, read.
@@ -128,6 +145,14 @@ enum SpecError {
 fn read_spec(decl: &TestDecl) -> Result<Spec, SpecError> {
     let (full_name, body) = match &decl.definition {
         Json::String(name) => (name.clone(), serde_json::Map::new()),
+        // `{test_name: unique, name: ..., config: ...}`: the name beside the arguments.
+        Json::Object(map) if map.get("test_name").is_some_and(Json::is_string) => {
+            let mut body = map.clone();
+            let name = body
+                .remove("test_name")
+                .and_then(|n| n.as_str().map(str::to_owned));
+            (name.unwrap_or_default(), body)
+        }
         Json::Object(map) if map.len() == 1 => {
             let (name, body) = map
                 .iter()
@@ -220,18 +245,37 @@ fn jinja_literal(value: &Json) -> String {
     }
 }
 
-/// The words of a value for a test's name (`ref('customers')` -> `ref_customers_`).
-fn flatten(value: &Json, out: &mut Vec<String>) {
+/// Python's `str()` of a value read from YAML: strings as they are, the rest as Python prints
+/// them (`True`, `None`, `['a', 'b']`, `{'k': 1}`).
+fn python_str(value: &Json) -> String {
     match value {
-        Json::Array(items) => items.iter().for_each(|i| flatten(i, out)),
-        Json::Object(map) => map.values().for_each(|v| flatten(v, out)),
-        Json::String(s) => out.push(s.clone()),
-        Json::Null => out.push("None".to_owned()),
-        Json::Bool(b) => out.push(if *b { "True" } else { "False" }.to_owned()),
-        Json::Number(n) => out.push(n.to_string()),
+        Json::String(s) => s.clone(),
+        other => python_repr(other),
     }
 }
 
+/// Python's `repr()` of a value read from YAML.
+fn python_repr(value: &Json) -> String {
+    match value {
+        Json::Null => "None".to_owned(),
+        Json::Bool(b) => if *b { "True" } else { "False" }.to_owned(),
+        Json::Number(n) => n.to_string(),
+        Json::String(s) => kiln_jinja::python_str_repr(s),
+        Json::Array(items) => format!(
+            "[{}]",
+            items.iter().map(python_repr).collect::<Vec<_>>().join(", ")
+        ),
+        Json::Object(map) => format!(
+            "{{{}}}",
+            map.iter()
+                .map(|(k, v)| format!("{}: {}", kiln_jinja::python_str_repr(k), python_repr(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// dbt's `re.sub("[^0-9a-zA-Z_]+", "_", text)`.
 fn clean(text: &str) -> String {
     let mut out = String::new();
     let mut last_underscore = false;
@@ -247,48 +291,101 @@ fn clean(text: &str) -> String {
     out
 }
 
-fn md5_hex(text: &str) -> String {
+/// The hex md5 of `text` (dbt's `md5`).
+pub(crate) fn md5_hex(text: &str) -> String {
     Md5::digest(text.as_bytes())
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
 }
 
-/// dbt's generic test name, `<test>_<target>_<column>__<args>`, and the short name used for its
-/// relation and file (the same, or with an md5 when the name has 64 characters or more).
+/// The keyword arguments dbt passes to a generic test's macro, as it records them in
+/// `test_metadata.kwargs`: the declared arguments, `column_name` and `model`.
+fn dbt_kwargs(spec: &Spec, target: &Target<'_>) -> BTreeMap<String, Json> {
+    let mut kwargs = spec.args.clone();
+    if let Some(column) = target.column_arg() {
+        kwargs.insert("column_name".to_owned(), Json::String(column));
+    }
+    kwargs.insert(
+        "model".to_owned(),
+        Json::String(format!("{{{{ get_where_subquery({}) }}}}", target.dbt_call)),
+    );
+    kwargs
+}
+
+/// dbt's generic test names (`synthesize_generic_test_names`): the full name
+/// `<namespace>_<test>_<target>_<arguments sorted by name, joined by __>` for the unique id and
+/// fqn, and the short name for the relation and compiled file (the same, or the first 30
+/// characters and an md5 of the full name when it has 64 characters or more).
 fn test_name(spec: &Spec, target: &Target<'_>) -> (String, String) {
-    let prefix = if target.is_source {
+    let mut test_type = if target.is_source {
         format!("source_{}", spec.test_name)
     } else {
         spec.test_name.clone()
     };
-    let mut words = Vec::new();
-    for value in spec.args.values() {
-        flatten(value, &mut words);
+    if let Some(namespace) = &spec.namespace {
+        test_type = format!("{namespace}_{test_type}");
     }
-    let mut name = format!("{prefix}_{}", target.name);
-    if let Some(column) = target.column {
-        name.push('_');
-        name.push_str(column);
+    let mut parts = Vec::new();
+    for (name, value) in dbt_kwargs(spec, target) {
+        if name == "model" {
+            continue;
+        }
+        match value {
+            Json::Object(map) => parts.extend(map.values().map(python_str)),
+            Json::Array(items) => parts.extend(items.iter().map(python_str)),
+            other => parts.push(python_str(&other)),
+        }
     }
-    if !words.is_empty() {
-        name.push_str("__");
-        name.push_str(
-            &words
-                .iter()
-                .map(|w| clean(w))
-                .collect::<Vec<_>>()
-                .join("__"),
-        );
-    }
-    let name = clean(&name);
-    if name.len() >= 64 {
-        let short: String = prefix.chars().take(30).collect();
-        let short = format!("{short}_{}", md5_hex(&name));
-        (name, short)
+    let unique = parts
+        .iter()
+        .map(|p| clean(p))
+        .collect::<Vec<_>>()
+        .join("__");
+    let identifier = format!("{test_type}_{}", target.name);
+    let full = format!("{identifier}_{unique}");
+    if full.chars().count() >= 64 {
+        let truncated: String = identifier.chars().take(30).collect();
+        let short = format!("{truncated}_{}", md5_hex(&full));
+        (full, short)
     } else {
-        (name.clone(), name)
+        (full.clone(), full)
     }
+}
+
+/// dbt's `test_metadata`: the test's name, its namespace and its macro's keyword arguments.
+fn test_metadata(spec: &Spec, target: &Target<'_>) -> Json {
+    let kwargs: serde_json::Map<String, Json> = dbt_kwargs(spec, target).into_iter().collect();
+    serde_json::json!({
+        "name": spec.test_name,
+        "kwargs": kwargs,
+        "namespace": spec.namespace,
+    })
+}
+
+/// The 10 characters that end a generic test's unique id: dbt's md5 of its name and of its
+/// `test_metadata` as Python's repr writes it, every leaf value as a string.
+fn test_hash(name: &str, spec: &Spec, target: &Target<'_>) -> String {
+    fn hashable(value: &Json) -> String {
+        match value {
+            Json::Object(map) => {
+                let mut keys: Vec<&String> = map.keys().collect();
+                keys.sort();
+                let items: Vec<String> = keys
+                    .into_iter()
+                    .map(|k| format!("{}: {}", kiln_jinja::python_str_repr(k), hashable(&map[k])))
+                    .collect();
+                format!("{{{}}}", items.join(", "))
+            }
+            Json::Array(items) => format!(
+                "[{}]",
+                items.iter().map(hashable).collect::<Vec<_>>().join(", ")
+            ),
+            other => kiln_jinja::python_str_repr(&python_str(other)),
+        }
+    }
+    let digest = md5_hex(&format!("{name}{}", hashable(&test_metadata(spec, target))));
+    digest[digest.len() - 10..].to_owned()
 }
 
 /// The Jinja of a generic test node: a call of the test's macro.
@@ -306,12 +403,7 @@ fn generic_sql(spec: &Spec, target: &Target<'_>, where_: Option<&str>) -> String
         None => target.expression.clone(),
     };
     let mut args = vec![format!("model={model}")];
-    if let Some(column) = target.column {
-        let column = if target.quote_column {
-            format!("\"{}\"", column.replace('"', "\"\""))
-        } else {
-            column.to_owned()
-        };
+    if let Some(column) = target.column_arg() {
         args.push(format!("column_name={}", Json::String(column)));
     }
     for (key, value) in &spec.args {
@@ -385,6 +477,33 @@ fn test_node(
     }
 }
 
+/// The targets of a model's (or source table's) tests in dbt's order: its columns', then its own.
+/// `calls` is the relation as Kiln renders it and as dbt writes it in the test's `model`.
+fn push_targets<'a>(
+    targets: &mut Vec<(Target<'a>, &'a [TestDecl])>,
+    name: &str,
+    file_key_name: String,
+    calls: (String, String),
+    is_source: bool,
+    columns: &'a [ColumnProps],
+    own: &'a [TestDecl],
+) {
+    let (expression, dbt_call) = calls;
+    let target = |column: Option<&'a ColumnProps>| Target {
+        name: name.to_owned(),
+        expression: expression.clone(),
+        dbt_call: dbt_call.clone(),
+        file_key_name: file_key_name.clone(),
+        column: column.map(|c| c.name.as_str()),
+        quote_column: column.is_some_and(|c| c.quote == Some(true)),
+        is_source,
+    };
+    for column in columns {
+        targets.push((target(Some(column)), &column.data_test_decls));
+    }
+    targets.push((target(None), own));
+}
+
 /// Every test of a package: generic tests of its schema YAML and its singular tests.
 pub fn discover_tests(
     project: &Project,
@@ -411,62 +530,45 @@ pub fn discover_tests(
                     .collect()
             })
             .unwrap_or_default();
+        // As dbt parses them: a model's (or source table's) column tests, then its own.
         let mut targets: Vec<(Target<'_>, &[TestDecl])> = Vec::new();
-        for entry in file.models.iter().chain(&file.seeds).chain(&file.snapshots) {
-            let expression = format!("ref({})", Json::String(entry.name.clone()));
-            targets.push((
-                Target {
-                    name: entry.name.clone(),
-                    expression: expression.clone(),
-                    column: None,
-                    quote_column: false,
-                    is_source: false,
-                },
-                &entry.data_test_decls,
-            ));
-            for column in &entry.columns {
-                targets.push((
-                    Target {
-                        name: entry.name.clone(),
-                        expression: expression.clone(),
-                        column: Some(&column.name),
-                        quote_column: column.quote == Some(true),
-                        is_source: false,
-                    },
-                    &column.data_test_decls,
-                ));
-            }
+        let entries = [
+            ("models", &file.models),
+            ("seeds", &file.seeds),
+            ("snapshots", &file.snapshots),
+        ];
+        for (key, entry) in entries
+            .into_iter()
+            .flat_map(|(k, es)| es.iter().map(move |e| (k, e)))
+        {
+            let calls = (
+                format!("ref({})", Json::String(entry.name.clone())),
+                format!("ref('{}')", entry.name),
+            );
+            let (own, key) = (&entry.data_test_decls, format!("{key}.{}", entry.name));
+            push_targets(
+                &mut targets,
+                &entry.name,
+                key,
+                calls,
+                false,
+                &entry.columns,
+                own,
+            );
         }
         for source in &file.sources {
             for table in &source.tables {
-                let expression = format!(
-                    "source({}, {})",
-                    Json::String(source.name.clone()),
-                    Json::String(table.name.clone())
+                let calls = (
+                    format!(
+                        "source({}, {})",
+                        Json::String(source.name.clone()),
+                        Json::String(table.name.clone())
+                    ),
+                    format!("source('{}', '{}')", source.name, table.name),
                 );
                 let name = format!("{}_{}", source.name, table.name);
-                targets.push((
-                    Target {
-                        name: name.clone(),
-                        expression: expression.clone(),
-                        column: None,
-                        quote_column: false,
-                        is_source: true,
-                    },
-                    &table.data_test_decls,
-                ));
-                for column in &table.columns {
-                    targets.push((
-                        Target {
-                            name: name.clone(),
-                            expression: expression.clone(),
-                            column: Some(&column.name),
-                            quote_column: column.quote == Some(true),
-                            is_source: true,
-                        },
-                        &column.data_test_decls,
-                    ));
-                }
+                let (own, key) = (&table.data_test_decls, format!("sources.{}", source.name));
+                push_targets(&mut targets, &name, key, calls, true, &table.columns, own);
             }
         }
         for (target, decls) in targets {
@@ -498,11 +600,7 @@ pub fn discover_tests(
                     }
                 };
                 let sql = generic_sql(&spec, &target, config.where_.as_deref());
-                let hash: String =
-                    md5_hex(&format!("{}{}{name}", package.name, file.path.display()))
-                        .chars()
-                        .take(10)
-                        .collect();
+                let hash = test_hash(&name, &spec, &target);
                 let info = TestInfo {
                     kind: TestKind::Generic,
                     test_name: spec.test_name.clone(),
@@ -510,6 +608,8 @@ pub fn discover_tests(
                     attached_node: None,
                     attached_to_source: target.is_source,
                     static_calls: static_calls(&spec, &target),
+                    metadata: Some(test_metadata(&spec, &target)),
+                    file_key_name: Some(target.file_key_name.clone()),
                 };
                 let origin = Origin {
                     path: &path,
@@ -542,6 +642,8 @@ pub fn discover_tests(
             attached_node: None,
             attached_to_source: false,
             static_calls: None,
+            metadata: None,
+            file_key_name: None,
         };
         let origin = Origin {
             path: &file.path,
@@ -590,6 +692,8 @@ mod tests {
         Target {
             name: "orders".to_owned(),
             expression: "ref(\"orders\")".to_owned(),
+            dbt_call: "ref('orders')".to_owned(),
+            file_key_name: "models.orders".to_owned(),
             column,
             quote_column: false,
             is_source: false,
@@ -619,18 +723,50 @@ mod tests {
             name(&relationships, &target(Some("customer_id"))),
             "relationships_orders_customer_id__customer_id__ref_customers_"
         );
+        // The expected names and hashes below were computed by dbt-core 1.11's own
+        // `synthesize_generic_test_names` and `create_test_node` hash.
         let long = spec(
             serde_json::json!({"accepted_values": {"values": ["a_very_long_value", "another_very_long_value", "and_one_more"]}}),
         );
-        let (full, short) = test_name(&long, &target(Some("status")));
-        assert!(
-            full.ends_with("__a_very_long_value__another_very_long_value__and_one_more"),
-            "{full}"
+        assert_eq!(
+            test_name(&long, &target(Some("status"))),
+            (
+                "accepted_values_orders_status__a_very_long_value__another_very_long_value__and_one_more"
+                    .to_owned(),
+                "accepted_values_orders_dd8441a8c9b48d09b228f11626724d62".to_owned()
+            )
         );
-        assert!(
-            short.starts_with("accepted_values_") && short.len() == 16 + 32,
-            "{short}"
+        // Arguments in name order, `column_name` among them; the package prefixes the name.
+        let range = spec(
+            serde_json::json!({"dbt_utils.accepted_range": {"min_value": 0, "inclusive": true, "max_value": 11.5}}),
         );
+        assert_eq!(
+            name(&range, &target(Some("id"))),
+            "dbt_utils_accepted_range_orders_id__True__11_5__0"
+        );
+        assert_eq!(
+            test_hash(
+                "dbt_utils_accepted_range_orders_id__True__11_5__0",
+                &range,
+                &target(Some("id"))
+            ),
+            "217d1cb7c4"
+        );
+        let not_null = spec(serde_json::json!("not_null"));
+        assert_eq!(
+            test_hash("not_null_orders_id", &not_null, &target(Some("id"))),
+            "84ef11d8fe"
+        );
+        let source = Target {
+            name: "shop_orders".to_owned(),
+            expression: "source(\"shop\", \"orders\")".to_owned(),
+            dbt_call: "source('shop', 'orders')".to_owned(),
+            file_key_name: "sources.shop".to_owned(),
+            column: Some("Id"),
+            quote_column: true,
+            is_source: true,
+        };
+        assert_eq!(name(&not_null, &source), "source_not_null_shop_orders__Id_");
     }
 
     #[test]
@@ -644,6 +780,13 @@ mod tests {
             serde_json::json!({"accepted_values": {"arguments": {"values": ["a"]}, "config": {"severity": "warn"}}}),
         );
         assert_eq!(newer.args.keys().collect::<Vec<_>>(), ["values"]);
+        // dbt's other form: the test's name beside its arguments.
+        let named = spec(
+            serde_json::json!({"test_name": "accepted_values", "name": "status_ok", "values": ["a"]}),
+        );
+        assert_eq!(named.test_name, "accepted_values");
+        assert_eq!(named.custom_name.as_deref(), Some("status_ok"));
+        assert_eq!(named.args.keys().collect::<Vec<_>>(), ["values"]);
     }
 
     #[test]

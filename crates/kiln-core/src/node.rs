@@ -82,6 +82,10 @@ pub struct TestInfo {
     /// For Kiln's built-in generic tests, whose macros call no `ref` of their own: the calls in
     /// the test's arguments, so that the parse phase need not render it.
     pub static_calls: Option<(Vec<RefCall>, Vec<SourceCall>)>,
+    /// Generic tests: dbt's `test_metadata` (`name`, `kwargs`, `namespace`) and
+    /// `file_key_name` (`models.orders`, `sources.shop`), as the manifest shows them.
+    pub metadata: Option<Json>,
+    pub file_key_name: Option<String>,
 }
 
 /// One node of the project.

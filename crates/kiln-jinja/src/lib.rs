@@ -24,6 +24,7 @@ pub mod relation;
 pub use context::{NodeContext, NodeInfo, Phase, Recorded, Resolver};
 pub use environment::{EnvOptions, JinjaEnv};
 pub use introspection::{QueryFailed, QueryResult, Warehouse};
+pub use python_filters::python_str_repr;
 pub use relation::RelationObject;
 
 /// Any serializable value (config, vars, JSON) as a template value.

@@ -89,7 +89,7 @@ fn pprint(value: Value) -> String {
 }
 
 /// Python's `repr` of a string: single quotes unless the text holds one and no double quote.
-fn python_str_repr(text: &str) -> String {
+pub fn python_str_repr(text: &str) -> String {
     let quote = if text.contains('\'') && !text.contains('"') {
         '"'
     } else {
@@ -106,6 +106,9 @@ fn python_str_repr(text: &str) -> String {
             c if c == quote => {
                 out.push('\\');
                 out.push(c);
+            }
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
             }
             c => out.push(c),
         }

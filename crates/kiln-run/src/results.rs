@@ -1,5 +1,6 @@
 //! What happened to each node, and `target/run_results.json` (shaped after dbt's v6).
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
@@ -107,6 +108,8 @@ struct Timing<'a> {
 struct AdapterResponse<'a> {
     #[serde(rename = "_message")]
     message: &'a str,
+    /// The command tag's verb (`SELECT`, `INSERT`...), as dbt-postgres reports it.
+    code: &'a str,
     rows_affected: Option<u64>,
 }
 
@@ -129,9 +132,10 @@ struct ResultOut<'a> {
 struct Metadata {
     dbt_schema_version: &'static str,
     dbt_version: &'static str,
-    generator: String,
     generated_at: String,
     invocation_id: String,
+    /// Kiln's name and version, where dbt's schema allows a key of Kiln's own.
+    env: BTreeMap<&'static str, &'static str>,
 }
 
 #[derive(Serialize)]
@@ -153,9 +157,9 @@ pub fn write(
         metadata: Metadata {
             dbt_schema_version: "https://schemas.getdbt.com/dbt/run-results/v6.json",
             dbt_version: kiln_core::DBT_VERSION,
-            generator: format!("kiln {}", env!("CARGO_PKG_VERSION")),
             generated_at: jiff::Timestamp::now().to_string(),
             invocation_id: invocation_id.to_owned(),
+            env: BTreeMap::from([("KILN_VERSION", env!("CARGO_PKG_VERSION"))]),
         },
         results: results
             .results
@@ -172,6 +176,7 @@ pub fn write(
                 execution_time: r.execution_time,
                 adapter_response: AdapterResponse {
                     message: &r.message,
+                    code: r.message.split_whitespace().next().unwrap_or_default(),
                     rows_affected: r.rows_affected,
                 },
                 message: &r.message,

@@ -1,0 +1,123 @@
+//! Kiln's artifacts are dbt's: `manifest.json` and `run_results.json` validate against dbt's
+//! published schemas (manifest v12, run_results v6), and node unique ids equal dbt-core's.
+//!
+//! The schemas are checked with `dbt-artifacts-parser` (PyPI), whose pydantic models are
+//! generated from dbt's JSON schemas and refuse unknown keys, as tools that read dbt's artifacts
+//! do. `.ci/run` installs it; a missing package fails these tests.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::pg::Database;
+use crate::support::{Fixture, copy_dir, fixtures_dir};
+
+/// Validates the artifact at `path` (`manifest` or `run_results`); prints each error's place.
+const VALIDATE: &str = r#"
+import json, sys
+from pydantic import ValidationError
+from dbt_artifacts_parser.parser import parse_manifest_v12, parse_run_results_v6
+kind, path = sys.argv[1], sys.argv[2]
+parse = {"manifest": parse_manifest_v12, "run_results": parse_run_results_v6}[kind]
+try:
+    parse(json.load(open(path)))
+except ValidationError as error:
+    for e in error.errors()[:20]:
+        print(".".join(str(x) for x in e["loc"]), e["type"], str(e.get("input"))[:100])
+    print(error.error_count(), "errors")
+    sys.exit(1)
+"#;
+
+fn assert_valid(kind: &str, path: &Path) {
+    let output = Command::new("python3")
+        .args(["-c", VALIDATE, kind, path.to_str().unwrap()])
+        .output()
+        .expect("python3 runs (the artifact check needs it)");
+    assert!(
+        output.status.success(),
+        "{} does not validate against dbt's {kind} schema (dbt-artifacts-parser; `.ci/run` \
+         installs it):\n{}{}",
+        path.display(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn manifests_validate_against_dbt_manifest_v12() {
+    // Every node kind Kiln writes: models (ephemeral ones too), seeds, sources with freshness,
+    // generic and singular tests, snapshots, unit tests.
+    let mut fixtures: Vec<Fixture> = ["jaffle", "shop", "snapshots", "unit_tests", "freshness"]
+        .into_iter()
+        .map(Fixture::new)
+        .collect();
+    fixtures.push(Fixture::analytics_project());
+    for fixture in &fixtures {
+        let parse = fixture.kiln(&["parse"]);
+        assert_eq!(parse.code, 0, "{}", parse.transcript());
+        let manifest = fixture.dir.join("target/manifest.json");
+        assert_valid("manifest", &manifest);
+    }
+    let manifest: serde_json::Value =
+        serde_json::from_str(&fixtures[3].read("target/manifest.json")).unwrap();
+    assert!(
+        !manifest["unit_tests"].as_object().unwrap().is_empty(),
+        "the unit tests fixture has unit tests in its manifest"
+    );
+}
+
+#[test]
+fn run_results_and_the_manifest_after_a_build_validate() {
+    let db = Database::new("artifacts");
+    let fixture = db.configure(Fixture::new("jaffle"));
+    let build = fixture.kiln(&["build"]);
+    assert_eq!(build.code, 0, "{}", build.transcript());
+    assert_valid("run_results", &fixture.dir.join("target/run_results.json"));
+    assert_valid("manifest", &fixture.dir.join("target/manifest.json"));
+    let results: serde_json::Value =
+        serde_json::from_str(&fixture.read("target/run_results.json")).unwrap();
+    assert_eq!(
+        results["metadata"]["env"]["KILN_VERSION"],
+        env!("CARGO_PKG_VERSION")
+    );
+}
+
+#[test]
+fn dbt_utils_node_ids_are_dbt_cores() {
+    // Generic test names (package prefix, arguments in name order, long names hashed) and the
+    // hash that ends each test's unique id, as dbt-core 1.11 made them for dbt_utils' suite.
+    let fixture = Fixture::new("err_no_project_file");
+    let package = fixture.dir.join("dbt-utils");
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/dbt-utils"),
+        &package,
+    );
+    let dir = package.join("integration_tests");
+    let parse = fixture.kiln(&["parse", "--project-dir", dir.to_str().unwrap()]);
+    assert_eq!(parse.code, 0, "{}", parse.transcript());
+    let manifest_path = dir.join("target/manifest.json");
+    assert_valid("manifest", &manifest_path);
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&manifest_path).unwrap()).unwrap();
+    let kiln: Vec<&str> = manifest["nodes"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let recorded =
+        std::fs::read_to_string(fixtures_dir().join("dbt_reference/dbt_utils_node_ids.txt"))
+            .unwrap();
+    // dbt also keeps a test on `test_unpivot_original_api`, a model the project does not have;
+    // Kiln warns about it and leaves it out.
+    let dbt: Vec<&str> = recorded
+        .lines()
+        .filter(|id| !id.contains("test_unpivot_original_api_ref"))
+        .collect();
+    let missing: Vec<&&str> = dbt.iter().filter(|id| !kiln.contains(id)).collect();
+    let extra: Vec<&&str> = kiln.iter().filter(|id| !dbt.contains(id)).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "dbt's ids Kiln lacks: {missing:#?}\nKiln's ids dbt lacks: {extra:#?}"
+    );
+    assert_eq!(kiln.len(), 238);
+}
