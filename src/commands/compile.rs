@@ -43,15 +43,20 @@ pub fn run(args: &CompileArgs, printer: &Printer) -> Result<ExitCode> {
         printer.data(&session::render_inline(&parsed, sql, &options)?);
         return Ok(ExitCode::SUCCESS);
     }
-    kiln_compile::compile(&mut parsed, &selected, options)?;
+    // A node that fails to compile is reported, after the others are written (as dbt does).
+    let compiled = kiln_compile::compile(&mut parsed, &selected, options);
     kiln_compile::manifest::write_artifacts(&session.project, &parsed)?;
+    compiled?;
     let compiled: Vec<_> = selected
         .iter()
         .filter_map(|id| parsed.nodes.get(id))
         .filter(|n| {
             matches!(
                 n.resource_type,
-                ResourceType::Model | ResourceType::Test | ResourceType::Snapshot
+                ResourceType::Model
+                    | ResourceType::Test
+                    | ResourceType::Snapshot
+                    | ResourceType::Analysis
             ) && n.compiled_code.is_some()
         })
         .collect();
@@ -70,15 +75,24 @@ pub fn run(args: &CompileArgs, printer: &Printer) -> Result<ExitCode> {
     }
     let target = &session.project.file().target_path;
     let count = |kind: ResourceType| compiled.iter().filter(|n| n.resource_type == kind).count();
-    let (models, snapshots, tests) = (
+    let (models, snapshots, tests, analyses) = (
         count(ResourceType::Model),
         count(ResourceType::Snapshot),
         count(ResourceType::Test),
+        count(ResourceType::Analysis),
     );
     let plural = |n: usize| if n == 1 { "" } else { "s" };
     let mut also = Vec::new();
     if snapshots > 0 {
         also.push(format!("{snapshots} snapshot{}", plural(snapshots)));
+    }
+    if analyses > 0 {
+        let word = if analyses == 1 {
+            "analysis"
+        } else {
+            "analyses"
+        };
+        also.push(format!("{analyses} {word}"));
     }
     if tests > 0 {
         also.push(format!("{tests} test{}", plural(tests)));

@@ -31,8 +31,13 @@ pub fn run(args: &CommonArgs, printer: &Printer) -> Result<ExitCode> {
         .all()
         .filter(|m| m.package != kiln_jinja::macros::BUILTIN_PACKAGE)
         .count();
+    let analyses = match count(ResourceType::Analysis) {
+        0 => String::new(),
+        1 => ", 1 analysis".to_owned(),
+        n => format!(", {n} analyses"),
+    };
     printer.info(&format!(
-        "Found {} models, {} tests, {} seeds, {} sources, {} macros, {} packages",
+        "Found {} models, {} tests, {} seeds, {} sources{analyses}, {} macros, {} packages",
         count(ResourceType::Model),
         count(ResourceType::Test),
         count(ResourceType::Seed),

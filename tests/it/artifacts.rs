@@ -69,6 +69,10 @@ fn manifests_validate_against_dbt_manifest_v12() {
 fn run_results_and_the_manifest_after_a_build_validate() {
     let db = Database::new("artifacts");
     let fixture = db.configure(Fixture::new("jaffle"));
+    fixture.write(
+        "analyses/order_count.sql",
+        "select count(*) from {{ ref('stg_orders') }}\n",
+    );
     let build = fixture.kiln(&["build"]);
     assert_eq!(build.code, 0, "{}", build.transcript());
     assert_valid("run_results", &fixture.dir.join("target/run_results.json"));

@@ -324,3 +324,86 @@ fn builtin_macros_compile_as_dbt_core_compiles_them() {
     let dbt = fixture.read("expected/builtins.sql");
     assert_eq!(tokens(&kiln), tokens(&dbt), "kiln:\n{kiln}\ndbt:\n{dbt}");
 }
+
+#[test]
+fn a_model_that_fails_to_compile_fails_alone() {
+    // As in dbt: calling a macro that does not exist (or an attribute of an undefined name) is
+    // no parse error; the model fails when it is compiled, and the others are still written.
+    let fixture = Fixture::new("jaffle");
+    fixture.write(
+        "models/broken.sql",
+        "select {{ no_such_macro() }} as x, {{ nothing.here }} as y\nfrom {{ ref('stg_orders') }}\n",
+    );
+    let parse = fixture.kiln(&["parse"]);
+    assert_eq!(parse.code, 0, "{}", parse.transcript());
+    let manifest: Value = serde_json::from_str(&fixture.read("target/manifest.json")).unwrap();
+    assert_eq!(
+        manifest["nodes"]["model.jaffle.broken"]["depends_on"]["nodes"],
+        serde_json::json!(["model.jaffle.stg_orders"]),
+        "the ref after the unknown call is still seen"
+    );
+
+    let excluded = fixture.kiln(&["compile", "--exclude", "broken"]);
+    assert_eq!(excluded.code, 0, "{}", excluded.transcript());
+
+    let all = fixture.kiln(&["compile"]);
+    assert_eq!(all.code, 2, "{}", all.transcript());
+    assert!(
+        all.stderr
+            .contains("unknown function or macro `no_such_macro`")
+            && all.stderr.contains("models/broken.sql:1"),
+        "{}",
+        all.stderr
+    );
+    assert!(
+        fixture
+            .dir
+            .join("target/compiled/jaffle/models/staging/stg_orders.sql")
+            .is_file(),
+        "the other models are written"
+    );
+    assert!(
+        !fixture
+            .dir
+            .join("target/compiled/jaffle/models/broken.sql")
+            .exists()
+    );
+}
+
+#[test]
+fn analyses_compile_and_never_run() {
+    // dbt's analyses: SQL under `analysis-paths` (default `analyses/`), compiled with refs and
+    // configs like a model, written to target/compiled, in the manifest, never built.
+    let fixture = Fixture::new("jaffle");
+    fixture.write(
+        "analyses/orders_by_status.sql",
+        "{{ config(tags=['report']) }}\nselect status, count(*) from {{ ref('stg_orders') }} group by 1\n",
+    );
+    let parse = fixture.kiln(&["parse"]);
+    assert_eq!(parse.code, 0, "{}", parse.transcript());
+    assert!(parse.stderr.contains(", 1 analysis,"), "{}", parse.stderr);
+
+    let one = fixture.kiln(&["compile", "-s", "orders_by_status"]);
+    assert_eq!(one.code, 0, "{}", one.transcript());
+    assert!(
+        one.stdout
+            .contains(r#"from "jaffle"."analytics"."stg_orders" group by 1"#),
+        "the analysis' SQL is printed:\n{}",
+        one.transcript()
+    );
+    assert!(one.stderr.contains("1 analysis"), "{}", one.stderr);
+    let compiled = fixture.read("target/compiled/jaffle/analyses/orders_by_status.sql");
+    assert!(compiled.contains("\"stg_orders\""), "{compiled}");
+
+    let manifest: Value = serde_json::from_str(&fixture.read("target/manifest.json")).unwrap();
+    let node = &manifest["nodes"]["analysis.jaffle.orders_by_status"];
+    assert_eq!(node["resource_type"], "analysis");
+    assert_eq!(node["tags"], serde_json::json!(["report"]));
+    assert_eq!(
+        node["depends_on"]["nodes"],
+        serde_json::json!(["model.jaffle.stg_orders"])
+    );
+    // `kiln ls` of what a run builds leaves it out.
+    let ls = fixture.kiln(&["ls", "--resource-type", "model"]);
+    assert!(!ls.stdout.contains("orders_by_status"), "{}", ls.stdout);
+}

@@ -107,9 +107,13 @@ impl Fixture {
         result["status"].as_str().unwrap().to_owned()
     }
 
+    /// Writes a file of the project, creating its directory if needed.
     pub fn write(&self, path: &str, content: &str) {
-        std::fs::write(self.dir.join(path), content)
-            .unwrap_or_else(|e| panic!("writing {path}: {e}"));
+        let path_buf = self.dir.join(path);
+        if let Some(parent) = path_buf.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        std::fs::write(path_buf, content).unwrap_or_else(|e| panic!("writing {path}: {e}"));
     }
 
     pub fn read(&self, path: &str) -> String {

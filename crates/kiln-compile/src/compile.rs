@@ -283,7 +283,10 @@ pub fn compile(
             parsed.nodes.get(*id).is_some_and(|n| {
                 matches!(
                     n.resource_type,
-                    ResourceType::Model | ResourceType::Test | ResourceType::Snapshot
+                    ResourceType::Model
+                        | ResourceType::Test
+                        | ResourceType::Snapshot
+                        | ResourceType::Analysis
                 )
             })
         })
@@ -317,27 +320,40 @@ pub fn compile(
             Err(error) => sink.push(error),
         }
     }
-    if sink.has_errors() {
-        return Err(sink
-            .finish()
-            .err()
-            .unwrap_or_else(|| Diagnostics(Vec::new())));
-    }
-    let injected: Vec<(String, String)> = needed
+    // A node that failed is reported; the others keep their SQL, as dbt compiles them (a node
+    // whose ephemeral input failed has no complete SQL either).
+    let injected: Vec<(String, Option<String>)> = needed
         .iter()
         .filter(|id| !nodes_ephemeral(&parsed.nodes, id))
         .filter_map(|id| {
             let sql = parsed.nodes[id].compiled_code.as_deref()?;
-            Some((id.clone(), with_ephemeral_ctes(&parsed.nodes, id, sql)))
+            let complete = ephemeral_inputs_compiled(&parsed.nodes, id);
+            Some((
+                id.clone(),
+                complete.then(|| with_ephemeral_ctes(&parsed.nodes, id, sql)),
+            ))
         })
         .collect();
     for (id, sql) in injected {
         if let Some(node) = parsed.nodes.get_mut(&id) {
-            node.compiled_code = Some(sql);
+            node.compiled_code = sql;
         }
     }
     parsed.timings.compile = started.elapsed();
-    Ok(())
+    sink.finish().map(|_| ())
+}
+
+/// Whether every ephemeral model node `id` reads (directly or through others) compiled.
+fn ephemeral_inputs_compiled(nodes: &BTreeMap<String, Node>, id: &str) -> bool {
+    nodes[id]
+        .depends_on
+        .iter()
+        .all(|parent| match nodes.get(parent) {
+            Some(node) if node.is_ephemeral() => {
+                node.compiled_code.is_some() && ephemeral_inputs_compiled(nodes, parent)
+            }
+            _ => true,
+        })
 }
 
 /// `sql` with the ephemeral models node `id` uses put in front as CTEs. The ephemeral models

@@ -82,6 +82,7 @@ struct Props<'a> {
     models: HashMap<&'a str, (&'a NodeProps, &'a std::path::Path)>,
     seeds: HashMap<&'a str, (&'a NodeProps, &'a std::path::Path)>,
     snapshots: HashMap<&'a str, (&'a NodeProps, &'a std::path::Path)>,
+    analyses: HashMap<&'a str, (&'a NodeProps, &'a std::path::Path)>,
 }
 
 impl<'a> Props<'a> {
@@ -89,6 +90,7 @@ impl<'a> Props<'a> {
         match kind {
             ResourceType::Seed => &self.seeds,
             ResourceType::Snapshot => &self.snapshots,
+            ResourceType::Analysis => &self.analyses,
             _ => &self.models,
         }
     }
@@ -99,12 +101,14 @@ fn props<'a>(package: &'a Package, sink: &mut DiagnosticSink) -> Props<'a> {
         models: HashMap::new(),
         seeds: HashMap::new(),
         snapshots: HashMap::new(),
+        analyses: HashMap::new(),
     };
     for file in &package.schema_files {
         for (entries, map) in [
             (&file.models, &mut props.models),
             (&file.seeds, &mut props.seeds),
             (&file.snapshots, &mut props.snapshots),
+            (&file.analyses, &mut props.analyses),
         ] {
             for entry in entries {
                 if let Some((_, previous)) =
@@ -186,9 +190,19 @@ pub fn discover(
         let model_trees = trees(project, package, |f| &f.models);
         let seed_trees = trees(project, package, |f| &f.seeds);
         let snapshot_trees = trees(project, package, |f| &f.snapshots);
+        let analysis_trees = trees(project, package, |f| &f.analyses);
         let mut seen: BTreeMap<String, &std::path::Path> = BTreeMap::new();
         let sql_files = package.models.iter().map(|f| NodeFile {
             kind: ResourceType::Model,
+            name: &f.name,
+            folders: &f.folders,
+            path: &f.path,
+            display: &f.display,
+            line: 1,
+            text: Some(f.text.clone()),
+        });
+        let analysis_files = package.analyses.iter().map(|f| NodeFile {
+            kind: ResourceType::Analysis,
             name: &f.name,
             folders: &f.folders,
             path: &f.path,
@@ -215,6 +229,7 @@ pub fn discover(
             text: Some(b.text.clone()),
         });
         let files: Vec<NodeFile> = sql_files
+            .chain(analysis_files)
             .chain(seed_files)
             .chain(snapshot_blocks)
             .chain(yaml_snapshots(package, sink))
@@ -243,12 +258,17 @@ pub fn discover(
                 continue;
             }
             let mut fqn = vec![package.name.clone()];
+            if kind == ResourceType::Analysis {
+                // As dbt names them: `<package>.analysis.<folders>.<name>`.
+                fqn.push("analysis".to_owned());
+            }
             fqn.extend(folders.iter().cloned());
             fqn.push(name.clone());
             let entry = props.of(kind).get(name.as_str());
             let trees = match kind {
                 ResourceType::Seed => &seed_trees,
                 ResourceType::Snapshot => &snapshot_trees,
+                ResourceType::Analysis => &analysis_trees,
                 _ => &model_trees,
             };
             let yml_location = entry.map(|(p, file)| Location::new(*file, p.line));
@@ -296,12 +316,14 @@ pub fn discover(
             .models
             .iter()
             .chain(props.seeds.iter())
-            .chain(props.snapshots.iter());
-        for (name, (entry, file)) in described {
+            .chain(props.snapshots.iter())
+            .map(|entry| (entry, "model, seed or snapshot"))
+            .chain(props.analyses.iter().map(|entry| (entry, "analysis")));
+        for ((name, (entry, file)), what) in described {
             if !seen.contains_key(*name) {
                 sink.push(
                     Diagnostic::warning(format!(
-                        "schema YAML describes `{name}`, but there is no such model, seed or snapshot"
+                        "schema YAML describes `{name}`, but there is no such {what}"
                     ))
                     .at(Location::new(*file, entry.line))
                     .help("check the name, or remove the entry"),

@@ -47,7 +47,8 @@ fn checksum(project: &Project, node: &Node) -> Json {
             json!({"name": "none", "checksum": ""})
         }
         _ => {
-            let digest = Sha256::digest(node.raw_code.as_bytes());
+            // dbt hashes the file's text without leading and trailing whitespace.
+            let digest = Sha256::digest(node.raw_code.trim().as_bytes());
             let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
             json!({"name": "sha256", "checksum": hex})
         }
@@ -242,13 +243,23 @@ fn node_out(node: &Node, project: &Project, created_at: f64) -> Json {
         .filter(|t| t.kind == kiln_core::TestKind::Generic);
     let path: PathBuf = match generic_test {
         Some(_) => format!("{}.sql", node.relation.identifier).into(),
+        // dbt's analyses sit under `analysis/` in their path (and fqn).
+        None if node.resource_type == ResourceType::Analysis => std::iter::once("analysis".into())
+            .chain(
+                node.original_file_path
+                    .components()
+                    .skip(1)
+                    .map(|c| c.as_os_str().to_owned()),
+            )
+            .collect(),
         None => node.original_file_path.components().skip(1).collect(),
     };
     put("path", json!(path));
     put("original_file_path", json!(node.original_file_path));
     put("unique_id", json!(node.unique_id));
     put("fqn", json!(node.fqn));
-    let relation_name = (!node.is_ephemeral()).then(|| node.relation.to_string());
+    let relation_name = (!node.is_ephemeral() && node.resource_type != ResourceType::Analysis)
+        .then(|| node.relation.to_string());
     let patch_path = node
         .patch_path
         .as_ref()

@@ -296,7 +296,7 @@ fn parse_node(
         node.config = crate::node::resolve_config(&node, base_config, cli)?;
     } else if matches!(
         node.resource_type,
-        ResourceType::Model | ResourceType::Test | ResourceType::Snapshot
+        ResourceType::Model | ResourceType::Test | ResourceType::Snapshot | ResourceType::Analysis
     ) {
         let this = Relation::new(database, schema, &node.name);
         let config_json = serde_json::to_value(&base_config).unwrap_or(Json::Null);

@@ -882,6 +882,72 @@ pub fn unknown_method(
                 what_kind(value)
             )))
         }
+        // `undefined.method()` while a node is parsed: lenient, as dbt's parse render.
+        _ if value.is_undefined() && parsing(state) => Ok(Value::from_object(Unresolved)),
         _ => minijinja_contrib::pycompat::unknown_method_callback(state, value, method, args),
+    }
+}
+
+/// Whether the render is a node's parse render.
+fn parsing(state: &State<'_, '_>) -> bool {
+    NodeContext::current(state).is_some_and(|context| context.phase == crate::Phase::Parse)
+}
+
+/// What a call of an unknown function gives while a node is parsed: as dbt's parse render
+/// does, a value that prints as nothing, is false, loops as empty, and whose attributes and
+/// calls are itself. The call is an error (at the node, with its line) only when the node is
+/// compiled or run, so one model calling a macro that is missing does not stop the others.
+#[derive(Debug)]
+pub struct Unresolved;
+
+impl Object for Unresolved {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+
+    fn get_value(self: &Arc<Self>, _key: &Value) -> Option<Value> {
+        Some(Value::from_object(Unresolved))
+    }
+
+    fn call(self: &Arc<Self>, _state: &mut State<'_, '_>, _args: &[Value]) -> Result<Value, Error> {
+        Ok(Value::from_object(Unresolved))
+    }
+
+    fn call_method(
+        self: &Arc<Self>,
+        _state: &mut State<'_, '_>,
+        _name: &str,
+        _args: &[Value],
+    ) -> Result<Value, Error> {
+        Ok(Value::from_object(Unresolved))
+    }
+
+    fn is_true(self: &Arc<Self>) -> bool {
+        false
+    }
+
+    fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
+        minijinja::value::Enumerator::Empty
+    }
+
+    fn render(self: &Arc<Self>, _f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        Ok(())
+    }
+}
+
+/// A call of a function that is neither a macro nor one of dbt's: lenient while a node is
+/// parsed ([`Unresolved`]), an error otherwise.
+pub fn unknown_function(
+    state: &mut State<'_, '_>,
+    name: &str,
+    _args: &[Value],
+) -> Result<Value, Error> {
+    if parsing(state) {
+        Ok(Value::from_object(Unresolved))
+    } else {
+        Err(Error::new(
+            ErrorKind::UnknownFunction,
+            format!("{name} is unknown"),
+        ))
     }
 }

@@ -36,6 +36,10 @@ pub struct EnvOptions {
 /// A project's Jinja environment, shared by every render (it is `Sync`).
 pub struct JinjaEnv {
     env: Environment<'static>,
+    /// The same environment for the parse render, where dbt is lenient: an attribute of an
+    /// undefined value is undefined (and a call of an unknown function is
+    /// [`builtins::Unresolved`]); the error comes when the node is compiled, for that node only.
+    parse_env: Environment<'static>,
     registry: Arc<MacroRegistry>,
     logs: LogSink,
     /// dbt's `graph`, filled in after the parse ([`JinjaEnv::set_graph`]).
@@ -67,6 +71,7 @@ impl JinjaEnv {
         env.set_debug(true);
         env.set_recursion_limit(500);
         env.set_unknown_method_callback(builtins::unknown_method);
+        env.set_unknown_function_callback(builtins::unknown_function);
         crate::python_filters::register(&mut env);
         let mut sink = DiagnosticSink::default();
         let mut registry = MacroRegistry::new(
@@ -119,9 +124,12 @@ impl JinjaEnv {
             &options,
         );
         let warnings = sink.finish()?;
+        let mut parse_env = env.clone();
+        parse_env.set_undefined_behavior(UndefinedBehavior::Chainable);
         Ok((
             JinjaEnv {
                 env,
+                parse_env,
                 registry,
                 logs,
                 graph,
@@ -169,8 +177,11 @@ impl JinjaEnv {
         source: &str,
         context: Arc<NodeContext>,
     ) -> Result<String, Diagnostic> {
-        self.env
-            .render_named_str(name, source, Value::from_dyn_object(context))
+        let env = match context.phase {
+            crate::Phase::Parse => &self.parse_env,
+            _ => &self.env,
+        };
+        env.render_named_str(name, source, Value::from_dyn_object(context))
             .map_err(|error| self.diagnostic(&error))
     }
 

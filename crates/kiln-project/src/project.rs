@@ -48,6 +48,8 @@ pub struct Package {
     pub is_root: bool,
     pub file: ProjectFile,
     pub models: Vec<SqlFile>,
+    /// Analyses: SQL that is compiled, never run.
+    pub analyses: Vec<SqlFile>,
     /// Macro files, including generic tests in `<test-path>/generic/`.
     pub macros: Vec<SqlFile>,
     /// Singular data tests.
@@ -233,6 +235,7 @@ fn load_installed_packages(
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Resource {
     Model,
+    Analysis,
     Macro,
     Test,
     Seed,
@@ -250,6 +253,7 @@ fn load_package(
     let mut found: Vec<(Resource, PathBuf, PathBuf)> = Vec::new(); // (kind, resource dir, file)
     let kinds = [
         (Resource::Model, &file.model_paths),
+        (Resource::Analysis, &file.analysis_paths),
         (Resource::Macro, &file.macro_paths),
         (Resource::Test, &file.test_paths),
         (Resource::Seed, &file.seed_paths),
@@ -289,6 +293,7 @@ fn load_package(
         is_root,
         file,
         models: Vec::new(),
+        analyses: Vec::new(),
         macros: Vec::new(),
         tests: Vec::new(),
         seeds: Vec::new(),
@@ -299,6 +304,7 @@ fn load_package(
     for item in loaded {
         match item {
             Loaded::Model(f) => package.models.push(f),
+            Loaded::Analysis(f) => package.analyses.push(f),
             Loaded::Macro(f) => package.macros.push(f),
             Loaded::Test(f) => package.tests.push(f),
             Loaded::Seed(f) => package.seeds.push(f),
@@ -320,6 +326,7 @@ fn load_package(
 
 enum Loaded {
     Model(SqlFile),
+    Analysis(SqlFile),
     Macro(SqlFile),
     Test(SqlFile),
     Seed(SeedFile),
@@ -383,6 +390,7 @@ fn load_file(
                 };
                 match kind {
                     Resource::Model => Loaded::Model(file),
+                    Resource::Analysis => Loaded::Analysis(file),
                     Resource::Test if file.folders.first().is_some_and(|f| f == "generic") => {
                         Loaded::Macro(file)
                     }

@@ -176,6 +176,8 @@ pub struct ProjectFile {
     pub models: Vec<FolderConfig>,
     pub seeds: Vec<FolderConfig>,
     pub snapshots: Vec<FolderConfig>,
+    /// The `analyses:` tree.
+    pub analyses: Vec<FolderConfig>,
     pub tests: Vec<FolderConfig>,
     pub on_run_start: Vec<String>,
     pub on_run_end: Vec<String>,
@@ -257,6 +259,7 @@ pub fn load(
     let models = tree("models");
     let seeds = tree("seeds");
     let snapshots = tree("snapshots");
+    let analyses = tree("analyses");
     let mut tests = tree("tests");
     tests.extend(tree("data_tests"));
     if !errors.is_empty() {
@@ -272,7 +275,7 @@ pub fn load(
         macro_paths: strings(raw.macro_paths, "macros"),
         seed_paths: strings(raw.seed_paths, "seeds"),
         test_paths: strings(raw.test_paths, "tests"),
-        analysis_paths: raw.analysis_paths.unwrap_or_default(),
+        analysis_paths: strings(raw.analysis_paths, "analyses"),
         snapshot_paths: strings(raw.snapshot_paths, "snapshots"),
         docs_paths: raw.docs_paths,
         target_path: raw.target_path.unwrap_or_else(|| "target".to_owned()),
@@ -284,6 +287,7 @@ pub fn load(
         models,
         seeds,
         snapshots,
+        analyses,
         tests,
         on_run_start: raw
             .on_run_start

@@ -293,6 +293,7 @@ pub struct SchemaFile {
     pub models: Vec<NodeProps>,
     pub seeds: Vec<NodeProps>,
     pub snapshots: Vec<NodeProps>,
+    pub analyses: Vec<NodeProps>,
     pub macros: Vec<MacroProps>,
     pub unit_tests: Vec<UnitTestProps>,
 }
@@ -317,19 +318,37 @@ pub fn read(
         .help("start the file with `version: 2` and `models:` (each model an item under it)"));
     }
     let raw: RawSchemaFile = root.deserialize(path, KNOWN_KEYS, warnings)?;
+    // What dbt reads from schema YAML and Kiln does not yet: said, never dropped in silence.
+    for key in [
+        "exposures",
+        "metrics",
+        "semantic_models",
+        "saved_queries",
+        "groups",
+    ] {
+        if let Some(node) = root.get(key) {
+            warnings.push(
+                Diagnostic::warning(format!(
+                    "`{key}:` is not supported by Kiln yet: these entries are not in the manifest and cannot be selected"
+                ))
+                .at(kiln_core::Location::new(path, node.line)),
+            );
+        }
+    }
     let mut file = SchemaFile {
         path: path.to_path_buf(),
         sources: raw.sources,
         models: raw.models,
         seeds: raw.seeds,
         snapshots: raw.snapshots,
+        analyses: raw.analyses,
         macros: raw.macros,
         unit_tests: raw.unit_tests,
     };
-    let _ = raw.analyses;
     attach_node_lines(&mut file.models, root.get("models"));
     attach_node_lines(&mut file.seeds, root.get("seeds"));
     attach_node_lines(&mut file.snapshots, root.get("snapshots"));
+    attach_node_lines(&mut file.analyses, root.get("analyses"));
     let unit_nodes = root
         .get("unit_tests")
         .and_then(Node::as_seq)

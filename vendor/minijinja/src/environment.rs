@@ -21,6 +21,8 @@ type FormatterFunc = dyn Fn(&mut Output, &mut State, &Value) -> Result<(), Error
 type PathJoinFunc = dyn for<'s> Fn(&'s str, &'s str) -> Cow<'s, str> + Sync + Send;
 type UnknownMethodFunc =
     dyn Fn(&mut State, &Value, &str, &[Value]) -> Result<Value, Error> + Sync + Send;
+// Kiln patch: see `set_unknown_function_callback`.
+type UnknownFunctionFunc = dyn Fn(&mut State, &str, &[Value]) -> Result<Value, Error> + Sync + Send;
 
 fn default_auto_escape_callback() -> Arc<AutoEscapeFunc> {
     static DEFAULT_AUTO_ESCAPE: OnceLock<Arc<AutoEscapeFunc>> = OnceLock::new();
@@ -73,6 +75,8 @@ pub struct Environment<'source> {
     globals: Arc<BTreeMap<Cow<'source, str>, Value>>,
     path_join_callback: Option<Arc<PathJoinFunc>>,
     pub(crate) unknown_method_callback: Option<Arc<UnknownMethodFunc>>,
+    // Kiln patch: what a call of an unknown function returns (dbt's parse is lenient).
+    pub(crate) unknown_function_callback: Option<Arc<UnknownFunctionFunc>>,
     undefined_behavior: UndefinedBehavior,
     formatter: Arc<FormatterFunc>,
     formatter_is_default: bool,
@@ -115,6 +119,7 @@ impl<'source> Environment<'source> {
             globals: defaults::get_globals(),
             path_join_callback: None,
             unknown_method_callback: None,
+            unknown_function_callback: None,
             undefined_behavior: UndefinedBehavior::default(),
             formatter: default_formatter(),
             formatter_is_default: true,
@@ -138,6 +143,7 @@ impl<'source> Environment<'source> {
             globals: Default::default(),
             path_join_callback: None,
             unknown_method_callback: None,
+            unknown_function_callback: None,
             undefined_behavior: UndefinedBehavior::default(),
             formatter: default_formatter(),
             formatter_is_default: true,
@@ -336,6 +342,16 @@ impl<'source> Environment<'source> {
         F: Fn(&mut State, &Value, &str, &[Value]) -> Result<Value, Error> + Sync + Send + 'static,
     {
         self.unknown_method_callback = Some(Arc::new(f));
+    }
+
+    /// Kiln patch: sets a callback for calls of a function that is not defined
+    /// (`{{ no_such_macro() }}`). It returns the call's value or an error; without
+    /// one, such a call fails with [`ErrorKind::UnknownFunction`](crate::ErrorKind).
+    pub fn set_unknown_function_callback<F>(&mut self, f: F)
+    where
+        F: Fn(&mut State, &str, &[Value]) -> Result<Value, Error> + Sync + Send + 'static,
+    {
+        self.unknown_function_callback = Some(Arc::new(f));
     }
 
     /// Removes all stored templates.

@@ -830,6 +830,10 @@ impl<'env> Executor<'env> {
                         } else {
                             ctx_ok!(func.call(state, args))
                         }
+                    } else if let Some(callback) = state.env().unknown_function_callback.clone()
+                    {
+                        // Kiln patch: the environment decides what an unknown call gives.
+                        ctx_ok!(callback(state, name, args))
                     } else {
                         bail!(Error::new(
                             ErrorKind::UnknownFunction,
