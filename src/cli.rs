@@ -288,10 +288,14 @@ pub struct CompileArgs {
     /// Render ref() and source() as subqueries that read no rows, as `kiln run --empty` runs them.
     #[arg(long)]
     pub empty: bool,
-    /// Render with the warehouse connected, as dbt's compile does: `execute` is true and
-    /// run_query, statement and adapter introspection ask the database.
-    #[arg(long)]
+    /// Connect to the warehouse before rendering (by default Kiln connects only when a
+    /// template first asks the warehouse something: run_query, statement, introspection).
+    #[arg(long, conflicts_with = "no_connect")]
     pub connect: bool,
+    /// Render without the warehouse: `execute` is false, as in dbt's parse, so nothing
+    /// connects and introspective macros render their offline branch.
+    #[arg(long)]
+    pub no_connect: bool,
     /// Compile a query instead of the project's models and print its SQL (it may use ref,
     /// source, macros and vars): `kiln compile --inline "select * from {{ ref('orders') }}"`.
     #[arg(long)]

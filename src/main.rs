@@ -4,6 +4,7 @@
 
 mod cli;
 mod commands;
+mod lazy_warehouse;
 mod printer;
 mod session;
 mod target;

@@ -80,17 +80,28 @@ pub fn configure_threads(threads: Option<usize>) {
 pub fn load(args: &CommonArgs, which: &str, cli: CliFlags, printer: &Printer) -> Result<Session> {
     configure_threads(args.threads);
     let cli_vars = parse_vars(args.vars.as_deref()).map_err(Diagnostics::from)?;
-    let mut project = kiln_project::project::load(&args.project.project_dir)?;
-    if let Some(target_path) = &args.target_path {
-        project.packages[0].file.target_path = target_path.clone();
-    }
-    printer.diagnostics(&project.warnings);
-    let profile_name = project
-        .file()
-        .profile
-        .clone()
-        .unwrap_or_else(|| project.name().to_owned());
-    let dirs = profiles::search_dirs(args.profiles_dir.as_deref(), &project.root);
+    // As dbt: the project file is read once for its profile's name, then with the profile's
+    // target (and --vars) for the Jinja in its configs.
+    let dir = &args.project.project_dir;
+    let first_reading = kiln_project::env::YamlContext {
+        cli_vars: cli_vars.clone(),
+        target: None,
+        lenient: true,
+    };
+    let (profile_name, root) = match project_file_with(dir, &first_reading) {
+        Ok(file) => (
+            file.profile.clone().unwrap_or_else(|| file.name.clone()),
+            dir.canonicalize().unwrap_or_else(|_| dir.clone()),
+        ),
+        // The full load below reports what is wrong with the project file.
+        Err(_) => {
+            kiln_project::project::load_with(dir, &first_reading)?;
+            return Err(
+                Diagnostics::from(Diagnostic::error("the project file cannot be read")).into(),
+            );
+        }
+    };
+    let dirs = profiles::search_dirs(args.profiles_dir.as_deref(), &root);
     let nothing_asked = args.profiles_dir.is_none() && args.target.is_none();
     let profile = if nothing_asked && profiles::find_file(&dirs).is_none() {
         printer.diagnostic(
@@ -101,9 +112,19 @@ pub fn load(args: &CommonArgs, which: &str, cli: CliFlags, printer: &Printer) ->
         );
         profiles::managed_default(&profile_name)
     } else {
-        profiles::load(&dirs, &project.root, &profile_name, args.target.as_deref())
+        profiles::load(&dirs, &root, &profile_name, args.target.as_deref())
             .map_err(Diagnostics::from)?
     };
+    let context = kiln_project::env::YamlContext {
+        cli_vars: cli_vars.clone(),
+        target: Some(profile.target_json()),
+        lenient: false,
+    };
+    let mut project = kiln_project::project::load_with(dir, &context)?;
+    if let Some(target_path) = &args.target_path {
+        project.packages[0].file.target_path = target_path.clone();
+    }
+    printer.diagnostics(&project.warnings);
     Ok(Session {
         project,
         profile,
@@ -174,6 +195,20 @@ pub fn render_inline(
 
 /// Only the project file of `dir`, for commands that need no models (deps, clean).
 pub fn project_file(dir: &Path) -> Result<kiln_project::project_file::ProjectFile> {
+    project_file_with(
+        dir,
+        &kiln_project::env::YamlContext {
+            lenient: true,
+            ..Default::default()
+        },
+    )
+}
+
+/// The project file of `dir`, its Jinja rendered with `context`.
+fn project_file_with(
+    dir: &Path,
+    context: &kiln_project::env::YamlContext,
+) -> Result<kiln_project::project_file::ProjectFile> {
     let Some(path) = kiln_project::project_file::find(dir) else {
         return Err(Diagnostics::from(
             Diagnostic::error(format!("no project file in {}", dir.display()))
@@ -182,7 +217,10 @@ pub fn project_file(dir: &Path) -> Result<kiln_project::project_file::ProjectFil
         .into());
     };
     let display = kiln_core::diagnostic::relative_to(&path, dir);
-    Ok(kiln_project::project_file::load(&path, &display, &mut Vec::new()).map_err(Diagnostics)?)
+    Ok(
+        kiln_project::project_file::load(&path, &display, context, &mut Vec::new())
+            .map_err(Diagnostics)?,
+    )
 }
 
 /// The nodes that `--select` / `--exclude` pick, reading `--state` for the selectors that

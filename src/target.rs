@@ -22,6 +22,11 @@ pub fn local_dir(project: &Project, profile: &Profile) -> PathBuf {
 
 /// Connects the profile's target; starts the managed instance when the target asks for one.
 pub fn adapter(project: &Project, profile: &Profile, printer: &Printer) -> Result<PostgresAdapter> {
+    adapter_at(&local_dir(project, profile), profile, printer)
+}
+
+/// [`adapter`], with the managed instance's directory already known.
+pub fn adapter_at(dir: &Path, profile: &Profile, printer: &Printer) -> Result<PostgresAdapter> {
     let fail = |message: String| -> anyhow::Error {
         Diagnostics::from(Diagnostic::error(message).help(format!(
             "check the `{}` target of profile `{}` in {}",
@@ -32,12 +37,11 @@ pub fn adapter(project: &Project, profile: &Profile, printer: &Printer) -> Resul
         .into()
     };
     if profile.target.managed && profile.target.host.is_none() {
-        let dir = local_dir(project, profile);
         // The local instance's errors carry their own help (how to install PostgreSQL...).
         let local = |e: kiln_adapter::local::LocalError| -> anyhow::Error {
             Diagnostics::from(Diagnostic::error(e.to_string())).into()
         };
-        let instance = LocalInstance::new(&dir).map_err(local)?;
+        let instance = LocalInstance::new(dir).map_err(local)?;
         if !matches!(
             instance.status(),
             kiln_adapter::local::Status::Running { .. }

@@ -24,8 +24,11 @@ pub fn run(args: &CompileArgs, printer: &Printer) -> Result<ExitCode> {
         empty: args.empty,
         incremental: args.incremental,
         warehouse: None,
+        offline_fallback: !args.connect,
         ..kiln_compile::RenderOptions::default()
     };
+    // As dbt's compile: `execute` is true. The warehouse is connected up front with
+    // --connect, never with --no-connect, and otherwise when a template first needs it.
     if args.connect {
         let adapter = crate::target::adapter(&session.project, &session.profile, printer)?;
         let connection = kiln_adapter::Adapter::connect(&adapter).map_err(|e| {
@@ -37,6 +40,14 @@ pub fn run(args: &CompileArgs, printer: &Printer) -> Result<ExitCode> {
         options.warehouse = Some(std::sync::Arc::new(
             kiln_run::connection::SharedConnection::new(connection),
         ));
+    } else if !args.no_connect {
+        options.warehouse = Some(std::sync::Arc::new(
+            crate::lazy_warehouse::LazyWarehouse::new(
+                crate::target::local_dir(&session.project, &session.profile),
+                session.profile.clone(),
+                printer.clone(),
+            ),
+        ));
     }
     session::show_logs(&parsed.env, printer);
     if let Some(sql) = &args.inline {
@@ -44,7 +55,9 @@ pub fn run(args: &CompileArgs, printer: &Printer) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     // A node that fails to compile is reported, after the others are written (as dbt does).
+    let warned = parsed.warnings.len();
     let compiled = kiln_compile::compile(&mut parsed, &selected, options);
+    printer.diagnostics(&parsed.warnings[warned..]);
     kiln_compile::manifest::write_artifacts(&session.project, &parsed)?;
     compiled?;
     let compiled: Vec<_> = selected

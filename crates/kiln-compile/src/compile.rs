@@ -72,6 +72,99 @@ pub struct RenderOptions {
     /// For a unit test: its `overrides:`, and what `this` stands for when it is given.
     pub overrides: Option<Arc<kiln_core::unit_test::Overrides>>,
     pub this: Option<Relation>,
+    /// `kiln compile`: a node whose render failed because the warehouse could not answer (a
+    /// relation not built yet, no server) is rendered again without it (`execute` false),
+    /// with a warning, instead of failing.
+    pub offline_fallback: bool,
+}
+
+/// A warehouse that remembers whether one of its answers was a failure.
+struct Watched {
+    inner: Arc<dyn Warehouse>,
+    failed: std::sync::atomic::AtomicBool,
+}
+
+impl Watched {
+    fn note<T>(
+        &self,
+        result: Result<T, kiln_jinja::QueryFailed>,
+    ) -> Result<T, kiln_jinja::QueryFailed> {
+        if result.is_err() {
+            self.failed
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        result
+    }
+}
+
+impl Warehouse for Watched {
+    fn query(&self, sql: &str) -> Result<kiln_jinja::QueryResult, kiln_jinja::QueryFailed> {
+        self.note(self.inner.query(sql))
+    }
+
+    fn columns(
+        &self,
+        relation: &Relation,
+    ) -> Result<Vec<(String, String)>, kiln_jinja::QueryFailed> {
+        self.note(self.inner.columns(relation))
+    }
+
+    fn get_relation(
+        &self,
+        database: Option<&str>,
+        schema: &str,
+        identifier: &str,
+    ) -> Result<Option<Relation>, kiln_jinja::QueryFailed> {
+        self.note(self.inner.get_relation(database, schema, identifier))
+    }
+}
+
+/// A compiled node's SQL, and the warning when it was compiled without the warehouse.
+type Compiled = (String, Option<Diagnostic>);
+
+/// [`render`] for `kiln compile`: with [`RenderOptions::offline_fallback`], a render that
+/// failed because the warehouse could not answer is done again without the warehouse; the
+/// warning says so. Returns the SQL and that warning.
+fn render_for_compile(
+    parsed: &Parsed,
+    node: &Node,
+    resolver: &Arc<dyn Resolver>,
+    options: &RenderOptions,
+) -> Result<Compiled, Diagnostic> {
+    let Some(warehouse) = options
+        .warehouse
+        .clone()
+        .filter(|_| options.offline_fallback)
+    else {
+        return render(parsed, node, resolver, options).map(|sql| (sql, None));
+    };
+    let watched = Arc::new(Watched {
+        inner: warehouse,
+        failed: std::sync::atomic::AtomicBool::new(false),
+    });
+    let watched_options = RenderOptions {
+        warehouse: Some(watched.clone()),
+        ..options.clone()
+    };
+    match render(parsed, node, resolver, &watched_options) {
+        Ok(sql) => Ok((sql, None)),
+        Err(error) if watched.failed.load(std::sync::atomic::Ordering::Relaxed) => {
+            let offline = RenderOptions {
+                warehouse: None,
+                ..options.clone()
+            };
+            let sql = render(parsed, node, resolver, &offline).map_err(|_| error.clone())?;
+            let reason = error.message.lines().next().unwrap_or_default().to_owned();
+            let warning = Diagnostic::warning(format!(
+                "`{}` asks the warehouse while compiling, which could not answer ({reason}): compiled with `execute` false",
+                node.name
+            ))
+            .at(node.location.clone())
+            .help("build what it reads first (`kiln run`), then compile again for the SQL that runs");
+            Ok((sql, Some(warning)))
+        }
+        Err(error) => Err(error),
+    }
 }
 
 fn context(node: &Node, resolver: &Arc<dyn Resolver>, options: &RenderOptions) -> NodeContext {
@@ -295,7 +388,7 @@ pub fn compile(
         .collect();
     let resolver = resolver(parsed);
     let shared: &Parsed = parsed;
-    let rendered: Vec<(String, Result<String, Diagnostic>)> = needed
+    let rendered: Vec<(String, Result<Compiled, Diagnostic>)> = needed
         .par_iter()
         .map(|id| {
             let node = &shared.nodes[id];
@@ -304,18 +397,23 @@ pub fn compile(
                     && node.config.materialized == Materialization::Incremental,
                 warehouse: options.warehouse.clone(),
                 empty: options.empty,
+                offline_fallback: options.offline_fallback,
                 ..RenderOptions::default()
             };
-            (id.clone(), render(shared, node, &resolver, &options))
+            (
+                id.clone(),
+                render_for_compile(shared, node, &resolver, &options),
+            )
         })
         .collect();
     let mut sink = DiagnosticSink::default();
     for (id, result) in rendered {
         match result {
-            Ok(sql) => {
+            Ok((sql, warning)) => {
                 if let Some(node) = parsed.nodes.get_mut(&id) {
                     node.compiled_code = Some(sql);
                 }
+                parsed.warnings.extend(warning);
             }
             Err(error) => sink.push(error),
         }

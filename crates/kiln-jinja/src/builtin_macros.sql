@@ -47,9 +47,13 @@
 {% macro default__dateadd(datepart, interval, from_date_or_timestamp) -%}
     dateadd({{ datepart }}, {{ interval }}, {{ from_date_or_timestamp }})
 {%- endmacro %}
-{% macro postgres__dateadd(datepart, interval, from_date_or_timestamp) -%}
+{#- The whitespace of these macros' output is dbt-postgres' own, so that compiled SQL equals
+    dbt's (tests/fixtures/dbt_reference). -#}
+{% macro postgres__dateadd(datepart, interval, from_date_or_timestamp) %}
+
     {{ from_date_or_timestamp }} + ((interval '1 {{ datepart }}') * ({{ interval }}))
-{%- endmacro %}
+
+{% endmacro %}
 
 {% macro datediff(first_date, second_date, datepart) -%}
     {{ return(adapter.dispatch('datediff', 'dbt')(first_date, second_date, datepart)) }}
@@ -58,30 +62,34 @@
     datediff({{ datepart }}, {{ first_date }}, {{ second_date }})
 {%- endmacro %}
 {% macro postgres__datediff(first_date, second_date, datepart) -%}
-    {%- if datepart == 'year' -%}
-        (date_part('year', ({{ second_date }})::date) - date_part('year', ({{ first_date }})::date))
-    {%- elif datepart == 'quarter' -%}
-        ({{ datediff(first_date, second_date, 'year') }} * 4 + date_part('quarter', ({{ second_date }})::date) - date_part('quarter', ({{ first_date }})::date))
-    {%- elif datepart == 'month' -%}
-        ({{ datediff(first_date, second_date, 'year') }} * 12 + date_part('month', ({{ second_date }})::date) - date_part('month', ({{ first_date }})::date))
-    {%- elif datepart == 'day' -%}
-        (({{ second_date }})::date - ({{ first_date }})::date)
-    {%- elif datepart == 'week' -%}
+    {% if datepart == 'year' %}
+        (date_part('year', ({{second_date}})::date) - date_part('year', ({{first_date}})::date))
+    {% elif datepart == 'quarter' %}
+        ({{ datediff(first_date, second_date, 'year') }} * 4 + date_part('quarter', ({{second_date}})::date) - date_part('quarter', ({{first_date}})::date))
+    {% elif datepart == 'month' %}
+        ({{ datediff(first_date, second_date, 'year') }} * 12 + date_part('month', ({{second_date}})::date) - date_part('month', ({{first_date}})::date))
+    {% elif datepart == 'day' %}
+        (({{second_date}})::date - ({{first_date}})::date)
+    {% elif datepart == 'week' %}
         ({{ datediff(first_date, second_date, 'day') }} / 7 + case
-            when date_part('dow', ({{ first_date }})::timestamp) <= date_part('dow', ({{ second_date }})::timestamp) then
-                case when {{ first_date }} <= {{ second_date }} then 0 else -1 end
+            when date_part('dow', ({{first_date}})::timestamp) <= date_part('dow', ({{second_date}})::timestamp) then
+                case when {{first_date}} <= {{second_date}} then 0 else -1 end
             else
-                case when {{ first_date }} <= {{ second_date }} then 1 else 0 end
+                case when {{first_date}} <= {{second_date}} then 1 else 0 end
         end)
-    {%- elif datepart == 'hour' -%}
-        ({{ datediff(first_date, second_date, 'day') }} * 24 + date_part('hour', ({{ second_date }})::timestamp) - date_part('hour', ({{ first_date }})::timestamp))
-    {%- elif datepart == 'minute' -%}
-        ({{ datediff(first_date, second_date, 'hour') }} * 60 + date_part('minute', ({{ second_date }})::timestamp) - date_part('minute', ({{ first_date }})::timestamp))
-    {%- elif datepart == 'second' -%}
-        ({{ datediff(first_date, second_date, 'minute') }} * 60 + floor(date_part('second', ({{ second_date }})::timestamp)) - floor(date_part('second', ({{ first_date }})::timestamp)))
-    {%- else -%}
-        {{ exceptions.raise_compiler_error("datediff: unsupported datepart " ~ datepart) }}
-    {%- endif -%}
+    {% elif datepart == 'hour' %}
+        ({{ datediff(first_date, second_date, 'day') }} * 24 + date_part('hour', ({{second_date}})::timestamp) - date_part('hour', ({{first_date}})::timestamp))
+    {% elif datepart == 'minute' %}
+        ({{ datediff(first_date, second_date, 'hour') }} * 60 + date_part('minute', ({{second_date}})::timestamp) - date_part('minute', ({{first_date}})::timestamp))
+    {% elif datepart == 'second' %}
+        ({{ datediff(first_date, second_date, 'minute') }} * 60 + floor(date_part('second', ({{second_date}})::timestamp)) - floor(date_part('second', ({{first_date}})::timestamp)))
+    {% elif datepart == 'millisecond' %}
+        ({{ datediff(first_date, second_date, 'minute') }} * 60000 + floor(date_part('millisecond', ({{second_date}})::timestamp)) - floor(date_part('millisecond', ({{first_date}})::timestamp)))
+    {% elif datepart == 'microsecond' %}
+        ({{ datediff(first_date, second_date, 'minute') }} * 60000000 + floor(date_part('microsecond', ({{second_date}})::timestamp)) - floor(date_part('microsecond', ({{first_date}})::timestamp)))
+    {% else %}
+        {{ exceptions.raise_compiler_error("Unsupported datepart for macro datediff in postgres: {!r}".format(datepart)) }}
+    {% endif %}
 {%- endmacro %}
 
 {% macro date_trunc(datepart, date) -%}
@@ -94,8 +102,27 @@
 {% macro last_day(date, datepart) -%}
     {{ return(adapter.dispatch('last_day', 'dbt')(date, datepart)) }}
 {%- endmacro %}
+{%- macro default_last_day(date, datepart) -%}
+    cast(
+        {{dbt.dateadd('day', '-1',
+        dbt.dateadd(datepart, '1', dbt.date_trunc(datepart, date))
+        )}}
+        as date)
+{%- endmacro -%}
 {% macro default__last_day(date, datepart) -%}
-    cast({{ dbt.dateadd('day', '-1', dbt.dateadd(datepart, '1', dbt.date_trunc(datepart, date))) }} as date)
+    {{dbt.default_last_day(date, datepart)}}
+{%- endmacro %}
+{% macro postgres__last_day(date, datepart) -%}
+    {%- if datepart == 'quarter' -%}
+    -- postgres dateadd does not support quarter interval.
+    cast(
+        {{dbt.dateadd('day', '-1',
+        dbt.dateadd('month', '3', dbt.date_trunc(datepart, date))
+        )}}
+        as date)
+    {%- else -%}
+    {{dbt.default_last_day(date, datepart)}}
+    {%- endif -%}
 {%- endmacro %}
 
 {% macro current_timestamp() -%}
@@ -140,19 +167,65 @@
 {% macro split_part(string_text, delimiter_text, part_number) -%}
     {{ return(adapter.dispatch('split_part', 'dbt')(string_text, delimiter_text, part_number)) }}
 {%- endmacro %}
-{% macro default__split_part(string_text, delimiter_text, part_number) -%}
-    split_part({{ string_text }}, {{ delimiter_text }}, {{ part_number }})
-{%- endmacro %}
+{% macro default__split_part(string_text, delimiter_text, part_number) %}
+
+    split_part(
+        {{ string_text }},
+        {{ delimiter_text }},
+        {{ part_number }}
+        )
+
+{% endmacro %}
+{% macro _split_part_negative(string_text, delimiter_text, part_number) %}
+
+    split_part(
+        {{ string_text }},
+        {{ delimiter_text }},
+          length({{ string_text }})
+          - length(
+              replace({{ string_text }},  {{ delimiter_text }}, '')
+          ) + 2 + {{ part_number }}
+        )
+
+{% endmacro %}
+{% macro postgres__split_part(string_text, delimiter_text, part_number) %}
+
+  {% if part_number >= 0 %}
+    {{ dbt.default__split_part(string_text, delimiter_text, part_number) }}
+  {% else %}
+    {{ dbt._split_part_negative(string_text, delimiter_text, part_number) }}
+  {% endif %}
+
+{% endmacro %}
 
 {% macro listagg(measure, delimiter_text="','", order_by_clause=none, limit_num=none) -%}
     {{ return(adapter.dispatch('listagg', 'dbt')(measure, delimiter_text, order_by_clause, limit_num)) }}
 {%- endmacro %}
 {% macro default__listagg(measure, delimiter_text, order_by_clause, limit_num) -%}
-    {%- if limit_num -%}
-        array_to_string((array_agg({{ measure }}{% if order_by_clause %} {{ order_by_clause }}{% endif %}))[1:{{ limit_num }}], {{ delimiter_text }})
-    {%- else -%}
-        string_agg({{ measure }}, {{ delimiter_text }}{% if order_by_clause %} {{ order_by_clause }}{% endif %})
-    {%- endif -%}
+    {{ return(dbt.postgres__listagg(measure, delimiter_text, order_by_clause, limit_num)) }}
+{%- endmacro %}
+{% macro postgres__listagg(measure, delimiter_text, order_by_clause, limit_num) -%}
+
+    {% if limit_num -%}
+    array_to_string(
+        (array_agg(
+            {{ measure }}
+            {% if order_by_clause -%}
+            {{ order_by_clause }}
+            {%- endif %}
+        ))[1:{{ limit_num }}],
+        {{ delimiter_text }}
+        )
+    {%- else %}
+    string_agg(
+        {{ measure }},
+        {{ delimiter_text }}
+        {% if order_by_clause -%}
+        {{ order_by_clause }}
+        {%- endif %}
+        )
+    {%- endif %}
+
 {%- endmacro %}
 
 {% macro safe_cast(field, type) -%}
@@ -210,30 +283,50 @@
 {% macro length(expression) -%}
     {{ return(adapter.dispatch('length', 'dbt')(expression)) }}
 {%- endmacro %}
-{% macro default__length(expression) -%}
-    length({{ expression }})
-{%- endmacro %}
+{% macro default__length(expression) %}
+
+    length(
+        {{ expression }}
+    )
+
+{%- endmacro -%}
 
 {% macro position(substring_text, string_text) -%}
     {{ return(adapter.dispatch('position', 'dbt')(substring_text, string_text)) }}
 {%- endmacro %}
-{% macro default__position(substring_text, string_text) -%}
-    position({{ substring_text }} in {{ string_text }})
-{%- endmacro %}
+{% macro default__position(substring_text, string_text) %}
+
+    position(
+        {{ substring_text }} in {{ string_text }}
+    )
+
+{%- endmacro -%}
 
 {% macro replace(field, old_chars, new_chars) -%}
     {{ return(adapter.dispatch('replace', 'dbt')(field, old_chars, new_chars)) }}
 {%- endmacro %}
-{% macro default__replace(field, old_chars, new_chars) -%}
-    replace({{ field }}, {{ old_chars }}, {{ new_chars }})
-{%- endmacro %}
+{% macro default__replace(field, old_chars, new_chars) %}
+
+    replace(
+        {{ field }},
+        {{ old_chars }},
+        {{ new_chars }}
+    )
+
+
+{% endmacro %}
 
 {% macro right(string_text, length_expression) -%}
     {{ return(adapter.dispatch('right', 'dbt')(string_text, length_expression)) }}
 {%- endmacro %}
-{% macro default__right(string_text, length_expression) -%}
-    right({{ string_text }}, {{ length_expression }})
-{%- endmacro %}
+{% macro default__right(string_text, length_expression) %}
+
+    right(
+        {{ string_text }},
+        {{ length_expression }}
+    )
+
+{%- endmacro -%}
 
 {% macro except() -%}{{ return(adapter.dispatch('except', 'dbt')()) }}{%- endmacro %}
 {% macro default__except() -%}except{%- endmacro %}
@@ -279,7 +372,9 @@ having count(*) > 1
     {{ return(adapter.dispatch('test_not_null', 'dbt')(model, column_name)) }}
 {% endtest %}
 {% macro default__test_not_null(model, column_name) %}
-select *
+{#- As dbt-core's: the column alone, every column when failures are stored. #}
+{% set column_list = '*' if should_store_failures() else column_name %}
+select {{ column_list }}
 from {{ model }}
 where {{ column_name }} is null
 {% endmacro %}
@@ -298,10 +393,14 @@ with all_values as (
 select *
 from all_values
 where value_field not in (
-    {%- for value in values -%}
-        {%- if quote -%}'{{ value | string | replace("'", "''") }}'{%- else -%}{{ value }}{%- endif -%}
-        {%- if not loop.last -%}, {% endif -%}
-    {%- endfor -%}
+    {% for value in values -%}
+        {% if quote -%}
+        '{{ value | string | replace("'", "''") }}'
+        {%- else -%}
+        {{ value }}
+        {%- endif -%}
+        {%- if not loop.last -%},{%- endif %}
+    {%- endfor %}
 )
 {% endmacro %}
 
@@ -484,7 +583,7 @@ where parent.to_field is null
 {% macro get_empty_subquery_sql(select_sql, select_sql_header=none) -%}
     {{ return(adapter.dispatch('get_empty_subquery_sql', 'dbt')(select_sql, select_sql_header)) }}
 {%- endmacro %}
-{% macro default__get_empty_subquery_sql(select_sql, select_sql_header=none) -%}
+{% macro default__get_empty_subquery_sql(select_sql, select_sql_header=none) %}
     {%- if select_sql_header is not none -%}
     {{ select_sql_header }}
     {%- endif -%}
@@ -493,7 +592,7 @@ where parent.to_field is null
     ) as __dbt_sbq
     where false
     limit 0
-{%- endmacro %}
+{% endmacro %}
 
 {#- Timestamps as dbt-postgres writes them (adapters/timestamps.sql). -#}
 {% macro current_timestamp_backcompat() -%}

@@ -7,6 +7,7 @@ use rayon::prelude::*;
 use walkdir::WalkDir;
 
 use crate::docs::{self, DocBlock};
+use crate::env::YamlContext;
 use crate::packages::{self, PackageSpec, Source};
 use crate::project_file::{self, PROJECT_FILE_NAMES, ProjectFile};
 use crate::schema::{self, SchemaFile};
@@ -96,6 +97,11 @@ impl Project {
 
 /// Loads the project in `dir` and its installed packages, collecting every error.
 pub fn load(dir: &Path) -> Result<Project, Diagnostics> {
+    load_with(dir, &YamlContext::default())
+}
+
+/// [`load`], with the `--vars` and target that Jinja in the project files may read.
+pub fn load_with(dir: &Path, context: &YamlContext) -> Result<Project, Diagnostics> {
     let root = dir.canonicalize().map_err(|error| {
         Diagnostic::error(format!(
             "project directory {} not found: {error}",
@@ -113,7 +119,7 @@ pub fn load(dir: &Path) -> Result<Project, Diagnostics> {
     let mut sink = DiagnosticSink::default();
     let mut warnings = Vec::new();
     let display = relative_to(&project_path, &root);
-    let file = match project_file::load(&project_path, &display, &mut warnings) {
+    let file = match project_file::load(&project_path, &display, context, &mut warnings) {
         Ok(file) => file,
         Err(errors) => {
             sink.extend(errors);
@@ -126,7 +132,7 @@ pub fn load(dir: &Path) -> Result<Project, Diagnostics> {
     };
     let install_path = file.packages_install_path.clone();
     let mut packages = vec![load_package(&root, &root, file, true, &mut sink)];
-    load_installed_packages(&root, &install_path, &mut packages, &mut sink);
+    load_installed_packages(&root, &install_path, context, &mut packages, &mut sink);
     sink.extend(warnings);
     let warnings = sink.finish()?;
     Ok(Project {
@@ -139,6 +145,7 @@ pub fn load(dir: &Path) -> Result<Project, Diagnostics> {
 fn load_installed_packages(
     root: &Path,
     install_path: &str,
+    context: &YamlContext,
     packages: &mut Vec<Package>,
     sink: &mut DiagnosticSink,
 ) {
@@ -166,7 +173,7 @@ fn load_installed_packages(
         };
         let display = relative_to(&path, root);
         let mut warnings = Vec::new();
-        match project_file::load(&path, &display, &mut warnings) {
+        match project_file::load(&path, &display, context, &mut warnings) {
             Ok(file) => {
                 let package = load_package(root, &dir, file, false, sink);
                 packages.push(package);
@@ -195,7 +202,7 @@ fn load_installed_packages(
         };
         let display = relative_to(&project_path, root);
         let mut warnings = Vec::new();
-        let Ok(file) = project_file::load(&project_path, &display, &mut warnings) else {
+        let Ok(file) = project_file::load(&project_path, &display, context, &mut warnings) else {
             continue;
         };
         if packages.iter().any(|p| p.name == file.name) {

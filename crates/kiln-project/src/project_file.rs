@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_json::Value as Json;
 
-use crate::env::render_env_vars;
+use crate::env::{YamlContext, render_yaml};
 use crate::yaml::{self, Node};
 use kiln_core::config::{CONFIG_KEYS, RawConfig};
 use kiln_core::diagnostic::{Diagnostic, Location};
@@ -196,6 +196,7 @@ pub fn find(dir: &Path) -> Option<PathBuf> {
 pub fn load(
     path: &Path,
     display: &Path,
+    context: &YamlContext,
     warnings: &mut Vec<Diagnostic>,
 ) -> Result<ProjectFile, Vec<Diagnostic>> {
     let text = std::fs::read_to_string(path).map_err(|error| {
@@ -206,18 +207,25 @@ pub fn load(
     })?;
     let mut root = yaml::parse(display, &text).map_err(|d| vec![d])?;
     let mut errors = Vec::new();
-    // dbt renders `env_var()` in the project file, except in hooks, which run later.
-    render_env_vars(
+    // dbt renders Jinja in the project file (`env_var()`, `var()` of --vars, `target`), except
+    // in hooks and the query comment, which are rendered when they run.
+    render_yaml(
         &mut root,
         display,
         &[
             "on-run-start",
             "on-run-end",
+            "query-comment",
             "pre-hook",
             "post-hook",
             "+pre-hook",
             "+post-hook",
+            "pre_hook",
+            "post_hook",
+            "+pre_hook",
+            "+post_hook",
         ],
+        context,
         &mut errors,
     );
     if root.as_map().is_none() {
@@ -363,13 +371,50 @@ mod tests {
     use super::*;
 
     fn load_text(text: &str) -> Result<(ProjectFile, Vec<Diagnostic>), Vec<Diagnostic>> {
+        load_text_with(text, &YamlContext::default())
+    }
+
+    fn load_text_with(
+        text: &str,
+        context: &YamlContext,
+    ) -> Result<(ProjectFile, Vec<Diagnostic>), Vec<Diagnostic>> {
         let dir = std::env::temp_dir().join(format!("kiln-pf-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join(format!("{}.yml", text.len()));
         std::fs::write(&path, text).unwrap();
         let mut warnings = Vec::new();
-        let result = load(&path, Path::new("project.yml"), &mut warnings);
+        let result = load(&path, Path::new("project.yml"), context, &mut warnings);
         result.map(|p| (p, warnings))
+    }
+
+    #[test]
+    fn configs_render_var_and_target_and_keep_their_type() {
+        // dbt-labs/jaffle-shop: `+enabled: "{{ var('load_source_data', false) }}"`.
+        let text = "name: shop\nprofile: shop\nseeds:\n  shop:\n    +enabled: \"{{ var('load', false) }}\"\n    +schema: \"raw_{{ target.name }}\"\nmodels:\n  shop:\n    +pre-hook: \"{{ var('never_rendered_here') }}\"\n";
+        let context = YamlContext {
+            target: Some(serde_json::json!({"name": "ci"})),
+            ..YamlContext::default()
+        };
+        let (project, _) = load_text_with(text, &context).unwrap();
+        assert_eq!(project.seeds[0].config.enabled, Some(false));
+        assert_eq!(project.seeds[0].config.schema.as_deref(), Some("raw_ci"));
+        let context = YamlContext {
+            cli_vars: [("load".to_owned(), serde_json::json!(true))].into(),
+            ..context
+        };
+        let (project, _) = load_text_with(text, &context).unwrap();
+        assert_eq!(project.seeds[0].config.enabled, Some(true));
+        // A var() without default and not given on the command line is an error at its line.
+        let errors = load_text_with(
+            "name: shop\nmodels:\n  shop:\n    +schema: \"{{ var('missing') }}\"\n",
+            &YamlContext::default(),
+        )
+        .unwrap_err();
+        assert!(
+            errors[0].message.contains("required var `missing`"),
+            "{errors:?}"
+        );
+        assert_eq!(errors[0].location.as_ref().map(|l| l.line), Some(4));
     }
 
     #[test]

@@ -34,6 +34,35 @@ pub enum Value {
 }
 
 impl Node {
+    /// A JSON value as YAML, every part at `line`.
+    pub fn from_json(json: &serde_json::Value, line: usize) -> Node {
+        use serde_json::Value as Json;
+        let value = match json {
+            Json::Null => Value::Null,
+            Json::Bool(b) => Value::Bool(*b),
+            Json::Number(n) => match n.as_i64() {
+                Some(i) => Value::Int(i),
+                None => Value::Float(n.as_f64().unwrap_or_default()),
+            },
+            Json::String(s) => Value::String(s.clone()),
+            Json::Array(items) => {
+                Value::Seq(items.iter().map(|i| Node::from_json(i, line)).collect())
+            }
+            Json::Object(map) => Value::Map(
+                map.iter()
+                    .map(|(k, v)| {
+                        let key = Node {
+                            line,
+                            value: Value::String(k.clone()),
+                        };
+                        (key, Node::from_json(v, line))
+                    })
+                    .collect(),
+            ),
+        };
+        Node { line, value }
+    }
+
     pub fn as_str(&self) -> Option<&str> {
         match &self.value {
             Value::String(s) => Some(s),

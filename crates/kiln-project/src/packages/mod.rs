@@ -475,7 +475,16 @@ fn read_package_dir(dir: &Path, what: &str, location: &Location) -> Result<Metad
     };
     let display = PathBuf::from(what).join(project_path.file_name().unwrap_or_default());
     let mut warnings = Vec::new();
-    let file = project_file::load(&project_path, &display, &mut warnings).map_err(|errors| {
+    let file = project_file::load(
+        &project_path,
+        &display,
+        &crate::env::YamlContext {
+            lenient: true,
+            ..Default::default()
+        },
+        &mut warnings,
+    )
+    .map_err(|errors| {
         errors
             .into_iter()
             .next()
