@@ -2,6 +2,7 @@
 
 use serde_json::Value;
 
+use crate::pg::Database;
 use crate::support::Fixture;
 
 /// The shop fixture with its local package installed.
@@ -397,4 +398,48 @@ fn analyses_compile_and_never_run() {
     // `kiln ls` of what a run builds leaves it out.
     let ls = fixture.kiln(&["ls", "--resource-type", "model"]);
     assert!(!ls.stdout.contains("orders_by_status"), "{}", ls.stdout);
+}
+
+#[test]
+fn compile_asks_the_warehouse_as_dbt_compile_does() {
+    // `execute` is true: run_query answers, and a timestamp it returns prints as dbt's agate
+    // datetime prints (`2017-01-01 00:00:00`), so the SQL built from it is dbt's. A model reading
+    // a relation not built yet is compiled with `execute` false and a warning (dbt fails).
+    let db = Database::new("compile_execute");
+    let fixture = db.configure(Fixture::new("jaffle"));
+    fixture.write(
+        "models/stamp.sql",
+        "{% set t = run_query(\"select timestamp '2017-01-01 00:00:00' as t, 'aT' as s\") %}\n\
+         {% if execute %}select '{{ t.columns[0].values()[0] }}' as t, '{{ t.columns[1].values()[0] }}' as s\n\
+         {% else %}select 'offline' as t{% endif %}\n",
+    );
+    let stamp = fixture.kiln(&["compile", "-s", "stamp"]);
+    assert_eq!(stamp.code, 0, "{}", stamp.transcript());
+    assert!(
+        stamp
+            .stdout
+            .contains("select '2017-01-01 00:00:00' as t, 'aT' as s"),
+        "{}",
+        stamp.transcript()
+    );
+
+    let offline = fixture.kiln(&["compile", "-s", "stamp", "--no-connect"]);
+    assert_eq!(offline.code, 0, "{}", offline.transcript());
+    assert!(
+        offline.stdout.contains("select 'offline' as t"),
+        "{}",
+        offline.stdout
+    );
+
+    // column_report reads `orders`, which is not built in this database.
+    let report = fixture.kiln(&["compile", "-s", "column_report"]);
+    assert_eq!(report.code, 0, "{}", report.transcript());
+    assert!(
+        report
+            .stderr
+            .contains("`column_report` asks the warehouse while compiling")
+            && report.stderr.contains("does not exist"),
+        "{}",
+        report.stderr
+    );
 }

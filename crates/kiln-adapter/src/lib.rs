@@ -128,6 +128,9 @@ pub trait Connection: Send {
     fn query(&mut self, sql: &str) -> Result<Table, AdapterError>;
     /// The column names a query would return, without running it.
     fn columns_of(&mut self, sql: &str) -> Result<Vec<String>, AdapterError>;
+    /// The type names (`TIMESTAMP`, `TEXT`...) of the columns a query would return, without
+    /// running it.
+    fn column_types_of(&mut self, sql: &str) -> Result<Vec<String>, AdapterError>;
     /// `COPY ... FROM STDIN` with the bytes `data` yields, sent as they are read (a seed of
     /// any size in bounded memory); returns the rows copied.
     fn copy_in(

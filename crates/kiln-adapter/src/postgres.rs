@@ -280,6 +280,19 @@ impl Connection for PgConn {
             .collect())
     }
 
+    fn column_types_of(&mut self, sql: &str) -> Result<Vec<String>, AdapterError> {
+        let runtime = runtime()?;
+        let sql = sql.trim().trim_end_matches(';');
+        let described = runtime
+            .block_on(async { (&mut self.connection).describe(sql).await })
+            .map_err(database_error)?;
+        Ok(described
+            .columns()
+            .iter()
+            .map(|c| sqlx::TypeInfo::name(sqlx::Column::type_info(c)).to_owned())
+            .collect())
+    }
+
     fn copy_in(
         &mut self,
         statement: &str,

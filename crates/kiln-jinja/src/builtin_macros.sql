@@ -231,16 +231,16 @@
 {% macro safe_cast(field, type) -%}
     {{ return(adapter.dispatch('safe_cast', 'dbt')(field, type)) }}
 {%- endmacro %}
-{% macro default__safe_cast(field, type) -%}
-    cast({{ field }} as {{ type }})
-{%- endmacro %}
+{% macro default__safe_cast(field, type) %}
+    cast({{field}} as {{type}})
+{% endmacro %}
 
 {% macro cast(field, type) -%}
     {{ return(adapter.dispatch('cast', 'dbt')(field, type)) }}
 {%- endmacro %}
-{% macro default__cast(field, type) -%}
-    cast({{ field }} as {{ type }})
-{%- endmacro %}
+{% macro default__cast(field, type) %}
+    cast({{field}} as {{type}})
+{% endmacro %}
 
 {% macro any_value(expression) -%}
     {{ return(adapter.dispatch('any_value', 'dbt')(expression)) }}
@@ -259,12 +259,12 @@
     bool_or({{ expression }})
 {%- endmacro %}
 
-{% macro cast_bool_to_text(field) -%}
-    {{ return(adapter.dispatch('cast_bool_to_text', 'dbt')(field)) }}
-{%- endmacro %}
-{% macro default__cast_bool_to_text(field) -%}
-    cast({{ field }} as {{ dbt.type_string() }})
-{%- endmacro %}
+{% macro cast_bool_to_text(field) %}
+  {{ adapter.dispatch('cast_bool_to_text', 'dbt') (field) }}
+{% endmacro %}
+{% macro default__cast_bool_to_text(field) %}
+    cast({{ field }} as {{ api.Column.translate_type('string') }})
+{% endmacro %}
 
 {% macro escape_single_quotes(expression) -%}
     {{ return(adapter.dispatch('escape_single_quotes', 'dbt')(expression)) }}
@@ -329,9 +329,17 @@
 {%- endmacro -%}
 
 {% macro except() -%}{{ return(adapter.dispatch('except', 'dbt')()) }}{%- endmacro %}
-{% macro default__except() -%}except{%- endmacro %}
+{% macro default__except() %}
+
+    except
+
+{% endmacro %}
 {% macro intersect() -%}{{ return(adapter.dispatch('intersect', 'dbt')()) }}{%- endmacro %}
-{% macro default__intersect() -%}intersect{%- endmacro %}
+{% macro default__intersect() %}
+
+    intersect
+
+{% endmacro %}
 
 {% macro array_construct(inputs=[], data_type=api.Column.translate_type('integer')) -%}
     {{ return(adapter.dispatch('array_construct', 'dbt')(inputs, data_type)) }}
@@ -598,15 +606,15 @@ where parent.to_field is null
 {% macro current_timestamp_backcompat() -%}
     {{ return(adapter.dispatch('current_timestamp_backcompat', 'dbt')()) }}
 {%- endmacro %}
-{% macro postgres__current_timestamp_backcompat() -%}
+{% macro postgres__current_timestamp_backcompat() %}
     current_timestamp::{{ type_timestamp() }}
-{%- endmacro %}
+{% endmacro %}
 {% macro current_timestamp_in_utc_backcompat() -%}
     {{ return(adapter.dispatch('current_timestamp_in_utc_backcompat', 'dbt')()) }}
 {%- endmacro %}
-{% macro postgres__current_timestamp_in_utc_backcompat() -%}
+{% macro postgres__current_timestamp_in_utc_backcompat() %}
     (current_timestamp at time zone 'utc')::{{ type_timestamp() }}
-{%- endmacro %}
+{% endmacro %}
 {% macro snapshot_get_time() -%}
     {{ adapter.dispatch('snapshot_get_time', 'dbt')() }}
 {%- endmacro %}
@@ -616,9 +624,9 @@ where parent.to_field is null
 {% macro py_current_timestring() -%}
     {{ return(modules.datetime.datetime.now().strftime('%Y%m%d%H%M%S%f')) }}
 {%- endmacro %}
-{% macro get_true_sql() -%}
-    {{ adapter.dispatch('get_true_sql', 'dbt')() }}
-{%- endmacro %}
+{% macro get_true_sql() %}
+  {{ adapter.dispatch('get_true_sql', 'dbt')() }}
+{% endmacro %}
 {% macro default__get_true_sql() -%}
     {{ return('TRUE') }}
 {%- endmacro %}
@@ -632,8 +640,13 @@ where parent.to_field is null
     {{ return(create_table_as(temporary, relation, sql)) }}
 {%- endmacro %}
 {% macro create_table_as(temporary, relation, compiled_code, language='sql') -%}
-    {{ adapter.dispatch('create_table_as', 'dbt')(temporary, relation, compiled_code) }}
-{% endmacro %}
+  {% if language == "sql" %}
+    {{ adapter.dispatch('create_table_as', 'dbt')(temporary, relation, compiled_code)}}
+  {% else %}
+    {{ exceptions.raise_compiler_error("create_table_as: only SQL models are supported, not " ~ language) }}
+  {% endif %}
+
+{%- endmacro %}
 {% macro postgres__create_table_as(temporary, relation, sql) -%}
     {%- set unlogged = config.get('unlogged', default=false) -%}
     {%- set sql_header = config.get('sql_header', none) -%}

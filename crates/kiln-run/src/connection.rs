@@ -42,6 +42,40 @@ fn returns_rows(sql: &str) -> bool {
     )
 }
 
+/// Timestamps as Python's `str()` of the datetime dbt's agate table holds (`2017-01-01
+/// 00:00:00`, not JSON's `2017-01-01T00:00:00`), so that SQL built from a `run_query` result is
+/// dbt's. The column types are asked for only when a cell looks like a timestamp.
+fn python_timestamps(conn: &mut dyn Connection, sql: &str, table: &mut Table) {
+    let looks_like_timestamp = |value: &serde_json::Value| {
+        value.as_str().is_some_and(|text| {
+            let bytes = text.as_bytes();
+            bytes.len() >= 19
+                && bytes[10] == b'T'
+                && bytes[4] == b'-'
+                && bytes[13] == b':'
+                && bytes[..4].iter().all(u8::is_ascii_digit)
+        })
+    };
+    if !table.rows.iter().flatten().any(looks_like_timestamp) {
+        return;
+    }
+    let Ok(types) = conn.column_types_of(sql) else {
+        return;
+    };
+    for (index, kind) in types.iter().enumerate() {
+        if !kind.starts_with("TIMESTAMP") {
+            continue;
+        }
+        for row in &mut table.rows {
+            if let Some(serde_json::Value::String(text)) = row.get_mut(index)
+                && text.as_bytes().get(10) == Some(&b'T')
+            {
+                text.replace_range(10..11, " ");
+            }
+        }
+    }
+}
+
 fn to_result(table: Table, status: String) -> QueryResult {
     QueryResult {
         columns: table.columns,
@@ -58,6 +92,7 @@ impl Warehouse for SharedConnection {
             if table.rows.is_empty() {
                 table.columns = conn.columns_of(sql).map_err(failed)?;
             }
+            python_timestamps(conn.as_mut(), sql, &mut table);
             let status = format!("SELECT {}", table.rows.len());
             Ok(to_result(table, status))
         } else {
