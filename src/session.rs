@@ -87,6 +87,7 @@ pub fn load(args: &CommonArgs, which: &str, cli: CliFlags, printer: &Printer) ->
         cli_vars: cli_vars.clone(),
         target: None,
         lenient: true,
+        package_vars: None,
     };
     let (profile_name, root) = match project_file_with(dir, &first_reading) {
         Ok(file) => (
@@ -119,6 +120,7 @@ pub fn load(args: &CommonArgs, which: &str, cli: CliFlags, printer: &Printer) ->
         cli_vars: cli_vars.clone(),
         target: Some(profile.target_json()),
         lenient: false,
+        package_vars: None,
     };
     let mut project = kiln_project::project::load_with(dir, &context)?;
     if let Some(target_path) = &args.target_path {

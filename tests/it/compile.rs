@@ -443,3 +443,61 @@ fn compile_asks_the_warehouse_as_dbt_compile_does() {
         report.stderr
     );
 }
+
+#[test]
+fn schema_yaml_renders_configs_as_dbt_does() {
+    // `enabled`, a source's schema and a test's config are rendered at parse with var() (the
+    // project's vars and --vars), a one-expression value keeping its type.
+    let fixture = Fixture::new("jaffle");
+    fixture.write("models/extra.sql", "select 1 as id\n");
+    fixture.write(
+        "models/extra.yml",
+        r#"version: 2
+sources:
+  - name: rendered
+    schema: "raw_{{ var('env', 'dev') }}"
+    tables:
+      - name: events
+models:
+  - name: extra
+    config:
+      meta:
+        owner: "{{ var('owner', 'data') }}"
+      enabled: "{{ var('extra_on', true) }}"
+    columns:
+      - name: id
+        data_tests:
+          - unique:
+              config:
+                severity: "{{ var('severity', 'warn') }}"
+"#,
+    );
+    let parse = fixture.kiln(&["parse"]);
+    assert_eq!(parse.code, 0, "{}", parse.transcript());
+    let manifest: Value = serde_json::from_str(&fixture.read("target/manifest.json")).unwrap();
+    assert_eq!(
+        manifest["sources"]["source.jaffle.rendered.events"]["schema"],
+        "raw_dev"
+    );
+    let extra = &manifest["nodes"]["model.jaffle.extra"];
+    assert_eq!(extra["config"]["meta"]["owner"], "data");
+    let test = manifest["nodes"]
+        .as_object()
+        .unwrap()
+        .values()
+        .find(|n| n["name"] == "unique_extra_id")
+        .expect("the test on extra.id");
+    assert_eq!(test["config"]["severity"], "WARN");
+
+    let off = fixture.kiln(&["parse", "--vars", "{extra_on: false, env: prod}"]);
+    assert_eq!(off.code, 0, "{}", off.transcript());
+    let manifest: Value = serde_json::from_str(&fixture.read("target/manifest.json")).unwrap();
+    assert!(
+        manifest["nodes"]["model.jaffle.extra"].is_null(),
+        "disabled"
+    );
+    assert_eq!(
+        manifest["sources"]["source.jaffle.rendered.events"]["schema"],
+        "raw_prod"
+    );
+}

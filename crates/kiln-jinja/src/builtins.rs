@@ -88,33 +88,7 @@ pub fn env_var(state: &State<'_, '_>, name: &str, default: Option<Value>) -> Res
     }
 }
 
-/// Variables: a unit test's `overrides.vars` first, then `--vars`, then the root project's `vars:` (scoped to the node's package,
-/// then global), then the node's own package's `vars:`.
-#[derive(Debug, Default)]
-pub struct Vars {
-    pub cli: BTreeMap<String, Json>,
-    pub root_package: String,
-    /// Each package's `vars:` block as written.
-    pub project: BTreeMap<String, BTreeMap<String, Json>>,
-}
-
-impl Vars {
-    pub fn lookup(&self, package: &str, name: &str) -> Option<&Json> {
-        if let Some(value) = self.cli.get(name) {
-            return Some(value);
-        }
-        let root = self.project.get(&self.root_package);
-        let scoped = root
-            .and_then(|vars| vars.get(package))
-            .and_then(|scope| scope.get(name));
-        let global = root
-            .and_then(|vars| vars.get(name))
-            .filter(|_| !self.project.contains_key(name));
-        scoped
-            .or(global)
-            .or_else(|| self.project.get(package).and_then(|vars| vars.get(name)))
-    }
-}
+pub use kiln_project::env::Vars;
 
 #[derive(Debug)]
 pub struct VarFn(pub Arc<Vars>);

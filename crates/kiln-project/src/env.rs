@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use minijinja::value::Rest;
 use minijinja::{Environment, Error, ErrorKind, Value};
@@ -69,6 +70,34 @@ pub fn add_env_functions(env: &mut Environment<'_>) {
     env.add_filter("as_text", as_text);
 }
 
+/// Variables: a unit test's `overrides.vars` first, then `--vars`, then the root project's `vars:` (scoped to the node's package,
+/// then global), then the node's own package's `vars:`.
+#[derive(Debug, Default)]
+pub struct Vars {
+    pub cli: BTreeMap<String, Json>,
+    pub root_package: String,
+    /// Each package's `vars:` block as written.
+    pub project: BTreeMap<String, BTreeMap<String, Json>>,
+}
+
+impl Vars {
+    pub fn lookup(&self, package: &str, name: &str) -> Option<&Json> {
+        if let Some(value) = self.cli.get(name) {
+            return Some(value);
+        }
+        let root = self.project.get(&self.root_package);
+        let scoped = root
+            .and_then(|vars| vars.get(package))
+            .and_then(|scope| scope.get(name));
+        let global = root
+            .and_then(|vars| vars.get(name))
+            .filter(|_| !self.project.contains_key(name));
+        scoped
+            .or(global)
+            .or_else(|| self.project.get(package).and_then(|vars| vars.get(name)))
+    }
+}
+
 /// What Jinja in the project file can read besides `env_var()`, as dbt's project renderer
 /// has it: `var()` over the `--vars` of the command line (with its default otherwise), and
 /// `target` once the profile is known.
@@ -79,6 +108,8 @@ pub struct YamlContext {
     /// A first reading, to learn the profile's name before the profile is read: a missing
     /// `var()` is none and `target` is undefined instead of errors.
     pub lenient: bool,
+    /// Schema YAML: `var()` sees the projects' `vars:` too, as a model of that package does.
+    pub package_vars: Option<(Arc<Vars>, String)>,
 }
 
 /// Renders every string value under `node` that contains Jinja, with `env_var()` available.
@@ -105,14 +136,25 @@ pub fn render_yaml(
         minijinja::UndefinedBehavior::Strict
     });
     let vars = context.cli_vars.clone();
+    let package_vars = context.package_vars.clone();
     let lenient = context.lenient;
     env.add_function(
         "var",
         move |name: &str, default: Rest<Value>| -> Result<Value, Error> {
-            match (vars.get(name), default.first()) {
+            let value = match &package_vars {
+                Some((all, package)) => all.lookup(package, name),
+                None => vars.get(name),
+            };
+            match (value, default.first()) {
                 (Some(value), _) => Ok(Value::from(minijinja::value::Serde(value.clone()))),
                 (None, Some(default)) => Ok(default.clone()),
                 (None, None) if lenient => Ok(Value::from(())),
+                (None, None) if package_vars.is_some() => Err(Error::new(
+                    ErrorKind::InvalidOperation,
+                    format!(
+                        "required var `{name}` is not set: set it under `vars:` in the project file or with --vars, or give var() a default"
+                    ),
+                )),
                 (None, None) => Err(Error::new(
                     ErrorKind::InvalidOperation,
                     format!(
@@ -195,6 +237,126 @@ fn render_node(
             for (key, value) in entries {
                 if !key.as_str().is_some_and(|k| skip.contains(&k)) {
                     render_node(env, value, file, skip, errors);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Keys of schema YAML entries that dbt does not render when it reads the file: descriptions
+/// (only `doc()`, later), tests (their arguments are rendered when the test compiles), hooks
+/// (rendered when they run) and `loaded_at_query`.
+const SCHEMA_NORENDER: &[&str] = &[
+    "description",
+    "tests",
+    "data_tests",
+    "pre_hook",
+    "post_hook",
+    "pre-hook",
+    "post-hook",
+    "+pre-hook",
+    "+post-hook",
+    "loaded_at_query",
+];
+
+/// Renders the Jinja of a schema YAML file's models, seeds, snapshots, sources and analyses as
+/// dbt's schema renderer does (`var()` with the projects' vars, `env_var()`, `target`; a value
+/// that is one expression keeps its type: `enabled: "{{ var('x', true) }}"` is a boolean).
+pub fn render_schema(
+    root: &mut Node,
+    file: &Path,
+    context: &YamlContext,
+    errors: &mut Vec<Diagnostic>,
+) {
+    let yaml::Value::Map(entries) = &mut root.value else {
+        return;
+    };
+    for (key, section) in entries {
+        if matches!(
+            key.as_str(),
+            Some("models" | "seeds" | "snapshots" | "sources" | "analyses")
+        ) {
+            render_yaml(section, file, SCHEMA_NORENDER, context, errors);
+            render_test_configs(section, file, context, errors);
+        }
+    }
+}
+
+/// A data test's configuration keys, beside its arguments or under `config:`.
+const TEST_CONFIG_KEYS: &[&str] = &[
+    "config",
+    "severity",
+    "tags",
+    "enabled",
+    "where",
+    "limit",
+    "warn_if",
+    "error_if",
+    "fail_calc",
+    "store_failures",
+    "store_failures_as",
+    "meta",
+    "database",
+    "schema",
+    "alias",
+];
+
+fn is_test_config(key: &Node) -> bool {
+    key.as_str().is_some_and(|k| TEST_CONFIG_KEYS.contains(&k))
+}
+
+/// The configs of the data tests under `node` (an entry, its columns, a source's tables),
+/// rendered as dbt's test builder renders them; the tests' arguments are left for compile time.
+fn render_test_configs(
+    node: &mut Node,
+    file: &Path,
+    context: &YamlContext,
+    errors: &mut Vec<Diagnostic>,
+) {
+    match &mut node.value {
+        yaml::Value::Seq(items) => {
+            for item in items {
+                render_test_configs(item, file, context, errors);
+            }
+        }
+        yaml::Value::Map(entries) => {
+            for (key, value) in entries {
+                match key.as_str() {
+                    Some("tests" | "data_tests") => {
+                        let yaml::Value::Seq(tests) = &mut value.value else {
+                            continue;
+                        };
+                        for test in tests {
+                            let yaml::Value::Map(test) = &mut test.value else {
+                                continue;
+                            };
+                            // `{name: {args, config}}`, or the keys beside `test_name:`.
+                            let configs: Vec<&mut Node> = if test.len() == 1 {
+                                test.iter_mut()
+                                    .filter_map(|(_, body)| match &mut body.value {
+                                        yaml::Value::Map(body) => Some(body),
+                                        _ => None,
+                                    })
+                                    .flatten()
+                                    .filter(|(key, _)| is_test_config(key))
+                                    .map(|(_, value)| value)
+                                    .collect()
+                            } else {
+                                test.iter_mut()
+                                    .filter(|(key, _)| is_test_config(key))
+                                    .map(|(_, value)| value)
+                                    .collect()
+                            };
+                            for value in configs {
+                                render_yaml(value, file, &[], context, errors);
+                            }
+                        }
+                    }
+                    Some("columns" | "tables") => {
+                        render_test_configs(value, file, context, errors);
+                    }
+                    _ => {}
                 }
             }
         }

@@ -131,7 +131,15 @@ pub fn load_with(dir: &Path, context: &YamlContext) -> Result<Project, Diagnosti
         }
     };
     let install_path = file.packages_install_path.clone();
-    let mut packages = vec![load_package(&root, &root, file, true, &mut sink)];
+    let schema_yaml = schema_context(context, None, &file);
+    let mut packages = vec![load_package(
+        &root,
+        &root,
+        file,
+        true,
+        &schema_yaml,
+        &mut sink,
+    )];
     load_installed_packages(&root, &install_path, context, &mut packages, &mut sink);
     sink.extend(warnings);
     let warnings = sink.finish()?;
@@ -175,7 +183,8 @@ fn load_installed_packages(
         let mut warnings = Vec::new();
         match project_file::load(&path, &display, context, &mut warnings) {
             Ok(file) => {
-                let package = load_package(root, &dir, file, false, sink);
+                let schema_yaml = schema_context(context, Some(&packages[0].file), &file);
+                let package = load_package(root, &dir, file, false, &schema_yaml, sink);
                 packages.push(package);
             }
             Err(errors) => sink.extend(errors),
@@ -208,7 +217,8 @@ fn load_installed_packages(
         if packages.iter().any(|p| p.name == file.name) {
             continue;
         }
-        packages.push(load_package(root, &dir, file, false, sink));
+        let schema_yaml = schema_context(context, Some(&packages[0].file), &file);
+        packages.push(load_package(root, &dir, file, false, &schema_yaml, sink));
     }
     // As dbt: every package the lock file names (or, without a matching lock file, as many
     // packages as the packages file lists) must be installed.
@@ -249,11 +259,35 @@ enum Resource {
     Snapshot,
 }
 
+/// What `var()` in a package's schema YAML sees: `--vars`, the root project's `vars:` and the
+/// package's own, as its models do.
+fn schema_context(
+    context: &YamlContext,
+    root: Option<&ProjectFile>,
+    file: &ProjectFile,
+) -> YamlContext {
+    let mut project = std::collections::BTreeMap::new();
+    if let Some(root) = root {
+        project.insert(root.name.clone(), root.vars.clone());
+    }
+    project.insert(file.name.clone(), file.vars.clone());
+    let vars = crate::env::Vars {
+        cli: context.cli_vars.clone(),
+        root_package: root.unwrap_or(file).name.clone(),
+        project,
+    };
+    YamlContext {
+        package_vars: Some((std::sync::Arc::new(vars), file.name.clone())),
+        ..context.clone()
+    }
+}
+
 fn load_package(
     root: &Path,
     dir: &Path,
     file: ProjectFile,
     is_root: bool,
+    context: &YamlContext,
     sink: &mut DiagnosticSink,
 ) -> Package {
     let rel_dir = relative_to(dir, root);
@@ -291,7 +325,7 @@ fn load_package(
     // Read and parse every file in parallel; results keep the sorted walk order.
     let loaded: Vec<Loaded> = found
         .par_iter()
-        .map(|(kind, resource_dir, path)| load_file(*kind, root, dir, resource_dir, path))
+        .map(|(kind, resource_dir, path)| load_file(*kind, root, dir, resource_dir, path, context))
         .collect();
     let mut package = Package {
         name: file.name.clone(),
@@ -350,6 +384,7 @@ fn load_file(
     package_dir: &Path,
     resource_dir: &Path,
     path: &Path,
+    context: &YamlContext,
 ) -> Loaded {
     let display = relative_to(path, root);
     let in_package = relative_to(path, package_dir);
@@ -410,7 +445,13 @@ fn load_file(
         (_, "yml" | "yaml") => {
             let mut warnings = Vec::new();
             let parsed = read()
-                .and_then(|text| yaml::parse_as_dbt(&display, &text, &mut warnings))
+                .and_then(|text| {
+                    let mut node = yaml::parse_as_dbt(&display, &text, &mut warnings)?;
+                    if text.contains("{{") || text.contains("{%") {
+                        crate::env::render_schema(&mut node, &display, context, &mut warnings);
+                    }
+                    Ok(node)
+                })
                 .and_then(|node| {
                     schema::read(&node, &display, &mut warnings).map(|file| (file, warnings))
                 });
