@@ -403,14 +403,15 @@ fn analyses_compile_and_never_run() {
 #[test]
 fn compile_asks_the_warehouse_as_dbt_compile_does() {
     // `execute` is true: run_query answers, and a timestamp it returns prints as dbt's agate
-    // datetime prints (`2017-01-01 00:00:00`), so the SQL built from it is dbt's. A model reading
+    // datetime prints (`2017-01-01 00:00:00`), a double precision as a float (`240.0`), so the
+    // SQL built from it is dbt's. A model reading
     // a relation not built yet is compiled with `execute` false and a warning (dbt fails).
     let db = Database::new("compile_execute");
     let fixture = db.configure(Fixture::new("jaffle"));
     fixture.write(
         "models/stamp.sql",
-        "{% set t = run_query(\"select timestamp '2017-01-01 00:00:00' as t, 'aT' as s\") %}\n\
-         {% if execute %}select '{{ t.columns[0].values()[0] }}' as t, '{{ t.columns[1].values()[0] }}' as s\n\
+        "{% set t = run_query(\"select timestamp '2017-01-01 00:00:00' as t, 'aT' as s, 240::float8 as f\") %}\n\
+         {% if execute %}select '{{ t.columns[0].values()[0] }}' as t, '{{ t.columns[1].values()[0] }}' as s, {{ t.columns[2].values()[0] }} as f\n\
          {% else %}select 'offline' as t{% endif %}\n",
     );
     let stamp = fixture.kiln(&["compile", "-s", "stamp"]);
@@ -418,7 +419,7 @@ fn compile_asks_the_warehouse_as_dbt_compile_does() {
     assert!(
         stamp
             .stdout
-            .contains("select '2017-01-01 00:00:00' as t, 'aT' as s"),
+            .contains("select '2017-01-01 00:00:00' as t, 'aT' as s, 240.0 as f"),
         "{}",
         stamp.transcript()
     );
@@ -499,5 +500,34 @@ models:
     assert_eq!(
         manifest["sources"]["source.jaffle.rendered.events"]["schema"],
         "raw_prod"
+    );
+}
+
+#[test]
+fn the_project_quoting_decides_how_relations_are_written() {
+    // dbt's `quoting:` in the project file (dbt-expectations' integration project turns it off),
+    // a source's own `quoting:` over it, and `relation.quote(...)`.
+    let fixture = Fixture::new("jaffle");
+    let project = fixture.read("dbt_project.yml");
+    fixture.write(
+        "dbt_project.yml",
+        &format!("{project}\nquoting:\n  database: false\n  schema: false\n  identifier: false\n"),
+    );
+    fixture.write(
+        "models/quoted.yml",
+        "version: 2\nsources:\n  - name: app\n    quoting:\n      identifier: true\n    tables:\n      - name: Events\n",
+    );
+    fixture.write(
+        "models/quoted.sql",
+        "select * from {{ ref('stg_orders') }}, {{ source('app', 'Events') }}, {{ ref('stg_orders').quote(schema=true) }}\n",
+    );
+    let output = fixture.kiln(&["compile", "-s", "quoted"]);
+    assert_eq!(output.code, 0, "{}", output.transcript());
+    assert!(
+        output.stdout.contains(
+            r#"select * from jaffle.analytics.stg_orders, jaffle.app."Events", jaffle."analytics".stg_orders"#
+        ),
+        "{}",
+        output.stdout
     );
 }

@@ -330,7 +330,8 @@ pub fn discover(
                 );
             }
         }
-        out.extend(sources(package, target_database, sink));
+        let quoting = project.root_package().file.quoting.as_ref();
+        out.extend(sources(package, target_database, quoting, sink));
         out.extend(crate::test_nodes::discover_tests(project, package, sink));
     }
     out
@@ -358,7 +359,12 @@ fn document(
     node
 }
 
-fn sources(package: &Package, target_database: &str, sink: &mut DiagnosticSink) -> Vec<Discovered> {
+fn sources(
+    package: &Package,
+    target_database: &str,
+    quoting: Option<&serde_json::Value>,
+    sink: &mut DiagnosticSink,
+) -> Vec<Discovered> {
     let mut out = Vec::new();
     let mut seen: BTreeMap<(String, String), Location> = BTreeMap::new();
     for file in &package.schema_files {
@@ -410,7 +416,7 @@ fn sources(package: &Package, target_database: &str, sink: &mut DiagnosticSink) 
                         resolved.tags.push(tag.clone());
                     }
                 }
-                let relation = Relation::new(
+                let mut relation = Relation::new(
                     source
                         .database
                         .clone()
@@ -421,6 +427,11 @@ fn sources(package: &Package, target_database: &str, sink: &mut DiagnosticSink) 
                         .clone()
                         .unwrap_or_else(|| table.name.clone()),
                 );
+                // The project's `quoting:`, then the source's, then the table's.
+                relation.quote = kiln_core::QuotePolicy::default()
+                    .with(quoting)
+                    .with(source.quoting.as_ref())
+                    .with(table.quoting.as_ref());
                 let node = Node {
                     unique_id: format!("source.{}.{}.{}", package.name, source.name, table.name),
                     name: table.name.clone(),

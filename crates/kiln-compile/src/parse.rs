@@ -165,6 +165,8 @@ pub fn parse(
             .filter(|name| env.is_overridden(&format!("test_{name}")))
             .map(str::to_owned)
             .collect(),
+        quoting: kiln_core::QuotePolicy::default()
+            .with(project.root_package().file.quoting.as_ref()),
     };
     let results: Vec<Result<Node, Diagnostic>> = discovered
         .into_par_iter()
@@ -265,6 +267,8 @@ struct Overrides {
     database: bool,
     /// Built-in generic tests the project redefines (`unique`...).
     tests: BTreeSet<String>,
+    /// The root project's `quoting:`.
+    quoting: kiln_core::QuotePolicy,
 }
 
 /// Renders one node in the parse phase and resolves its config and relation.
@@ -322,6 +326,8 @@ fn parse_node(
         return Ok(node);
     }
     node.relation = relation_for(env, &node, database, schema, overrides)?;
+    // The project's `quoting:`, then the node's own `quoting` config.
+    node.relation.quote = overrides.quoting.with(node.config.other.get("quoting"));
     if let Some(settings) = &node.config.snapshot {
         // dbt's legacy `target_schema` and `target_database` name the schema exactly.
         if let Some(schema) = &settings.target_schema {

@@ -219,6 +219,34 @@ fn is_expression(text: &str) -> bool {
     (text.starts_with("ref(") || text.starts_with("source(")) && text.ends_with(')')
 }
 
+/// A test argument with Jinja in it, as an expression that renders it when the test compiles
+/// (as dbt renders its tests' keyword arguments): `"{{ x() }}"` is `(x())`, keeping its type;
+/// `"a {{ x }}"` is `("a " ~ (x))`.
+fn template_string(text: &str) -> String {
+    let mut parts = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        let Some(length) = rest[start..].find("}}") else {
+            break;
+        };
+        if start > 0 {
+            parts.push(Json::String(rest[..start].to_owned()).to_string());
+        }
+        let expression = rest[start + 2..start + length].trim();
+        let expression = expression.strip_prefix('-').unwrap_or(expression);
+        let expression = expression.strip_suffix('-').unwrap_or(expression);
+        parts.push(format!("({})", expression.trim()));
+        rest = &rest[start + length + 2..];
+    }
+    if !rest.is_empty() {
+        parts.push(Json::String(rest.to_owned()).to_string());
+    }
+    match parts.as_slice() {
+        [one] => one.clone(),
+        _ => format!("({})", parts.join(" ~ ")),
+    }
+}
+
 /// A JSON value as a Jinja literal.
 fn jinja_literal(value: &Json) -> String {
     match value {
@@ -226,6 +254,7 @@ fn jinja_literal(value: &Json) -> String {
         Json::Bool(b) => b.to_string(),
         Json::Number(n) => n.to_string(),
         Json::String(s) if is_expression(s) => s.trim().to_owned(),
+        Json::String(s) if s.contains("{{") => template_string(s),
         Json::String(s) => Json::String(s.clone()).to_string(),
         Json::Array(items) => format!(
             "[{}]",
@@ -803,6 +832,19 @@ mod tests {
             static_calls(&custom, &target(Some("amount"))).is_none(),
             "custom tests are rendered"
         );
+    }
+
+    #[test]
+    fn jinja_in_test_arguments_renders_when_the_test_compiles() {
+        assert_eq!(
+            template_string("{{ dbt.type_string() }}"),
+            "(dbt.type_string())"
+        );
+        assert_eq!(
+            template_string("x > {{ var('min') }} and y"),
+            r#"("x > " ~ (var('min')) ~ " and y")"#
+        );
+        assert_eq!(template_string("{{- 1 -}}"), "(1)");
     }
 
     #[test]

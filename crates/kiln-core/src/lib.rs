@@ -34,7 +34,8 @@ pub use diagnostic::{Diagnostic, Diagnostics, Location, Severity};
 pub use names::UnknownName;
 pub use node::{Column, Node, RefCall, SourceCall, SourceInfo, TestInfo, TestKind};
 pub use relation::{
-    MAX_IDENTIFIER_BYTES, Relation, quote_identifier, quote_literal, truncated_identifier,
+    MAX_IDENTIFIER_BYTES, QuotePolicy, Relation, quote_identifier, quote_literal,
+    truncated_identifier,
 };
 pub use resource_type::ResourceType;
 pub use snapshot::{CheckCols, MetaColumns, SnapshotConfig, SnapshotConfigError, Strategy};

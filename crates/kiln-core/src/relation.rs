@@ -13,6 +13,46 @@ pub struct Relation {
     /// `table`, `view`, `cte`, `materialized_view`, or none when unknown.
     #[serde(rename = "type")]
     pub kind: Option<String>,
+    /// Which parts are written in double quotes (dbt's `quoting:`; all by default).
+    #[serde(skip)]
+    pub quote: QuotePolicy,
+}
+
+/// dbt's quote policy: which parts of a relation's name are quoted when it is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub struct QuotePolicy {
+    pub database: bool,
+    pub schema: bool,
+    pub identifier: bool,
+}
+
+impl Default for QuotePolicy {
+    fn default() -> Self {
+        QuotePolicy {
+            database: true,
+            schema: true,
+            identifier: true,
+        }
+    }
+}
+
+impl QuotePolicy {
+    /// This policy with the parts a `quoting:` mapping sets (`{identifier: false}`) changed.
+    pub fn with(mut self, quoting: Option<&serde_json::Value>) -> Self {
+        let Some(quoting) = quoting.and_then(serde_json::Value::as_object) else {
+            return self;
+        };
+        for (key, part) in [
+            ("database", &mut self.database),
+            ("schema", &mut self.schema),
+            ("identifier", &mut self.identifier),
+        ] {
+            if let Some(value) = quoting.get(key).and_then(serde_json::Value::as_bool) {
+                *part = value;
+            }
+        }
+        self
+    }
 }
 
 impl Relation {
@@ -26,6 +66,7 @@ impl Relation {
             schema: Some(schema.into()),
             identifier: identifier.into(),
             kind: None,
+            quote: QuotePolicy::default(),
         }
     }
 
@@ -36,6 +77,7 @@ impl Relation {
             schema: None,
             identifier: format!("__dbt__cte__{model_name}"),
             kind: Some("cte".to_owned()),
+            quote: QuotePolicy::default(),
         }
     }
 
@@ -92,17 +134,27 @@ impl fmt::Display for Relation {
             return f.write_str(&self.identifier);
         }
         let parts = [
-            self.database.as_deref(),
-            self.schema.as_deref(),
-            Some(self.identifier.as_str()).filter(|identifier| !identifier.is_empty()),
+            (self.database.as_deref(), self.quote.database),
+            (self.schema.as_deref(), self.quote.schema),
+            (
+                Some(self.identifier.as_str()).filter(|identifier| !identifier.is_empty()),
+                self.quote.identifier,
+            ),
         ];
         let mut first = true;
-        for part in parts.into_iter().flatten() {
+        for (part, quoted) in parts {
+            let Some(part) = part else {
+                continue;
+            };
             if !first {
                 f.write_str(".")?;
             }
             first = false;
-            f.write_str(&quote_identifier(part))?;
+            if quoted {
+                f.write_str(&quote_identifier(part))?;
+            } else {
+                f.write_str(part)?;
+            }
         }
         Ok(())
     }
@@ -116,6 +168,13 @@ mod tests {
     fn renders_quoted_three_part_names() {
         let relation = Relation::new("analytics", "dbt_marts", "orders");
         assert_eq!(relation.to_string(), r#""analytics"."dbt_marts"."orders""#);
+        let unquoted = Relation {
+            quote: QuotePolicy::default().with(Some(&serde_json::json!({
+                "database": false, "schema": false
+            }))),
+            ..relation
+        };
+        assert_eq!(unquoted.to_string(), r#"analytics.dbt_marts."orders""#);
         assert_eq!(Relation::ephemeral("eph").to_string(), "__dbt__cte__eph");
         assert_eq!(quote_identifier(r#"we"ird"#), r#""we""ird""#);
         assert_eq!(quote_literal("it's"), "'it''s'");

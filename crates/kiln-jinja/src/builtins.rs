@@ -377,6 +377,7 @@ impl Object for AdapterObject {
                             schema: Some(schema_name.clone()),
                             identifier: text(0),
                             kind: Some(text(1)),
+                            quote: Default::default(),
                         })
                     })
                     .collect();
@@ -591,6 +592,12 @@ impl Object for RelationApi {
                 .get::<Option<String>>("identifier")?
                 .unwrap_or_default(),
             kind: kwargs.get("type")?,
+            quote: kiln_core::QuotePolicy::default().with(
+                kwargs
+                    .get::<Option<Value>>("quote_policy")?
+                    .and_then(|policy| serde_json::to_value(policy).ok())
+                    .as_ref(),
+            ),
         };
         Ok(RelationObject::value(relation))
     }

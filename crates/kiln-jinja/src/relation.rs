@@ -77,9 +77,9 @@ impl Object for RelationObject {
             "include_policy" => crate::to_value(serde_json::json!({
                 "database": relation.database.is_some(), "schema": relation.schema.is_some(), "identifier": true,
             })),
-            "quote_policy" => crate::to_value(
-                serde_json::json!({"database": true, "schema": true, "identifier": true}),
-            ),
+            "quote_policy" => {
+                crate::to_value(serde_json::to_value(relation.quote).unwrap_or_default())
+            }
             "limit" => self.1.map_or(Value::from(()), Value::from),
             "require_alias" => Value::from(true),
             "can_be_renamed" | "can_be_replaced" => Value::from(true),
@@ -140,7 +140,21 @@ impl Object for RelationObject {
                 }
                 Ok(RelationObject::value(relation))
             }
-            "quote" => Ok(Value::from_dyn_object(self.clone())),
+            // `relation.quote(identifier=false)`: the same relation, quoted as asked.
+            "quote" => {
+                let (kwargs,): (Kwargs,) = from_args(args)?;
+                let mut relation = self.0.clone();
+                for (key, part) in [
+                    ("database", &mut relation.quote.database),
+                    ("schema", &mut relation.quote.schema),
+                    ("identifier", &mut relation.quote.identifier),
+                ] {
+                    if let Some(value) = kwargs.get::<Option<bool>>(key)? {
+                        *part = value;
+                    }
+                }
+                Ok(RelationObject::value(relation))
+            }
             // `ref('x').information_schema('columns')`: dbt's InformationSchema relation,
             // `"db".information_schema."columns"` on PostgreSQL.
             "information_schema" => {
@@ -150,6 +164,7 @@ impl Object for RelationObject {
                     schema: Some("information_schema".to_owned()),
                     identifier: view.unwrap_or_default(),
                     kind: None,
+                    quote: self.0.quote,
                 }))
             }
             "without_identifier" => Ok(RelationObject::value(Relation {

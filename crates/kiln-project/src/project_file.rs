@@ -102,7 +102,6 @@ struct RawProjectFile {
     dispatch: Vec<DispatchConfig>,
     #[allow(dead_code)]
     require_dbt_version: Option<Json>,
-    #[allow(dead_code)]
     quoting: Option<Json>,
     #[allow(dead_code)]
     query_comment: Option<Json>,
@@ -173,6 +172,8 @@ pub struct ProjectFile {
     pub packages_install_path: String,
     pub clean_targets: Vec<String>,
     pub vars: BTreeMap<String, Json>,
+    /// `quoting:` (`{database, schema, identifier}`): which parts of relation names are quoted.
+    pub quoting: Option<Json>,
     pub models: Vec<FolderConfig>,
     pub seeds: Vec<FolderConfig>,
     pub snapshots: Vec<FolderConfig>,
@@ -292,6 +293,7 @@ pub fn load(
             .unwrap_or_else(|| "dbt_packages".to_owned()),
         clean_targets: raw.clean_targets.unwrap_or_default(),
         vars: raw.vars,
+        quoting: raw.quoting,
         models,
         seeds,
         snapshots,

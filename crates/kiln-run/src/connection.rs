@@ -42,35 +42,49 @@ fn returns_rows(sql: &str) -> bool {
     )
 }
 
-/// Timestamps as Python's `str()` of the datetime dbt's agate table holds (`2017-01-01
-/// 00:00:00`, not JSON's `2017-01-01T00:00:00`), so that SQL built from a `run_query` result is
-/// dbt's. The column types are asked for only when a cell looks like a timestamp.
-fn python_timestamps(conn: &mut dyn Connection, sql: &str, table: &mut Table) {
-    let looks_like_timestamp = |value: &serde_json::Value| {
-        value.as_str().is_some_and(|text| {
+/// Values typed as dbt's agate table types them, where JSON loses the difference: timestamps
+/// print as Python's `str()` of a datetime (`2017-01-01 00:00:00`, not `2017-01-01T00:00:00`),
+/// and a `double precision` that holds a whole number is a float (`240.0`, not `240`), so that
+/// SQL built from a `run_query` result is dbt's. The column types are asked for (one describe)
+/// only when a cell could be either.
+fn python_values(conn: &mut dyn Connection, sql: &str, table: &mut Table) {
+    let ambiguous = |value: &serde_json::Value| match value {
+        serde_json::Value::String(text) => {
             let bytes = text.as_bytes();
             bytes.len() >= 19
                 && bytes[10] == b'T'
                 && bytes[4] == b'-'
                 && bytes[13] == b':'
                 && bytes[..4].iter().all(u8::is_ascii_digit)
-        })
+        }
+        serde_json::Value::Number(number) => !number.is_f64(),
+        _ => false,
     };
-    if !table.rows.iter().flatten().any(looks_like_timestamp) {
+    if !table.rows.iter().flatten().any(ambiguous) {
         return;
     }
     let Ok(types) = conn.column_types_of(sql) else {
         return;
     };
     for (index, kind) in types.iter().enumerate() {
-        if !kind.starts_with("TIMESTAMP") {
+        let timestamp = kind.starts_with("TIMESTAMP");
+        let float = matches!(kind.as_str(), "FLOAT4" | "FLOAT8");
+        if !timestamp && !float {
             continue;
         }
         for row in &mut table.rows {
-            if let Some(serde_json::Value::String(text)) = row.get_mut(index)
-                && text.as_bytes().get(10) == Some(&b'T')
-            {
-                text.replace_range(10..11, " ");
+            match row.get_mut(index) {
+                Some(serde_json::Value::String(text))
+                    if timestamp && text.as_bytes().get(10) == Some(&b'T') =>
+                {
+                    text.replace_range(10..11, " ");
+                }
+                Some(value @ serde_json::Value::Number(_)) if float => {
+                    if let Some(number) = value.as_f64().and_then(serde_json::Number::from_f64) {
+                        *value = serde_json::Value::Number(number);
+                    }
+                }
+                _ => {}
             }
         }
     }
@@ -92,7 +106,7 @@ impl Warehouse for SharedConnection {
             if table.rows.is_empty() {
                 table.columns = conn.columns_of(sql).map_err(failed)?;
             }
-            python_timestamps(conn.as_mut(), sql, &mut table);
+            python_values(conn.as_mut(), sql, &mut table);
             let status = format!("SELECT {}", table.rows.len());
             Ok(to_result(table, status))
         } else {
@@ -133,6 +147,7 @@ impl Warehouse for SharedConnection {
             schema: Some(schema.to_owned()),
             identifier: identifier.to_owned(),
             kind: Some(kind.dbt_name().to_owned()),
+            quote: Default::default(),
         }))
     }
 }
