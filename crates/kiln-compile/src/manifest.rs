@@ -195,48 +195,175 @@ fn config_json(node: &Node) -> Json {
     Json::Object(out)
 }
 
-fn columns_json(node: &Node) -> Json {
-    node.columns
-        .iter()
-        .map(|c| {
-            let column = json!({
-                "name": c.name,
-                "description": c.description,
-                "meta": c.meta,
-                "data_type": c.data_type,
-                "constraints": [],
-                "quote": c.quote,
-                "config": {"meta": c.meta, "tags": c.tags},
-                "tags": c.tags,
-                "granularity": null,
-                "doc_blocks": [],
-            });
-            (c.name.clone(), column)
-        })
-        .collect::<Map<String, Json>>()
-        .into()
+/// A column as the manifest shows it.
+#[derive(Serialize)]
+struct ColumnOut<'a> {
+    name: &'a str,
+    description: &'a str,
+    meta: &'a BTreeMap<String, Json>,
+    data_type: &'a Option<String>,
+    constraints: [(); 0],
+    quote: Option<bool>,
+    config: ColumnConfig<'a>,
+    tags: &'a [String],
+    granularity: Option<()>,
+    doc_blocks: [(); 0],
+}
+
+#[derive(Serialize)]
+struct ColumnConfig<'a> {
+    meta: &'a BTreeMap<String, Json>,
+    tags: &'a [String],
+}
+
+#[derive(Serialize)]
+struct RefOut<'a> {
+    name: &'a str,
+    package: &'a Option<String>,
+    version: Option<()>,
+}
+
+#[derive(Serialize)]
+struct DependsOn<'a> {
+    macros: [(); 0],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nodes: Option<&'a [String]>,
+}
+
+/// dbt's `{"show": true, "node_color": null}`.
+#[derive(Serialize)]
+struct Docs {
+    show: bool,
+    node_color: Option<()>,
+}
+
+const DOCS: Docs = Docs {
+    show: true,
+    node_color: None,
+};
+
+#[derive(Serialize)]
+struct Contract {
+    enforced: bool,
+    alias_types: bool,
+    checksum: Option<()>,
+}
+
+/// What a source has in the manifest beside the common keys.
+#[derive(Serialize)]
+struct SourceOut<'a> {
+    source_name: &'a str,
+    source_description: &'a str,
+    loader: &'a str,
+    identifier: &'a str,
+    quoting: Json,
+    loaded_at_field: &'a Option<String>,
+    loaded_at_query: Option<()>,
+    freshness: &'a Option<Json>,
+    external: Option<()>,
+    source_meta: Empty,
+    unrendered_database: Option<()>,
+    unrendered_schema: Option<()>,
+}
+
+/// What models have beside the keys of every SQL node.
+#[derive(Serialize)]
+struct ModelOut {
+    access: &'static str,
+    constraints: [(); 0],
+    version: Option<()>,
+    latest_version: Option<()>,
+    deprecation_date: Option<()>,
+    primary_key: [(); 0],
+    time_spine: Option<()>,
+}
+
+/// What generic tests have beside the keys of every SQL node.
+#[derive(Serialize)]
+struct GenericTestOut<'a> {
+    column_name: &'a Option<String>,
+    file_key_name: &'a Option<String>,
+    attached_node: &'a Option<String>,
+    test_metadata: &'a Option<Json>,
 }
 
 /// The manifest's entry for a node, as dbt-core 1.11 writes it for its resource type (manifest
-/// v12): sources, seeds, SQL nodes (models, tests, snapshots, analyses) and unit tests each
-/// have their own set of keys.
-fn node_out(node: &Node, project: &Project, created_at: f64) -> Json {
-    if node.resource_type == ResourceType::UnitTest {
-        return unit_test_out(node, created_at);
-    }
+/// v12): sources, seeds and SQL nodes (models, tests, snapshots, analyses) each have their own
+/// set of keys (`None` leaves a key out; unit tests are [`unit_test_out`]). It borrows from the
+/// node, so that writing the manifest of a large project copies none of its SQL.
+#[derive(Serialize)]
+struct NodeOut<'a> {
+    database: &'a Option<String>,
+    schema: &'a str,
+    name: &'a str,
+    resource_type: &'static str,
+    package_name: &'a str,
+    path: PathBuf,
+    original_file_path: &'a Path,
+    unique_id: &'a str,
+    fqn: &'a [String],
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    source: Option<SourceOut<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    alias: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    checksum: Option<Json>,
+    config: Json,
+    tags: &'a [String],
+    description: &'a str,
+    columns: BTreeMap<&'a str, ColumnOut<'a>>,
+    meta: &'a BTreeMap<String, Json>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    group: Option<Option<()>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    docs: Option<Docs>,
+    patch_path: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    build_path: Option<Option<()>>,
+    unrendered_config: Empty,
+    created_at: f64,
+    relation_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    raw_code: Option<&'a str>,
+    doc_blocks: [(); 0],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    root_path: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    language: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refs: Option<Vec<RefOut<'a>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sources: Option<Vec<[&'a str; 2]>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metrics: Option<[(); 0]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    functions: Option<[(); 0]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    depends_on: Option<DependsOn<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    compiled_path: Option<Option<PathBuf>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    compiled: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    compiled_code: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    extra_ctes_injected: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    extra_ctes: Option<[(); 0]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    contract: Option<Contract>,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    model: Option<ModelOut>,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    test: Option<GenericTestOut<'a>>,
+}
+
+fn node_out<'a>(node: &'a Node, project: &Project, created_at: f64) -> NodeOut<'a> {
     let target_path = project.file().target_path.as_str();
-    let mut out = Map::new();
-    let mut put = |key: &str, value: Json| {
-        out.insert(key.to_owned(), value);
-    };
-    put("database", json!(node.relation.database));
-    put(
-        "schema",
-        json!(node.relation.schema.as_deref().unwrap_or_default()),
-    );
-    put("name", json!(node.name));
-    put("resource_type", json!(node.resource_type.as_str()));
-    put("package_name", json!(node.package));
+    let kind = node.resource_type;
+    let is_source = node.source.is_some();
+    let is_seed = kind == ResourceType::Seed;
+    let has_sql = !is_source && !is_seed;
     let generic_test = node
         .test
         .as_ref()
@@ -244,7 +371,7 @@ fn node_out(node: &Node, project: &Project, created_at: f64) -> Json {
     let path: PathBuf = match generic_test {
         Some(_) => format!("{}.sql", node.relation.identifier).into(),
         // dbt's analyses sit under `analysis/` in their path (and fqn).
-        None if node.resource_type == ResourceType::Analysis => std::iter::once("analysis".into())
+        None if kind == ResourceType::Analysis => std::iter::once("analysis".into())
             .chain(
                 node.original_file_path
                     .components()
@@ -254,138 +381,151 @@ fn node_out(node: &Node, project: &Project, created_at: f64) -> Json {
             .collect(),
         None => node.original_file_path.components().skip(1).collect(),
     };
-    put("path", json!(path));
-    put("original_file_path", json!(node.original_file_path));
-    put("unique_id", json!(node.unique_id));
-    put("fqn", json!(node.fqn));
-    let relation_name = (!node.is_ephemeral() && node.resource_type != ResourceType::Analysis)
-        .then(|| node.relation.to_string());
-    let patch_path = node
-        .patch_path
-        .as_ref()
-        .map(|p| format!("{}://{}", node.package, p.display()));
-    if let Some(source) = &node.source {
-        put("source_name", json!(source.source_name));
-        put("source_description", json!(source.source_description));
-        put("loader", json!(source.loader.as_deref().unwrap_or("")));
-        put("identifier", json!(node.relation.identifier));
-        put(
-            "quoting",
-            json!({"database": null, "schema": null, "identifier": null, "column": null}),
-        );
-        put("loaded_at_field", json!(source.loaded_at_field));
-        put("loaded_at_query", Json::Null);
-        put("freshness", json!(source.freshness));
-        put("external", Json::Null);
-        put("description", json!(node.description));
-        put("columns", columns_json(node));
-        put("meta", json!(node.meta));
-        put("source_meta", json!({}));
-        put("tags", json!(node.config.tags));
-        put(
-            "config",
-            json!({
-                "enabled": node.config.enabled,
-                "event_time": null,
-                "freshness": source.freshness,
-                "loaded_at_field": source.loaded_at_field,
-                "loaded_at_query": null,
-                "meta": node.config.meta,
-                "tags": node.config.tags,
-            }),
-        );
-        put("patch_path", Json::Null);
-        put("unrendered_config", json!({}));
-        put("relation_name", json!(relation_name));
-        put("created_at", json!(created_at));
-        put("unrendered_database", Json::Null);
-        put("unrendered_schema", Json::Null);
-        put("doc_blocks", json!([]));
-        return Json::Object(out);
-    }
     let alias = if node.is_ephemeral() {
         node.config.alias.as_deref().unwrap_or(&node.name)
     } else {
         &node.relation.identifier
     };
-    put("alias", json!(alias));
-    put("checksum", checksum(project, node));
-    put("config", config_json(node));
-    put("tags", json!(node.config.tags));
-    put("description", json!(node.description));
-    put("columns", columns_json(node));
-    put("meta", json!(node.meta));
-    put("group", Json::Null);
-    put("docs", json!({"show": true, "node_color": null}));
-    put("patch_path", json!(patch_path));
-    put("build_path", Json::Null);
-    put("unrendered_config", json!({}));
-    put("created_at", json!(created_at));
-    put("relation_name", json!(relation_name));
-    put("raw_code", json!(node.raw_code));
-    put("doc_blocks", json!([]));
-    if node.resource_type == ResourceType::Seed {
-        let root = project.packages.iter().find(|p| p.name == node.package);
-        put(
-            "root_path",
-            json!(root.map(|p| p.dir.display().to_string())),
-        );
-        put("depends_on", json!({"macros": []}));
-        return Json::Object(out);
-    }
-    put("language", json!("sql"));
-    let refs: Vec<Json> = node
-        .refs
-        .iter()
-        .map(|r| json!({"name": r.name, "package": r.package, "version": null}))
-        .collect();
-    put("refs", json!(refs));
-    let sources: Vec<[&str; 2]> = node
-        .sources
-        .iter()
-        .map(|s| [s.source.as_str(), s.table.as_str()])
-        .collect();
-    put("sources", json!(sources));
-    put("metrics", json!([]));
-    put("functions", json!([]));
-    put(
-        "depends_on",
-        json!({"macros": [], "nodes": node.depends_on}),
-    );
-    put(
-        "compiled_path",
-        json!(
+    let source = node.source.as_ref().map(|source| SourceOut {
+        source_name: &source.source_name,
+        source_description: &source.source_description,
+        loader: source.loader.as_deref().unwrap_or(""),
+        identifier: &node.relation.identifier,
+        quoting: json!({"database": null, "schema": null, "identifier": null, "column": null}),
+        loaded_at_field: &source.loaded_at_field,
+        loaded_at_query: None,
+        freshness: &source.freshness,
+        external: None,
+        source_meta: Empty {},
+        unrendered_database: None,
+        unrendered_schema: None,
+    });
+    let config = match &node.source {
+        Some(source) => json!({
+            "enabled": node.config.enabled,
+            "event_time": null,
+            "freshness": source.freshness,
+            "loaded_at_field": source.loaded_at_field,
+            "loaded_at_query": null,
+            "meta": node.config.meta,
+            "tags": node.config.tags,
+        }),
+        None => config_json(node),
+    };
+    NodeOut {
+        database: &node.relation.database,
+        schema: node.relation.schema.as_deref().unwrap_or_default(),
+        name: &node.name,
+        resource_type: kind.as_str(),
+        package_name: &node.package,
+        path,
+        original_file_path: &node.original_file_path,
+        unique_id: &node.unique_id,
+        fqn: &node.fqn,
+        source,
+        alias: (!is_source).then_some(alias),
+        checksum: (!is_source).then(|| checksum(project, node)),
+        config,
+        tags: &node.config.tags,
+        description: &node.description,
+        columns: node
+            .columns
+            .iter()
+            .map(|c| {
+                let column = ColumnOut {
+                    name: &c.name,
+                    description: &c.description,
+                    meta: &c.meta,
+                    data_type: &c.data_type,
+                    constraints: [],
+                    quote: c.quote,
+                    config: ColumnConfig {
+                        meta: &c.meta,
+                        tags: &c.tags,
+                    },
+                    tags: &c.tags,
+                    granularity: None,
+                    doc_blocks: [],
+                };
+                (c.name.as_str(), column)
+            })
+            .collect(),
+        meta: &node.meta,
+        group: (!is_source).then_some(None),
+        docs: (!is_source).then_some(DOCS),
+        patch_path: node
+            .patch_path
+            .as_ref()
+            .filter(|_| !is_source)
+            .map(|p| format!("{}://{}", node.package, p.display())),
+        build_path: (!is_source).then_some(None),
+        unrendered_config: Empty {},
+        created_at,
+        relation_name: (!node.is_ephemeral() && kind != ResourceType::Analysis)
+            .then(|| node.relation.to_string()),
+        raw_code: (!is_source).then_some(node.raw_code.as_str()),
+        doc_blocks: [],
+        root_path: is_seed.then(|| {
+            project
+                .packages
+                .iter()
+                .find(|p| p.name == node.package)
+                .map(|p| p.dir.display().to_string())
+                .unwrap_or_default()
+        }),
+        language: has_sql.then_some("sql"),
+        refs: has_sql.then(|| {
+            node.refs
+                .iter()
+                .map(|r| RefOut {
+                    name: &r.name,
+                    package: &r.package,
+                    version: None,
+                })
+                .collect()
+        }),
+        sources: has_sql.then(|| {
+            node.sources
+                .iter()
+                .map(|s| [s.source.as_str(), s.table.as_str()])
+                .collect()
+        }),
+        metrics: has_sql.then_some([]),
+        functions: has_sql.then_some([]),
+        depends_on: (!is_source).then_some(DependsOn {
+            macros: [],
+            nodes: has_sql.then_some(node.depends_on.as_slice()),
+        }),
+        compiled_path: has_sql.then(|| {
             node.compiled_code
                 .as_ref()
                 .map(|_| compiled_path(target_path, node))
-        ),
-    );
-    if let Some(code) = &node.compiled_code {
-        put("compiled", json!(true));
-        put("compiled_code", json!(code));
-        put("extra_ctes_injected", json!(true));
-        put("extra_ctes", json!([]));
+        }),
+        compiled: node.compiled_code.as_ref().map(|_| true),
+        compiled_code: node.compiled_code.as_deref(),
+        extra_ctes_injected: node.compiled_code.as_ref().map(|_| true),
+        extra_ctes: node.compiled_code.as_ref().map(|_| []),
+        contract: has_sql.then_some(Contract {
+            enforced: false,
+            alias_types: true,
+            checksum: None,
+        }),
+        model: (kind == ResourceType::Model).then_some(ModelOut {
+            access: "protected",
+            constraints: [],
+            version: None,
+            latest_version: None,
+            deprecation_date: None,
+            primary_key: [],
+            time_spine: None,
+        }),
+        test: generic_test.map(|test| GenericTestOut {
+            column_name: &test.column_name,
+            file_key_name: &test.file_key_name,
+            attached_node: &test.attached_node,
+            test_metadata: &test.metadata,
+        }),
     }
-    put(
-        "contract",
-        json!({"enforced": false, "alias_types": true, "checksum": null}),
-    );
-    if node.resource_type == ResourceType::Model {
-        put("access", json!("protected"));
-        put("constraints", json!([]));
-        put("version", Json::Null);
-        put("latest_version", Json::Null);
-        put("deprecation_date", Json::Null);
-        put("primary_key", json!([]));
-        put("time_spine", Json::Null);
-    }
-    if let Some(test) = generic_test {
-        put("column_name", json!(test.column_name));
-        put("file_key_name", json!(test.file_key_name));
-        put("attached_node", json!(test.attached_node));
-        put("test_metadata", json!(test.metadata));
-    }
-    Json::Object(out)
 }
 
 /// Fixture rows as dbt's manifest shows them: `{rows, format, fixture}`.
@@ -448,7 +588,10 @@ fn unit_test_out(node: &Node, created_at: f64) -> Json {
 /// A node as the manifest shows it, as JSON (for comparing with another run's manifest).
 pub(crate) fn node_json(node: &Node, project: &Project) -> Json {
     // `created_at` is left at 0: the comparison is about what the node is, not when.
-    node_out(node, project, 0.0)
+    if node.resource_type == ResourceType::UnitTest {
+        return unit_test_out(node, 0.0);
+    }
+    serde_json::to_value(node_out(node, project, 0.0)).unwrap_or(Json::Null)
 }
 
 /// Every macro's `macro_sql`, by unique id.
@@ -519,8 +662,8 @@ struct Empty {}
 #[derive(Serialize)]
 struct ManifestOut<'a> {
     metadata: Metadata<'a>,
-    nodes: BTreeMap<&'a str, Json>,
-    sources: BTreeMap<&'a str, Json>,
+    nodes: Section<'a>,
+    sources: Section<'a>,
     macros: BTreeMap<String, MacroOut<'a>>,
     docs: Empty,
     exposures: Empty,
@@ -533,7 +676,7 @@ struct ManifestOut<'a> {
     group_map: Empty,
     saved_queries: Empty,
     semantic_models: Empty,
-    unit_tests: BTreeMap<&'a str, Json>,
+    unit_tests: Section<'a>,
     functions: Empty,
 }
 
@@ -544,19 +687,77 @@ fn epoch_seconds() -> f64 {
         .map_or(0.0, |d| d.as_secs_f64())
 }
 
+/// Which nodes a manifest section holds.
+#[derive(Clone, Copy)]
+enum SectionKind {
+    Nodes,
+    Sources,
+    UnitTests,
+}
+
+/// One section of the manifest (`nodes`, `sources`, `unit_tests`), each node's entry made as it
+/// is written: a large project's manifest is never held in memory whole.
+struct Section<'a> {
+    kind: SectionKind,
+    project: &'a Project,
+    parsed: &'a Parsed,
+    created_at: f64,
+}
+
+impl Section<'_> {
+    fn holds(&self, kind: ResourceType) -> bool {
+        match self.kind {
+            SectionKind::UnitTests => kind == ResourceType::UnitTest,
+            SectionKind::Sources => kind == ResourceType::Source,
+            SectionKind::Nodes => kind != ResourceType::Source && kind != ResourceType::UnitTest,
+        }
+    }
+
+    /// A node's entry as JSON text.
+    fn entry(&self, node: &Node) -> serde_json::Result<Box<serde_json::value::RawValue>> {
+        let text = match self.kind {
+            SectionKind::UnitTests => serde_json::to_string(&unit_test_out(node, self.created_at)),
+            _ => serde_json::to_string(&node_out(node, self.project, self.created_at)),
+        }?;
+        serde_json::value::RawValue::from_string(text)
+    }
+}
+
+impl Serialize for Section<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{Error, SerializeMap};
+        /// Entries made on every core at a time: enough to keep the cores busy, few enough that
+        /// memory holds only a slice of the manifest.
+        const CHUNK: usize = 512;
+        let nodes: Vec<(&String, &Node)> = self
+            .parsed
+            .nodes
+            .iter()
+            .filter(|(_, node)| self.holds(node.resource_type))
+            .collect();
+        let mut map = serializer.serialize_map(Some(nodes.len()))?;
+        for chunk in nodes.chunks(CHUNK) {
+            let entries: Vec<serde_json::Result<Box<serde_json::value::RawValue>>> =
+                chunk.par_iter().map(|(_, node)| self.entry(node)).collect();
+            for ((id, _), entry) in chunk.iter().zip(entries) {
+                map.serialize_entry(id, &entry.map_err(S::Error::custom)?)?;
+            }
+        }
+        map.end()
+    }
+}
+
 fn manifest<'a>(project: &'a Project, parsed: &'a Parsed) -> ManifestOut<'a> {
     let created_at = epoch_seconds();
-    let mut nodes = BTreeMap::new();
-    let mut sources = BTreeMap::new();
-    let mut unit_tests = BTreeMap::new();
-    for (id, node) in &parsed.nodes {
-        let out = node_out(node, project, created_at);
-        match node.resource_type {
-            ResourceType::Source => sources.insert(id.as_str(), out),
-            ResourceType::UnitTest => unit_tests.insert(id.as_str(), out),
-            _ => nodes.insert(id.as_str(), out),
-        };
-    }
+    let section = |kind| Section {
+        kind,
+        project,
+        parsed,
+        created_at,
+    };
+    let nodes = section(SectionKind::Nodes);
+    let sources = section(SectionKind::Sources);
+    let unit_tests = section(SectionKind::UnitTests);
     let macros = parsed
         .env
         .registry()

@@ -394,7 +394,7 @@ fn test_metadata(spec: &Spec, target: &Target<'_>) -> Json {
 
 /// The 10 characters that end a generic test's unique id: dbt's md5 of its name and of its
 /// `test_metadata` as Python's repr writes it, every leaf value as a string.
-fn test_hash(name: &str, spec: &Spec, target: &Target<'_>) -> String {
+fn test_hash(name: &str, metadata: &Json) -> String {
     fn hashable(value: &Json) -> String {
         match value {
             Json::Object(map) => {
@@ -413,7 +413,7 @@ fn test_hash(name: &str, spec: &Spec, target: &Target<'_>) -> String {
             other => kiln_jinja::python_str_repr(&python_str(other)),
         }
     }
-    let digest = md5_hex(&format!("{name}{}", hashable(&test_metadata(spec, target))));
+    let digest = md5_hex(&format!("{name}{}", hashable(metadata)));
     digest[digest.len() - 10..].to_owned()
 }
 
@@ -629,7 +629,8 @@ pub fn discover_tests(
                     }
                 };
                 let sql = generic_sql(&spec, &target, config.where_.as_deref());
-                let hash = test_hash(&name, &spec, &target);
+                let metadata = test_metadata(&spec, &target);
+                let hash = test_hash(&name, &metadata);
                 let info = TestInfo {
                     kind: TestKind::Generic,
                     test_name: spec.test_name.clone(),
@@ -637,7 +638,7 @@ pub fn discover_tests(
                     attached_node: None,
                     attached_to_source: target.is_source,
                     static_calls: static_calls(&spec, &target),
-                    metadata: Some(test_metadata(&spec, &target)),
+                    metadata: Some(metadata),
                     file_key_name: Some(target.file_key_name.clone()),
                 };
                 let origin = Origin {
@@ -776,14 +777,16 @@ mod tests {
         assert_eq!(
             test_hash(
                 "dbt_utils_accepted_range_orders_id__True__11_5__0",
-                &range,
-                &target(Some("id"))
+                &test_metadata(&range, &target(Some("id")))
             ),
             "217d1cb7c4"
         );
         let not_null = spec(serde_json::json!("not_null"));
         assert_eq!(
-            test_hash("not_null_orders_id", &not_null, &target(Some("id"))),
+            test_hash(
+                "not_null_orders_id",
+                &test_metadata(&not_null, &target(Some("id")))
+            ),
             "84ef11d8fe"
         );
         let source = Target {
