@@ -531,3 +531,50 @@ fn the_project_quoting_decides_how_relations_are_written() {
         output.stdout
     );
 }
+
+#[test]
+fn model_versions_are_nodes_of_their_own_as_in_dbt() {
+    // dbt's model versions: `<model>_v<v>.sql` files declared under `versions:`, each a node
+    // `model.<package>.<model>.v<v>` built as `<model>_v<v>`; `ref('m')` is the latest version,
+    // `ref('m', v=2)` another; tests run on each version.
+    let fixture = Fixture::new("jaffle");
+    fixture.write("models/summary_v1.sql", "select 1 as id\n");
+    fixture.write("models/summary_v2.sql", "select 1 as id, 2 as extra\n");
+    fixture.write(
+        "models/summary.yml",
+        "version: 2\nmodels:\n  - name: summary\n    latest_version: 1\n    columns:\n      - name: id\n        data_tests: [unique]\n    versions:\n      - v: 1\n      - v: 2\n",
+    );
+    fixture.write(
+        "models/reads_summary.sql",
+        "select * from {{ ref('summary') }} join {{ ref('summary', v=2) }} using (id)\n",
+    );
+    let output = fixture.kiln(&["compile", "-s", "reads_summary"]);
+    assert_eq!(output.code, 0, "{}", output.transcript());
+    assert!(
+        output.stdout.contains(
+            r#"from "jaffle"."analytics"."summary_v1" join "jaffle"."analytics"."summary_v2""#
+        ),
+        "{}",
+        output.stdout
+    );
+    let parse = fixture.kiln(&["parse"]);
+    assert_eq!(parse.code, 0, "{}", parse.transcript());
+    let manifest: Value = serde_json::from_str(&fixture.read("target/manifest.json")).unwrap();
+    let v2 = &manifest["nodes"]["model.jaffle.summary.v2"];
+    assert_eq!(v2["alias"], "summary_v2");
+    assert_eq!(v2["version"], 2);
+    assert_eq!(v2["latest_version"], 1);
+    assert_eq!(
+        manifest["nodes"]["model.jaffle.reads_summary"]["depends_on"]["nodes"],
+        serde_json::json!(["model.jaffle.summary.v1", "model.jaffle.summary.v2"])
+    );
+    let tests: Vec<&str> = manifest["nodes"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|n| n["resource_type"] == "test")
+        .filter_map(|n| n["name"].as_str())
+        .filter(|name| name.contains("summary"))
+        .collect();
+    assert_eq!(tests, ["unique_summary_v1_id", "unique_summary_v2_id"]);
+}

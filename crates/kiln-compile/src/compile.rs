@@ -35,10 +35,11 @@ impl CompileResolver {
 
 impl Resolver for CompileResolver {
     fn resolve_ref(&self, from: &NodeInfo, call: &RefCall) -> Result<Relation, UnknownName> {
-        self.relation(
-            self.names
-                .resolve_ref(&from.package, call.package.as_deref(), &call.name)?,
-        )
+        self.relation(self.names.resolve_ref(
+            &from.package,
+            call.package.as_deref(),
+            &call.lookup_name(),
+        )?)
     }
 
     fn resolve_source(&self, call: &SourceCall) -> Result<Relation, UnknownName> {
@@ -214,9 +215,10 @@ pub fn render(
             }
         })
         .and_then(|sql| {
-            // Only the SQL that runs: without the warehouse, introspective models (a union of
-            // the relations a query finds) are legitimately empty.
-            let runs = options.warehouse.is_some();
+            // Only the SQL that runs (`kiln compile` writes what dbt's compile writes): without
+            // the warehouse, introspective models (a union of the relations a query finds) are
+            // legitimately empty.
+            let runs = options.warehouse.is_some() && !options.offline_fallback;
             if runs && node.resource_type == ResourceType::Model && is_blank_sql(&sql) {
                 Err(Diagnostic::error(format!("model `{}` renders to no SQL", node.name))
                     .at(node.location.clone())
@@ -420,9 +422,11 @@ pub fn compile(
     }
     // A node that failed is reported; the others keep their SQL, as dbt compiles them (a node
     // whose ephemeral input failed has no complete SQL either).
+    // `kiln compile` writes an ephemeral model with its own ephemeral inputs as CTEs, as dbt
+    // does; a run keeps its bare SQL, which the models that use it inline.
     let injected: Vec<(String, Option<String>)> = needed
         .iter()
-        .filter(|id| !nodes_ephemeral(&parsed.nodes, id))
+        .filter(|id| options.offline_fallback || !nodes_ephemeral(&parsed.nodes, id))
         .filter_map(|id| {
             let sql = parsed.nodes[id].compiled_code.as_deref()?;
             let complete = ephemeral_inputs_compiled(&parsed.nodes, id);
@@ -512,7 +516,9 @@ pub fn inject_ctes(sql: &str, ctes: &[(String, String)]) -> String {
     if starts_with_with {
         format!("{}with {joined}, {}", &sql[..start], rest[4..].trim_start())
     } else {
-        format!("{}with {joined}\n{rest}", &sql[..start])
+        // As dbt does (sqlparse's first token): before a leading comment too.
+        let start = sql.len() - sql.trim_start().len();
+        format!("{}with {joined}\n{}", &sql[..start], &sql[start..])
     }
 }
 

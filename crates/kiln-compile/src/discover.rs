@@ -192,9 +192,28 @@ pub fn discover(
         let snapshot_trees = trees(project, package, |f| &f.snapshots);
         let analysis_trees = trees(project, package, |f| &f.analyses);
         let mut seen: BTreeMap<String, &std::path::Path> = BTreeMap::new();
+        // A versioned model's files (`<model>_v<v>.sql`, or `defined_in:`): each is a version
+        // of the model named in the YAML, `model.<package>.<model>.v<v>`.
+        let mut versions: HashMap<&str, (&str, String, Option<String>)> = HashMap::new();
+        for (name, (entry, _)) in &props.models {
+            let latest = entry.latest_model_version();
+            for version in entry.model_versions() {
+                versions.insert(
+                    package
+                        .models
+                        .iter()
+                        .find(|f| f.name == version.file)
+                        .map_or("", |f| f.name.as_str()),
+                    (name, version.label, latest.clone()),
+                );
+            }
+        }
+        versions.remove("");
         let sql_files = package.models.iter().map(|f| NodeFile {
             kind: ResourceType::Model,
-            name: &f.name,
+            name: versions
+                .get(f.name.as_str())
+                .map_or(&f.name, |(model, ..)| model),
             folders: &f.folders,
             path: &f.path,
             display: &f.display,
@@ -245,7 +264,19 @@ pub fn discover(
         } in files
         {
             let name = &name.to_owned();
-            if let Some(previous) = seen.insert(name.clone(), display) {
+            let file_stem = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let version = (kind == ResourceType::Model)
+                .then(|| versions.get(file_stem.as_str()))
+                .flatten()
+                .map(|(_, label, latest)| (label.clone(), latest.clone()));
+            let key = match &version {
+                Some((label, _)) => kiln_core::RefCall::versioned_name(name, label),
+                None => name.clone(),
+            };
+            if let Some(previous) = seen.insert(key.clone(), display) {
                 sink.push(
                     Diagnostic::error(format!(
                         "two nodes are named `{name}` in package `{}`",
@@ -264,6 +295,9 @@ pub fn discover(
             }
             fqn.extend(folders.iter().cloned());
             fqn.push(name.clone());
+            if let Some((label, _)) = &version {
+                fqn.push(format!("v{label}"));
+            }
             let entry = props.of(kind).get(name.as_str());
             let trees = match kind {
                 ResourceType::Seed => &seed_trees,
@@ -278,8 +312,12 @@ pub fn discover(
                 sink,
                 yml_location,
             );
+            let unique_id = match &version {
+                Some((label, _)) => format!("{}.{}.{name}.v{label}", kind.as_str(), package.name),
+                None => format!("{}.{}.{name}", kind.as_str(), package.name),
+            };
             let node = Node {
-                unique_id: format!("{}.{}.{name}", kind.as_str(), package.name),
+                unique_id,
                 name: name.clone(),
                 resource_type: kind,
                 package: package.name.clone(),
@@ -306,6 +344,18 @@ pub fn discover(
                 patch_path: entry.map(|(_, file)| file.to_path_buf()),
                 test: None,
                 unit_test: None,
+                version: version.as_ref().map(|(label, _)| label.clone()),
+                latest_version: version.as_ref().and_then(|(_, latest)| latest.clone()),
+                time_spine: entry
+                    .and_then(|(p, _)| p.time_spine.clone())
+                    .map(|mut spine| {
+                        // dbt's shape: `custom_granularities` is always there.
+                        if let Some(map) = spine.as_object_mut() {
+                            map.entry("custom_granularities")
+                                .or_insert_with(|| serde_json::json!([]));
+                        }
+                        spine
+                    }),
             };
             out.push(Discovered {
                 node: document(node, entry.map(|(p, f)| (*p, *f)), &docs, sink),
@@ -320,7 +370,9 @@ pub fn discover(
             .map(|entry| (entry, "model, seed or snapshot"))
             .chain(props.analyses.iter().map(|entry| (entry, "analysis")));
         for ((name, (entry, file)), what) in described {
-            if !seen.contains_key(*name) {
+            if !seen.contains_key(*name)
+                && !seen.keys().any(|key| key.starts_with(&format!("{name}.v")))
+            {
                 sink.push(
                     Diagnostic::warning(format!(
                         "schema YAML describes `{name}`, but there is no such {what}"
@@ -472,6 +524,9 @@ fn sources(
                     patch_path: Some(file.path.clone()),
                     test: None,
                     unit_test: None,
+                    version: None,
+                    latest_version: None,
+                    time_spine: None,
                 };
                 out.push(Discovered {
                     node,

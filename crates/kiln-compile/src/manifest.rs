@@ -266,16 +266,23 @@ struct SourceOut<'a> {
     unrendered_schema: Option<()>,
 }
 
+/// A model version as dbt records it: a number when it is one.
+fn version_json(label: &str) -> Json {
+    label
+        .parse::<i64>()
+        .map_or_else(|_| json!(label), Json::from)
+}
+
 /// What models have beside the keys of every SQL node.
 #[derive(Serialize)]
 struct ModelOut {
     access: &'static str,
     constraints: [(); 0],
-    version: Option<()>,
-    latest_version: Option<()>,
+    version: Option<Json>,
+    latest_version: Option<Json>,
     deprecation_date: Option<()>,
     primary_key: [(); 0],
-    time_spine: Option<()>,
+    time_spine: Option<Json>,
 }
 
 /// What generic tests have beside the keys of every SQL node.
@@ -305,7 +312,7 @@ struct NodeOut<'a> {
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     source: Option<SourceOut<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    alias: Option<&'a str>,
+    alias: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     checksum: Option<Json>,
     config: Json,
@@ -382,9 +389,12 @@ fn node_out<'a>(node: &'a Node, project: &Project, created_at: f64) -> NodeOut<'
         None => node.original_file_path.components().skip(1).collect(),
     };
     let alias = if node.is_ephemeral() {
-        node.config.alias.as_deref().unwrap_or(&node.name)
+        node.config
+            .alias
+            .clone()
+            .unwrap_or_else(|| node.default_alias())
     } else {
-        &node.relation.identifier
+        node.relation.identifier.clone()
     };
     let source = node.source.as_ref().map(|source| SourceOut {
         source_name: &source.source_name,
@@ -513,11 +523,11 @@ fn node_out<'a>(node: &'a Node, project: &Project, created_at: f64) -> NodeOut<'
         model: (kind == ResourceType::Model).then_some(ModelOut {
             access: "protected",
             constraints: [],
-            version: None,
-            latest_version: None,
+            version: node.version.as_deref().map(version_json),
+            latest_version: node.latest_version.as_deref().map(version_json),
             deprecation_date: None,
             primary_key: [],
-            time_spine: None,
+            time_spine: node.time_spine.clone(),
         }),
         test: generic_test.map(|test| GenericTestOut {
             column_name: &test.column_name,

@@ -95,6 +95,8 @@ fn node_value(node: &Node) -> Value {
         "fqn": node.fqn,
         "original_file_path": node.original_file_path,
         "config": node.config.to_json(),
+        "version": node.version,
+        "latest_version": node.latest_version,
     })))
 }
 
@@ -339,7 +341,9 @@ fn parse_node(
     }
     if node.is_ephemeral() {
         // Inlined as a CTE; the database and schema stay for the manifest, as dbt shows them.
-        let resolved = std::mem::replace(&mut node.relation, Relation::ephemeral(&node.name));
+        // Its CTE is named after its alias, as dbt names it (`__dbt__cte__<model>_v2`).
+        let alias = node.relation.identifier.clone();
+        let resolved = std::mem::replace(&mut node.relation, Relation::ephemeral(&alias));
         node.relation.database = resolved.database;
         node.relation.schema = resolved.schema;
     }
@@ -399,7 +403,7 @@ fn relation_for(
         node.config
             .alias
             .clone()
-            .map_or_else(|| node.name.clone(), |a| a.trim().to_owned())
+            .map_or_else(|| node.default_alias(), |a| a.trim().to_owned())
     };
     let kind = match node.config.materialized {
         Materialization::View => "view",
@@ -414,6 +418,16 @@ fn name_index(root: &str, nodes: &BTreeMap<String, Node>) -> NameIndex {
         match (&node.resource_type, &node.source) {
             (ResourceType::Source, Some(source)) => {
                 names.add_source(&source.source_name, &node.name, &node.unique_id)
+            }
+            // A versioned model is found by `ref('m', v=1)` (as `m.v1`), its latest version by
+            // `ref('m')` too.
+            (ResourceType::Model, _) if node.version.is_some() => {
+                let version = node.version.as_deref().unwrap_or_default();
+                let versioned = RefCall::versioned_name(&node.name, version);
+                names.add_ref_target(&node.package, &versioned, &node.unique_id);
+                if node.latest_version.as_deref() == Some(version) {
+                    names.add_ref_target(&node.package, &node.name, &node.unique_id);
+                }
             }
             (ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot, _) => {
                 names.add_ref_target(&node.package, &node.name, &node.unique_id);
@@ -436,7 +450,7 @@ fn resolve_dependencies(
     if node.resource_type == ResourceType::Test {
         let missing = node.refs.iter().find_map(|call| {
             names
-                .resolve_ref(&node.package, call.package.as_deref(), &call.name)
+                .resolve_ref(&node.package, call.package.as_deref(), &call.lookup_name())
                 .err()
                 .map(|_| call.name.clone())
         });
@@ -464,7 +478,7 @@ fn resolve_dependencies(
     let mut depends_on = BTreeSet::new();
     let at = |name: &str| Location::new(&node.display_path, line_of_mention(&node.raw_code, name));
     for call in &node.refs {
-        match names.resolve_ref(&node.package, call.package.as_deref(), &call.name) {
+        match names.resolve_ref(&node.package, call.package.as_deref(), &call.lookup_name()) {
             Ok(id) => {
                 depends_on.insert(id.to_owned());
             }
@@ -511,7 +525,7 @@ fn resolve_dependencies(
         } else {
             node.refs.first().and_then(|c| {
                 names
-                    .resolve_ref(&node.package, c.package.as_deref(), &c.name)
+                    .resolve_ref(&node.package, c.package.as_deref(), &c.lookup_name())
                     .ok()
             })
         };

@@ -55,10 +55,12 @@ fn static_calls(spec: &Spec, target: &Target<'_>) -> Option<(Vec<RefCall>, Vec<S
                 [name] => refs.push(RefCall {
                     package: None,
                     name: name.clone(),
+                    version: None,
                 }),
                 [package, name] => refs.push(RefCall {
                     package: Some(package.clone()),
                     name: name.clone(),
+                    version: None,
                 }),
                 _ => return None,
             },
@@ -503,6 +505,9 @@ fn test_node(
         patch_path: None,
         test: Some(info),
         unit_test: None,
+        version: None,
+        latest_version: None,
+        time_spine: None,
     }
 }
 
@@ -570,20 +575,46 @@ pub fn discover_tests(
             .into_iter()
             .flat_map(|(k, es)| es.iter().map(move |e| (k, e)))
         {
-            let calls = (
-                format!("ref({})", Json::String(entry.name.clone())),
-                format!("ref('{}')", entry.name),
-            );
-            let (own, key) = (&entry.data_test_decls, format!("{key}.{}", entry.name));
-            push_targets(
-                &mut targets,
-                &entry.name,
-                key,
-                calls,
-                false,
-                &entry.columns,
-                own,
-            );
+            let own = &entry.data_test_decls;
+            let key = format!("{key}.{}", entry.name);
+            let versions = entry.model_versions();
+            if versions.is_empty() {
+                let calls = (
+                    format!("ref({})", Json::String(entry.name.clone())),
+                    format!("ref('{}')", entry.name),
+                );
+                push_targets(
+                    &mut targets,
+                    &entry.name,
+                    key,
+                    calls,
+                    false,
+                    &entry.columns,
+                    own,
+                );
+                continue;
+            }
+            // A versioned model's tests are each version's, named `<test>_<model>_v<v>_...`.
+            for version in versions {
+                let calls = (
+                    format!(
+                        "ref({}, version={})",
+                        Json::String(entry.name.clone()),
+                        Json::String(version.label.clone())
+                    ),
+                    format!("ref('{}', version='{}')", entry.name, version.label),
+                );
+                let name = format!("{}_v{}", entry.name, version.label);
+                push_targets(
+                    &mut targets,
+                    &name,
+                    key.clone(),
+                    calls,
+                    false,
+                    &entry.columns,
+                    own,
+                );
+            }
         }
         for source in &file.sources {
             for table in &source.tables {
@@ -637,7 +668,9 @@ pub fn discover_tests(
                     column_name: target.column.map(str::to_owned),
                     attached_node: None,
                     attached_to_source: target.is_source,
-                    static_calls: static_calls(&spec, &target),
+                    // A versioned model's tests render their `ref(..., version=...)`.
+                    static_calls: static_calls(&spec, &target)
+                        .filter(|_| !target.expression.contains("version=")),
                     metadata: Some(metadata),
                     file_key_name: Some(target.file_key_name.clone()),
                 };

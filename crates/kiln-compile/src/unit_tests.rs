@@ -108,7 +108,7 @@ fn unit_test_node(
         let node = match &input {
             Input::This => Ok(model_id.clone()),
             Input::Ref(call) => names
-                .resolve_ref(&package.name, call.package.as_deref(), &call.name)
+                .resolve_ref(&package.name, call.package.as_deref(), &call.lookup_name())
                 .map(str::to_owned),
             Input::Source(call) => names
                 .resolve_source(&call.source, &call.table)
@@ -188,6 +188,9 @@ fn unit_test_node(
             expect,
             overrides,
         })),
+        version: None,
+        latest_version: None,
+        time_spine: None,
     }))
 }
 

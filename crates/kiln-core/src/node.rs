@@ -11,11 +11,28 @@ use crate::diagnostic::Location;
 use crate::relation::Relation;
 use crate::resource_type::ResourceType;
 
-/// A `ref()` call: `ref('model')` or `ref('package', 'model')`.
+/// A `ref()` call: `ref('model')`, `ref('package', 'model')`, `ref('model', v=2)`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct RefCall {
     pub package: Option<String>,
     pub name: String,
+    /// A versioned model's version; none is its latest version.
+    pub version: Option<String>,
+}
+
+impl RefCall {
+    /// The name a versioned model's version is found under: `orders.v2`.
+    pub fn versioned_name(name: &str, version: &str) -> String {
+        format!("{name}.v{version}")
+    }
+
+    /// The name this call looks up.
+    pub fn lookup_name(&self) -> std::borrow::Cow<'_, str> {
+        match &self.version {
+            Some(version) => Self::versioned_name(&self.name, version).into(),
+            None => self.name.as_str().into(),
+        }
+    }
 }
 
 /// A `source()` call.
@@ -122,9 +139,22 @@ pub struct Node {
     pub test: Option<TestInfo>,
     /// For unit tests: the inputs, the expected rows and the overrides.
     pub unit_test: Option<Box<crate::UnitTestSpec>>,
+    /// A versioned model's version (`versions:` in its YAML) and its model's latest version.
+    pub version: Option<String>,
+    pub latest_version: Option<String>,
+    /// A model's `time_spine:` (MetricFlow's), as its YAML sets it.
+    pub time_spine: Option<Json>,
 }
 
 impl Node {
+    /// dbt's alias when none is configured: the name, `<name>_v<version>` for a model version.
+    pub fn default_alias(&self) -> String {
+        match &self.version {
+            Some(version) => format!("{}_v{}", self.name, version.replace('.', "_")),
+            None => self.name.clone(),
+        }
+    }
+
     pub fn is_ephemeral(&self) -> bool {
         self.resource_type == ResourceType::Model
             && self.config.materialized == Materialization::Ephemeral

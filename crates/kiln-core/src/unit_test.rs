@@ -49,10 +49,12 @@ impl Input {
             ("ref", [name]) => Some(Input::Ref(RefCall {
                 package: None,
                 name: name.clone(),
+                version: None,
             })),
             ("ref", [package, name]) => Some(Input::Ref(RefCall {
                 package: Some(package.clone()),
                 name: name.clone(),
+                version: None,
             })),
             ("source", [source, table]) => Some(Input::Source(SourceCall {
                 source: source.clone(),
@@ -69,10 +71,12 @@ impl std::fmt::Display for Input {
             Input::Ref(RefCall {
                 package: Some(package),
                 name,
+                ..
             }) => write!(f, "ref('{package}', '{name}')"),
             Input::Ref(RefCall {
                 package: None,
                 name,
+                ..
             }) => write!(f, "ref('{name}')"),
             Input::Source(call) => write!(f, "source('{}', '{}')", call.source, call.table),
             Input::This => f.write_str("this"),

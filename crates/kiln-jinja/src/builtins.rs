@@ -23,7 +23,7 @@ fn invalid(message: impl std::fmt::Display) -> Error {
 }
 
 /// `ref('model')`, `ref('package', 'model')`, `ref('model', version=2)`.
-pub fn ref_(state: &State<'_, '_>, args: Rest<Value>) -> Result<Value, Error> {
+pub fn ref_(state: &State<'_, '_>, args: Rest<Value>, kwargs: Kwargs) -> Result<Value, Error> {
     let ctx = NodeContext::require(state, "ref")?;
     let strings: Vec<String> = args
         .iter()
@@ -34,14 +34,23 @@ pub fn ref_(state: &State<'_, '_>, args: Rest<Value>) -> Result<Value, Error> {
                 .ok_or_else(|| invalid("ref() takes model names as strings"))
         })
         .collect::<Result<_, _>>()?;
+    // `v=` or `version=`: a number or a string, as dbt takes it.
+    let version: Option<Value> = match kwargs.get::<Option<Value>>("version")? {
+        Some(version) => Some(version),
+        None => kwargs.get("v")?,
+    };
+    kwargs.assert_all_used()?;
+    let version = version.filter(|v| !v.is_none()).map(|v| v.to_string());
     let call = match strings.as_slice() {
         [name] => RefCall {
             package: None,
             name: name.clone(),
+            version,
         },
         [package, name] => RefCall {
             package: Some(package.clone()),
             name: name.clone(),
+            version,
         },
         _ => {
             return Err(invalid(
@@ -805,7 +814,8 @@ pub fn fromyaml(text: String) -> Result<Value, Error> {
 }
 
 /// Python's `zip`.
-pub fn zip(lists: Rest<Value>) -> Result<Value, Error> {
+/// dbt's `zip_strict(*args)`: tuples of the items at each position, as long as the shortest.
+pub fn zip_strict(lists: Rest<Value>) -> Result<Value, Error> {
     let lists: Vec<Vec<Value>> = lists
         .iter()
         .map(|l| l.try_iter().map(Iterator::collect))
@@ -825,11 +835,28 @@ pub fn zip(lists: Rest<Value>) -> Result<Value, Error> {
 /// Python's `set`: the distinct items. Python's order is arbitrary (string hashes change per
 /// process), so nothing can rely on it; Kiln sorts them, which makes two sets with the same
 /// items compare equal (`set(a) != set(b)` in dbt_utils' `equality`) and output deterministic.
-pub fn set(items: Value) -> Result<Value, Error> {
+/// dbt's `set_strict(value)`: the distinct items; a value that is not iterable is an error.
+pub fn set_strict(items: Value) -> Result<Value, Error> {
     let mut out: Vec<Value> = items.try_iter()?.collect();
     out.sort();
     out.dedup();
     Ok(Value::from(out))
+}
+
+/// dbt's `set(value, default=None)`: [`set_strict`], or `default` when the value is not
+/// iterable.
+pub fn set(items: Value, kwargs: Kwargs) -> Result<Value, Error> {
+    let default: Option<Value> = kwargs.get("default")?;
+    kwargs.assert_all_used()?;
+    Ok(set_strict(items).unwrap_or_else(|_| default.unwrap_or_else(|| Value::from(()))))
+}
+
+/// dbt's `zip(*args, default=None)`: [`zip_strict`], or `default` when an argument is not
+/// iterable.
+pub fn zip(lists: Rest<Value>, kwargs: Kwargs) -> Result<Value, Error> {
+    let default: Option<Value> = kwargs.get("default")?;
+    kwargs.assert_all_used()?;
+    Ok(zip_strict(lists).unwrap_or_else(|_| default.unwrap_or_else(|| Value::from(()))))
 }
 
 /// A value's kind as messages name it, with Python's names where they differ.

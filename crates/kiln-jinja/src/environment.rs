@@ -320,6 +320,8 @@ fn add_globals(
     env.add_function("fromyaml", builtins::fromyaml);
     env.add_function("zip", builtins::zip);
     env.add_function("set", builtins::set);
+    env.add_function("set_strict", builtins::set_strict);
+    env.add_function("zip_strict", builtins::zip_strict);
     env.add_global("var", Value::from_object(VarFn(Arc::new(vars))));
     env.add_global("log", Value::from_object(LogFn(logs.clone())));
     env.add_global("exceptions", Value::from_object(Exceptions(logs.clone())));

@@ -107,6 +107,61 @@ pub struct ColumnProps {
     pub data_test_decls: Vec<TestDecl>,
 }
 
+/// One version of a versioned model (`versions:` in its YAML).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelVersion {
+    /// `v:` as written (`1`, `2.1`, `"beta"`).
+    pub label: String,
+    /// The file stem that defines it: `defined_in:`, else `<model>_v<v>`.
+    pub file: String,
+}
+
+/// A version as dbt writes it in names: a number without quotes, a string as it is.
+fn version_label(value: &Json) -> Option<String> {
+    match value {
+        Json::String(s) => Some(s.clone()),
+        Json::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+impl NodeProps {
+    /// The model's versions, in the order written; empty for an unversioned model.
+    pub fn model_versions(&self) -> Vec<ModelVersion> {
+        let Some(Json::Array(versions)) = &self.versions else {
+            return Vec::new();
+        };
+        versions
+            .iter()
+            .filter_map(|version| {
+                let label = version_label(version.get("v")?)?;
+                let file = version
+                    .get("defined_in")
+                    .and_then(Json::as_str)
+                    .map_or_else(|| format!("{}_v{label}", self.name), str::to_owned);
+                Some(ModelVersion { label, file })
+            })
+            .collect()
+    }
+
+    /// `latest_version:`, else the greatest version (by number when they are numbers).
+    pub fn latest_model_version(&self) -> Option<String> {
+        if let Some(latest) = self.latest_version.as_ref().and_then(version_label) {
+            return Some(latest);
+        }
+        let versions = self.model_versions();
+        versions
+            .iter()
+            .max_by(
+                |a, b| match (a.label.parse::<f64>(), b.label.parse::<f64>()) {
+                    (Ok(a), Ok(b)) => a.total_cmp(&b),
+                    _ => a.label.cmp(&b.label),
+                },
+            )
+            .map(|v| v.label.clone())
+    }
+}
+
 /// Properties of a model, seed, snapshot or analysis.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct NodeProps {

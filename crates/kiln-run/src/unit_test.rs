@@ -42,9 +42,9 @@ impl FixtureResolver {
 
 impl Resolver for FixtureResolver {
     fn resolve_ref(&self, from: &NodeInfo, call: &RefCall) -> Result<Relation, UnknownName> {
-        let id = self
-            .names
-            .resolve_ref(&from.package, call.package.as_deref(), &call.name)?;
+        let id =
+            self.names
+                .resolve_ref(&from.package, call.package.as_deref(), &call.lookup_name())?;
         self.stand_in(id, Input::Ref(call.clone()).to_string())
     }
 
