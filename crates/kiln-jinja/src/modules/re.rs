@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use minijinja::value::{Kwargs, Object, ObjectRepr, Tuple, from_args};
 use minijinja::{Error, State, Value};
-use regex::{Captures, Regex, RegexBuilder};
+// fancy-regex: Python's look-around and back-references, the rest delegated to `regex`.
+use fancy_regex::{Captures, Regex, RegexBuilder};
 
 use super::invalid;
 
@@ -34,19 +35,109 @@ pub struct Match {
     names: Vec<Option<String>>,
 }
 
+/// A Python pattern in the syntax of the `regex` crate: a brace that starts no repetition is a
+/// literal brace in Python (`{{\s*ref`) and is escaped; `{,n}` is `{0,n}`.
+fn rust_pattern(source: &str) -> String {
+    let chars: Vec<char> = source.chars().collect();
+    let mut out = String::with_capacity(source.len() + 8);
+    let mut in_class = false;
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        match c {
+            '\\' => {
+                out.push(c);
+                if let Some(next) = chars.get(i + 1) {
+                    out.push(*next);
+                }
+                i += 2;
+                continue;
+            }
+            '[' if !in_class => in_class = true,
+            ']' if in_class => in_class = false,
+            '{' if !in_class => {
+                let close = chars[i..].iter().position(|&c| c == '}').map(|n| i + n);
+                let quantifier: Option<String> = close.and_then(|close| {
+                    let inner: String = chars[i + 1..close].iter().collect();
+                    let (low, high) = match inner.split_once(',') {
+                        Some((low, high)) => (low, Some(high)),
+                        None => (inner.as_str(), None),
+                    };
+                    let digits = |s: &str| s.chars().all(|c| c.is_ascii_digit());
+                    let valid = digits(low)
+                        && high.is_none_or(digits)
+                        && (!low.is_empty() || high.is_some_and(|h| !h.is_empty()));
+                    valid.then(|| match high {
+                        Some(high) if low.is_empty() => format!("{{0,{high}}}"),
+                        _ => format!("{{{inner}}}"),
+                    })
+                });
+                match (quantifier, close) {
+                    (Some(quantifier), Some(close)) => {
+                        out.push_str(&quantifier);
+                        i = close + 1;
+                    }
+                    _ => {
+                        out.push_str("\\{");
+                        i += 1;
+                    }
+                }
+                continue;
+            }
+            '}' if !in_class => {
+                out.push_str("\\}");
+                i += 1;
+                continue;
+            }
+            _ => {}
+        }
+        out.push(c);
+        i += 1;
+    }
+    out
+}
+
 fn compile(source: &str, flags: i64, anchor: Anchor) -> Result<Regex, Error> {
+    let source = rust_pattern(source);
+    // Python's flags as inline flags, which apply to the whole pattern.
+    let inline: String = [
+        (IGNORECASE, 'i'),
+        (MULTILINE, 'm'),
+        (DOTALL, 's'),
+        (VERBOSE, 'x'),
+    ]
+    .iter()
+    .filter(|(flag, _)| flags & flag != 0)
+    .map(|(_, letter)| *letter)
+    .collect();
+    let inline = if inline.is_empty() {
+        String::new()
+    } else {
+        format!("(?{inline})")
+    };
+    // In verbose mode a comment runs to the end of its line: the pattern ends on a new line so
+    // that the group closed after it is not commented out.
+    let verbose = flags & VERBOSE != 0
+        || source
+            .strip_prefix("(?")
+            .and_then(|rest| rest.split_once(')'))
+            .is_some_and(|(group, _)| {
+                group.chars().all(|c| c.is_ascii_alphabetic()) && group.contains('x')
+            });
+    let end = if verbose { "\n" } else { "" };
     let pattern = match anchor {
-        Anchor::None => source.to_owned(),
-        Anchor::Start => format!(r"\A(?:{source})"),
-        Anchor::Full => format!(r"\A(?:{source})\z"),
+        Anchor::None => format!("{inline}{source}"),
+        Anchor::Start => format!("{inline}\\A(?:{source}{end})"),
+        Anchor::Full => format!("{inline}\\A(?:{source}{end})\\z"),
     };
     RegexBuilder::new(&pattern)
-        .case_insensitive(flags & IGNORECASE != 0)
-        .multi_line(flags & MULTILINE != 0)
-        .dot_matches_new_line(flags & DOTALL != 0)
-        .ignore_whitespace(flags & VERBOSE != 0)
         .build()
         .map_err(|e| invalid(format!("re.error: {e}")))
+}
+
+/// A matching failure (a backtracking limit reached) as Python's `re` would raise it.
+fn failed(error: fancy_regex::Error) -> Error {
+    invalid(format!("re.error: {error}"))
 }
 
 #[derive(Clone, Copy)]
@@ -70,35 +161,37 @@ impl Pattern {
             Anchor::None => self.regex.clone(),
             anchor => compile(&self.source, self.flags, anchor)?,
         };
-        Ok(regex.captures(text).map_or(Value::from(()), |caps| {
-            Value::from_object(Match::new(&regex, &caps))
-        }))
+        Ok(regex
+            .captures(text)
+            .map_err(failed)?
+            .map_or(Value::from(()), |caps| {
+                Value::from_object(Match::new(&regex, &caps))
+            }))
     }
 
-    fn findall(&self, text: &str) -> Value {
+    fn findall(&self, text: &str) -> Result<Value, Error> {
         let groups = self.regex.captures_len() - 1;
-        let items: Vec<Value> = self
-            .regex
-            .captures_iter(text)
-            .map(|caps| {
-                let group = |i: usize| Value::from(caps.get(i).map_or("", |m| m.as_str()));
-                match groups {
-                    0 => group(0),
-                    1 => group(1),
-                    n => Value::from(Tuple::from((1..=n).map(group).collect::<Vec<_>>())),
-                }
-            })
-            .collect();
-        Value::from(items)
+        let mut items = Vec::new();
+        for caps in self.regex.captures_iter(text) {
+            let caps = caps.map_err(failed)?;
+            let group = |i: usize| Value::from(caps.get(i).map_or("", |m| m.as_str()));
+            items.push(match groups {
+                0 => group(0),
+                1 => group(1),
+                n => Value::from(Tuple::from((1..=n).map(group).collect::<Vec<_>>())),
+            });
+        }
+        Ok(Value::from(items))
     }
 
-    fn split(&self, text: &str, maxsplit: usize) -> Value {
+    fn split(&self, text: &str, maxsplit: usize) -> Result<Value, Error> {
         let mut parts = Vec::new();
         let mut last = 0;
         for (n, caps) in self.regex.captures_iter(text).enumerate() {
             if maxsplit > 0 && n >= maxsplit {
                 break;
             }
+            let caps = caps.map_err(failed)?;
             let Some(whole) = caps.get(0) else { continue };
             parts.push(Value::from(&text[last..whole.start()]));
             for group in caps.iter().skip(1) {
@@ -107,22 +200,23 @@ impl Pattern {
             last = whole.end();
         }
         parts.push(Value::from(&text[last..]));
-        Value::from(parts)
+        Ok(Value::from(parts))
     }
 
-    fn sub(&self, replacement: &str, text: &str, count: usize) -> (String, usize) {
+    fn sub(&self, replacement: &str, text: &str, count: usize) -> Result<(String, usize), Error> {
         let template = python_replacement(replacement);
         let mut replaced = 0;
         let out = self
             .regex
-            .replacen(text, count, |caps: &Captures<'_>| {
+            .try_replacen(text, count, |caps: &Captures<'_>| {
                 replaced += 1;
                 let mut out = String::new();
                 caps.expand(&template, &mut out);
                 out
             })
+            .map_err(failed)?
             .into_owned();
-        (out, replaced)
+        Ok((out, replaced))
     }
 }
 
@@ -299,14 +393,14 @@ fn call(pattern: &Pattern, method: &str, args: &[Value]) -> Result<Value, Error>
             let (text, _flags, kwargs): (String, Option<i64>, Kwargs) = from_args(args)?;
             flags_of(&kwargs)?;
             kwargs.assert_all_used()?;
-            Ok(pattern.findall(&text))
+            pattern.findall(&text)
         }
         "split" => {
             let (text, maxsplit, kwargs): (String, Option<usize>, Kwargs) = from_args(args)?;
             let maxsplit = maxsplit.or(kwargs.get("maxsplit")?).unwrap_or(0);
             flags_of(&kwargs)?;
             kwargs.assert_all_used()?;
-            Ok(pattern.split(&text, maxsplit))
+            pattern.split(&text, maxsplit)
         }
         "sub" | "subn" => {
             let (replacement, text, count, kwargs): (Value, String, Option<usize>, Kwargs) =
@@ -317,7 +411,7 @@ fn call(pattern: &Pattern, method: &str, args: &[Value]) -> Result<Value, Error>
             let replacement = replacement
                 .as_str()
                 .ok_or_else(|| invalid("re.sub() takes a string replacement"))?;
-            let (out, n) = pattern.sub(replacement, &text, count);
+            let (out, n) = pattern.sub(replacement, &text, count)?;
             Ok(if method == "sub" {
                 Value::from(out)
             } else {
