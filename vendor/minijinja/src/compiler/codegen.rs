@@ -486,17 +486,25 @@ impl<'source> CodeGenerator<'source> {
         use crate::compiler::instructions::{MACRO_CALLER, MACRO_KWARGS, MACRO_VARARGS};
         self.set_line_from_span(macro_decl.span());
         let instr = self.add(Instruction::Jump(!0));
-        let mut defaults_iter = macro_decl.defaults.iter().rev();
+        // Kiln patch: the arguments are bound first and the defaults evaluated after, in the
+        // order they are written, so that a default may name an earlier argument as in Jinja2
+        // (`{% macro m(schema, name=schema) %}`, dbt-codegen's `generate_source`).
         for arg in macro_decl.args.iter().rev() {
-            if let Some(default) = defaults_iter.next() {
-                self.add(Instruction::DupTop);
+            self.compile_assignment(arg);
+        }
+        let first_default = macro_decl.args.len() - macro_decl.defaults.len();
+        for (arg, default) in macro_decl.args[first_default..]
+            .iter()
+            .zip(macro_decl.defaults.iter())
+        {
+            if let ast::Expr::Var(var) = arg {
+                self.add(Instruction::Lookup(var.id));
                 self.add(Instruction::IsUndefined);
                 self.start_if();
-                self.add(Instruction::DiscardTop);
                 self.compile_expr(default);
+                self.compile_assignment(arg);
                 self.end_if();
             }
-            self.compile_assignment(arg);
         }
         for node in &macro_decl.body {
             self.compile_stmt(node);
