@@ -578,3 +578,24 @@ fn model_versions_are_nodes_of_their_own_as_in_dbt() {
         .collect();
     assert_eq!(tests, ["unique_summary_v1_id", "unique_summary_v2_id"]);
 }
+
+#[test]
+fn sql_fixture_files_of_unit_tests_are_not_singular_tests() {
+    // dbt reads `<test-path>/fixtures/` as unit test fixtures (dbt-audit-helper keeps SQL ones
+    // there); they are not data tests.
+    let fixture = Fixture::new("jaffle");
+    let before = fixture.kiln(&["parse"]);
+    fixture.write("tests/fixtures/some_rows.sql", "select 1 as id\n");
+    let after = fixture.kiln(&["parse"]);
+    assert_eq!(after.code, 0, "{}", after.transcript());
+    let found = |output: &crate::support::Output| {
+        output
+            .stderr
+            .lines()
+            .find(|l| l.starts_with("Found"))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert_eq!(found(&before), found(&after));
+    assert!(!fixture.read("target/manifest.json").contains("some_rows"));
+}

@@ -436,6 +436,10 @@ fn load_file(
                     Resource::Test if file.folders.first().is_some_and(|f| f == "generic") => {
                         Loaded::Macro(file)
                     }
+                    // `<test-path>/fixtures/`: unit tests' fixture files, not singular tests.
+                    Resource::Test if file.folders.first().is_some_and(|f| f == "fixtures") => {
+                        Loaded::Skipped
+                    }
                     Resource::Test => Loaded::Test(file),
                     Resource::Macro | Resource::Seed | Resource::Snapshot => Loaded::Macro(file),
                 }
