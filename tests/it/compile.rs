@@ -599,3 +599,23 @@ fn sql_fixture_files_of_unit_tests_are_not_singular_tests() {
     assert_eq!(found(&before), found(&after));
     assert!(!fixture.read("target/manifest.json").contains("some_rows"));
 }
+
+#[test]
+fn a_duckdb_project_compiles_with_duckdb_names() {
+    // dbt-labs/jaffle_shop_duckdb's profile: relations are "<file stem>"."main"."<model>", as
+    // dbt-duckdb names them, so the compiled SQL is the same.
+    let fixture = Fixture::new("jaffle");
+    fixture.write(
+        "profiles.yml",
+        "jaffle:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: 'jaffle_shop.duckdb'\n      threads: 4\n",
+    );
+    let output = fixture.kiln(&["compile", "-s", "stg_orders", "--no-connect"]);
+    assert_eq!(output.code, 0, "{}", output.transcript());
+    assert!(
+        output
+            .stdout
+            .contains(r#"from "jaffle_shop"."main_raw"."raw_orders""#),
+        "{}",
+        output.stdout
+    );
+}

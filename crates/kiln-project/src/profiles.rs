@@ -329,13 +329,46 @@ pub fn load(
     if let Some(error) = errors.into_iter().next() {
         return Err(error);
     }
-    let target: Target = target_node.deserialize(&file, TARGET_KEYS, &mut Vec::new())?;
+    let mut target: Target = target_node.deserialize(&file, TARGET_KEYS, &mut Vec::new())?;
+    duckdb_names(&mut target);
     Ok(Profile {
         profile_name: profile_name.to_owned(),
         target_name,
         target,
         file,
     })
+}
+
+/// A DuckDB target names its relations as dbt-duckdb does: the database is the file's stem
+/// (`path: jaffle_shop.duckdb` is `jaffle_shop`, an in-memory one `memory`), the schema `main`.
+/// Kiln runs on PostgreSQL, but a project written for DuckDB compiles to the same SQL.
+fn duckdb_names(target: &mut Target) {
+    if target.kind != "duckdb" {
+        return;
+    }
+    if target.dbname.is_none() {
+        let path = target
+            .extra
+            .get("path")
+            .and_then(Json::as_str)
+            .unwrap_or(":memory:");
+        let stem = match path {
+            ":memory:" | "" => "memory".to_owned(),
+            path => Path::new(path)
+                .file_stem()
+                .map_or_else(|| "memory".to_owned(), |s| s.to_string_lossy().into_owned()),
+        };
+        target.dbname = Some(
+            target
+                .extra
+                .get("database")
+                .and_then(Json::as_str)
+                .map_or(stem, str::to_owned),
+        );
+    }
+    if target.schema.is_none() {
+        target.schema = Some("main".to_owned());
+    }
 }
 
 impl Serialize for Secret {
