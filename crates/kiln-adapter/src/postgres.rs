@@ -221,6 +221,28 @@ struct PgConn {
     settings: Arc<PgSettings>,
 }
 
+impl PgConn {
+    /// The columns a query would return, `(name, type name)`, without running it.
+    fn describe(&mut self, sql: &str) -> Result<Vec<(String, String)>, AdapterError> {
+        let runtime = runtime()?;
+        let sql = sql.trim().trim_end_matches(';');
+        let described = runtime
+            .block_on(async { (&mut self.connection).describe(sql).await })
+            .map_err(database_error)?;
+        Ok(described
+            .columns()
+            .iter()
+            .map(|c| {
+                let name = sqlx::Column::name(c).to_owned();
+                (
+                    name,
+                    sqlx::TypeInfo::name(sqlx::Column::type_info(c)).to_owned(),
+                )
+            })
+            .collect())
+    }
+}
+
 impl Connection for PgConn {
     fn execute(&mut self, sql: &str) -> Result<ExecResult, AdapterError> {
         let runtime = runtime()?;
@@ -268,28 +290,18 @@ impl Connection for PgConn {
     }
 
     fn columns_of(&mut self, sql: &str) -> Result<Vec<String>, AdapterError> {
-        let runtime = runtime()?;
-        let sql = sql.trim().trim_end_matches(';');
-        let described = runtime
-            .block_on(async { (&mut self.connection).describe(sql).await })
-            .map_err(database_error)?;
-        Ok(described
-            .columns()
-            .iter()
-            .map(|c| sqlx::Column::name(c).to_owned())
+        Ok(self
+            .describe(sql)?
+            .into_iter()
+            .map(|(name, _)| name)
             .collect())
     }
 
     fn column_types_of(&mut self, sql: &str) -> Result<Vec<String>, AdapterError> {
-        let runtime = runtime()?;
-        let sql = sql.trim().trim_end_matches(';');
-        let described = runtime
-            .block_on(async { (&mut self.connection).describe(sql).await })
-            .map_err(database_error)?;
-        Ok(described
-            .columns()
-            .iter()
-            .map(|c| sqlx::TypeInfo::name(sqlx::Column::type_info(c)).to_owned())
+        Ok(self
+            .describe(sql)?
+            .into_iter()
+            .map(|(_, kind)| kind)
             .collect())
     }
 

@@ -382,11 +382,14 @@ impl Fetcher<'_> {
             Pinned::Hub { package, version } => {
                 let info = self.hub().version(package, version).map_err(at)?;
                 let display = PathBuf::from(format!("{package}@{version}"));
-                let node = yaml_of_json(&Json::Object(
-                    [("packages".to_owned(), Json::Array(info.packages))]
-                        .into_iter()
-                        .collect(),
-                ));
+                let node = Node::from_json(
+                    &Json::Object(
+                        [("packages".to_owned(), Json::Array(info.packages))]
+                            .into_iter()
+                            .collect(),
+                    ),
+                    0,
+                );
                 Metadata {
                     name: info.name,
                     packages: entries_of(&node, &display, "packages")?,
@@ -498,33 +501,6 @@ fn read_package_dir(dir: &Path, what: &str, location: &Location) -> Result<Metad
         name: file.name,
         packages,
     })
-}
-
-fn yaml_of_json(json: &Json) -> Node {
-    let value = match json {
-        Json::Null => Value::Null,
-        Json::Bool(b) => Value::Bool(*b),
-        Json::Number(n) => match n.as_i64() {
-            Some(i) => Value::Int(i),
-            None => Value::Float(n.as_f64().unwrap_or_default()),
-        },
-        Json::String(s) => Value::String(s.clone()),
-        Json::Array(items) => Value::Seq(items.iter().map(yaml_of_json).collect()),
-        Json::Object(map) => Value::Map(
-            map.iter()
-                .map(|(k, v)| {
-                    (
-                        Node {
-                            line: 0,
-                            value: Value::String(k.clone()),
-                        },
-                        yaml_of_json(v),
-                    )
-                })
-                .collect(),
-        ),
-    };
-    Node { line: 0, value }
 }
 
 /// The key under which requests for the same package meet (dbt's `PackageListing`).
