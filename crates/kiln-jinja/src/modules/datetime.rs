@@ -29,6 +29,9 @@ fn unknown(method: &str) -> Error {
 pub struct TzValue {
     name: String,
     tz: TimeZone,
+    /// A zone from `pytz.timezone(...)`: given as `tzinfo=`, pytz's zone stands at its first
+    /// offset (the local mean time, `-07:53` for Los Angeles), not at the date's.
+    pytz: bool,
 }
 
 impl TzValue {
@@ -36,11 +39,30 @@ impl TzValue {
         TzValue {
             name: "UTC".to_owned(),
             tz: TimeZone::UTC,
+            pytz: false,
         }
     }
 
     fn from_value(value: &Value) -> Option<TzValue> {
         value.downcast_object_ref::<TzValue>().cloned()
+    }
+
+    /// The zone as `datetime(..., tzinfo=zone)` and `replace(tzinfo=zone)` attach it: a pytz
+    /// zone is its local mean time, rounded to the minute as pytz rounds it (Python gives
+    /// `1997-09-29 06:14:00-07:53` for Los Angeles, and so does dbt).
+    fn as_tzinfo(&self) -> TzValue {
+        if !self.pytz {
+            return self.clone();
+        }
+        let first = self.tz.to_offset(jiff::Timestamp::MIN).seconds();
+        let rounded = (first + 30).div_euclid(60) * 60;
+        TzValue {
+            name: self.name.clone(),
+            tz: TimeZone::fixed(
+                jiff::tz::Offset::from_seconds(rounded).unwrap_or(jiff::tz::Offset::UTC),
+            ),
+            pytz: false,
+        }
     }
 }
 
@@ -114,7 +136,8 @@ impl Object for PytzModule {
                     TimeZone::get(&name)
                         .map_err(|_| invalid(format!("UnknownTimeZoneError: '{name}'")))?
                 };
-                Ok(Value::from_object(TzValue { name, tz }))
+                let pytz = tz != TimeZone::UTC;
+                Ok(Value::from_object(TzValue { name, tz, pytz }))
             }
             _ => Err(unknown(method)),
         }
@@ -282,17 +305,37 @@ impl DateTimeValue {
     /// The UTC offset in seconds, for aware values.
     fn offset_seconds(&self) -> Option<i32> {
         let tz = self.tz.as_ref()?;
+        // A fixed offset (UTC) holds at any date, even past the last instant jiff can zone
+        // (`pytz.utc.localize(datetime(9999, 12, 31))`).
+        if let Ok(fixed) = tz.tz.to_fixed_offset() {
+            return Some(fixed.seconds());
+        }
         let zoned = tz.tz.to_ambiguous_zoned(self.dt).compatible().ok()?;
         Some(zoned.offset().seconds())
     }
 
-    /// Microseconds since the epoch of the instant (aware) or of the wall time read as UTC.
+    /// Microseconds since the epoch of the instant (aware) or of the wall time read as UTC,
+    /// counted on the calendar (any year 1-9999, as Python's datetime).
     fn epoch_micros(&self) -> i128 {
-        let wall = self
-            .dt
-            .to_zoned(TimeZone::UTC)
-            .map(|z| z.timestamp().as_microsecond() as i128)
-            .unwrap_or(0);
+        let (year, month, day) = (
+            i128::from(self.dt.year()),
+            i128::from(self.dt.month()),
+            i128::from(self.dt.day()),
+        );
+        // Days from 1970-01-01 to the date (H. Hinnant's days_from_civil).
+        let y = if month <= 2 { year - 1 } else { year };
+        let era = y.div_euclid(400);
+        let year_of_era = y - era * 400;
+        let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+        let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+        let days = era * 146_097 + day_of_era - 719_468;
+        let time = self.dt.time();
+        let seconds = i128::from(time.hour()) * 3600
+            + i128::from(time.minute()) * 60
+            + i128::from(time.second());
+        let wall = days * 86_400 * MICROS_PER_SECOND
+            + seconds * MICROS_PER_SECOND
+            + i128::from(time.subsec_nanosecond() / 1000);
         wall - i128::from(self.offset_seconds().unwrap_or(0)) * MICROS_PER_SECOND
     }
 
@@ -432,7 +475,7 @@ impl Object for DateTimeValue {
                 .map_err(|e| invalid(format!("ValueError: {e}")))?;
                 let tz = match kwargs.get::<Option<Value>>("tzinfo")? {
                     Some(value) if value.is_none() => None,
-                    Some(value) => TzValue::from_value(&value),
+                    Some(value) => TzValue::from_value(&value).map(|tz| tz.as_tzinfo()),
                     None => self.tz.clone(),
                 };
                 kwargs.assert_all_used()?;
@@ -789,6 +832,7 @@ fn strptime(text: &str, format: &str) -> Result<DateTimeValue, Error> {
         tz: TimeZone::fixed(
             jiff::tz::Offset::from_seconds(seconds as i32).unwrap_or(jiff::tz::Offset::UTC),
         ),
+        pytz: false,
     });
     Ok(DateTimeValue { dt, tz })
 }
@@ -921,7 +965,8 @@ impl Object for Class {
                 .map_err(|e| invalid(format!("ValueError: {e}")))?;
                 let tz = kwargs
                     .get::<Option<Value>>("tzinfo")?
-                    .and_then(|v| TzValue::from_value(&v));
+                    .and_then(|v| TzValue::from_value(&v))
+                    .map(|tz| tz.as_tzinfo());
                 kwargs.assert_all_used()?;
                 Ok(DateTimeValue { dt, tz }.into_value())
             }
