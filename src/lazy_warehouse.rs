@@ -7,35 +7,46 @@
 //! server, as fast as before.
 
 use std::path::PathBuf;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use kiln_core::Relation;
 use kiln_jinja::{QueryFailed, QueryResult, Warehouse};
 use kiln_project::profiles::Profile;
 use kiln_run::connection::SharedConnection;
 
-use crate::printer::Printer;
-
 pub struct LazyWarehouse {
     /// The managed instance's directory (used when the target is managed).
     local_dir: PathBuf,
     profile: Profile,
-    printer: Printer,
+    /// What connecting had to say (the managed instance starting), shown after the renders so
+    /// that the output does not depend on which render asked first.
+    messages: Mutex<Vec<String>>,
     connection: OnceLock<Result<SharedConnection, String>>,
 }
 
 impl LazyWarehouse {
-    pub fn new(local_dir: PathBuf, profile: Profile, printer: Printer) -> LazyWarehouse {
+    pub fn new(local_dir: PathBuf, profile: Profile) -> LazyWarehouse {
         LazyWarehouse {
             local_dir,
             profile,
-            printer,
+            messages: Mutex::default(),
             connection: OnceLock::new(),
         }
     }
 
+    /// What connecting had to say, once.
+    pub fn take_messages(&self) -> Vec<String> {
+        std::mem::take(&mut self.messages.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
     fn connect(&self) -> Result<SharedConnection, String> {
-        let adapter = crate::target::adapter_at(&self.local_dir, &self.profile, &self.printer)
+        let say = |message: &str| {
+            self.messages
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(message.to_owned());
+        };
+        let adapter = crate::target::adapter_at(&self.local_dir, &self.profile, &say)
             .map_err(|error| error.to_string())?;
         let connection =
             kiln_adapter::Adapter::connect(&adapter).map_err(|error| error.full_message())?;

@@ -22,11 +22,15 @@ pub fn local_dir(project: &Project, profile: &Profile) -> PathBuf {
 
 /// Connects the profile's target; starts the managed instance when the target asks for one.
 pub fn adapter(project: &Project, profile: &Profile, printer: &Printer) -> Result<PostgresAdapter> {
-    adapter_at(&local_dir(project, profile), profile, printer)
+    adapter_at(&local_dir(project, profile), profile, &|message| {
+        printer.info(message)
+    })
 }
 
 /// [`adapter`], with the managed instance's directory already known.
-pub fn adapter_at(dir: &Path, profile: &Profile, printer: &Printer) -> Result<PostgresAdapter> {
+/// [`adapter`], with the managed instance's directory already known; `say` tells the user
+/// that the instance is starting.
+pub fn adapter_at(dir: &Path, profile: &Profile, say: &dyn Fn(&str)) -> Result<PostgresAdapter> {
     let fail = |message: String| -> anyhow::Error {
         Diagnostics::from(Diagnostic::error(message).help(format!(
             "check the `{}` target of profile `{}` in {}",
@@ -47,7 +51,7 @@ pub fn adapter_at(dir: &Path, profile: &Profile, printer: &Printer) -> Result<Po
             kiln_adapter::local::Status::Running { .. }
                 | kiln_adapter::local::Status::RunningWithoutPidFile { .. }
         ) {
-            printer.info(&format!(
+            say(&format!(
                 "Starting the local PostgreSQL instance in {}",
                 dir.display()
             ));

@@ -27,6 +27,7 @@ pub fn run(args: &CompileArgs, printer: &Printer) -> Result<ExitCode> {
         offline_fallback: !args.connect,
         ..kiln_compile::RenderOptions::default()
     };
+    let mut lazy: Option<std::sync::Arc<crate::lazy_warehouse::LazyWarehouse>> = None;
     // As dbt's compile: `execute` is true. The warehouse is connected up front with
     // --connect, never with --no-connect, and otherwise when a template first needs it.
     if args.connect {
@@ -41,13 +42,12 @@ pub fn run(args: &CompileArgs, printer: &Printer) -> Result<ExitCode> {
             kiln_run::connection::SharedConnection::new(connection),
         ));
     } else if !args.no_connect {
-        options.warehouse = Some(std::sync::Arc::new(
-            crate::lazy_warehouse::LazyWarehouse::new(
-                crate::target::local_dir(&session.project, &session.profile),
-                session.profile.clone(),
-                printer.clone(),
-            ),
+        let warehouse = std::sync::Arc::new(crate::lazy_warehouse::LazyWarehouse::new(
+            crate::target::local_dir(&session.project, &session.profile),
+            session.profile.clone(),
         ));
+        lazy = Some(warehouse.clone());
+        options.warehouse = Some(warehouse);
     }
     session::show_logs(&parsed.env, printer);
     if let Some(sql) = &args.inline {
@@ -57,6 +57,9 @@ pub fn run(args: &CompileArgs, printer: &Printer) -> Result<ExitCode> {
     // A node that fails to compile is reported, after the others are written (as dbt does).
     let warned = parsed.warnings.len();
     let compiled = kiln_compile::compile(&mut parsed, &selected, options);
+    for message in lazy.iter().flat_map(|warehouse| warehouse.take_messages()) {
+        printer.info(&message);
+    }
     printer.diagnostics(&parsed.warnings[warned..]);
     kiln_compile::manifest::write_artifacts(&session.project, &parsed)?;
     compiled?;
