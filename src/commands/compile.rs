@@ -51,7 +51,11 @@ pub fn run(args: &CompileArgs, printer: &Printer) -> Result<ExitCode> {
     }
     session::show_logs(&parsed.env, printer);
     if let Some(sql) = &args.inline {
-        printer.data(&session::render_inline(&parsed, sql, &options)?);
+        let rendered = session::render_inline(&parsed, sql, &options);
+        for message in lazy.iter().flat_map(|warehouse| warehouse.take_messages()) {
+            printer.info(&message);
+        }
+        printer.data(&rendered?);
         return Ok(ExitCode::SUCCESS);
     }
     // A node that fails to compile is reported, after the others are written (as dbt does).
