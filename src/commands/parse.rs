@@ -1,4 +1,5 @@
-//! `kiln parse`: load and validate everything, write the manifest, report counts and timing.
+//! `kiln parse`: load and validate everything, write the manifest (when the target directory
+//! is writable), report counts and timing.
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -17,7 +18,17 @@ pub fn run(args: &CommonArgs, printer: &Printer) -> Result<ExitCode> {
     let load_time = started.elapsed();
     let parsed = session.parse(printer)?;
     session::show_parse_logs(&parsed.env, printer);
-    kiln_compile::manifest::write_artifacts(&session.project, &parsed)?;
+    // `kiln parse` gives its verdict on a read-only checkout too (a mounted corpus, a CI cache):
+    // a manifest that cannot be written is a warning, not a failed parse.
+    if let Err(error) = kiln_compile::manifest::write_artifacts(&session.project, &parsed) {
+        printer.diagnostic(
+            &kiln_core::Diagnostic::warning(format!(
+                "{}: the project parses, but target/manifest.json was not written",
+                error.message
+            ))
+            .help("pass --target-path with a writable directory to get the manifest"),
+        );
+    }
     let count = |kind: ResourceType| {
         parsed
             .nodes

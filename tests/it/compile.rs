@@ -619,3 +619,24 @@ fn a_duckdb_project_compiles_with_duckdb_names() {
         output.stdout
     );
 }
+
+#[test]
+fn parse_gives_its_verdict_where_the_target_cannot_be_written() {
+    // A read-only checkout (here: a target path under a regular file, which even root cannot
+    // create) still parses; compile, whose output is the files, still fails.
+    let fixture = Fixture::new("jaffle");
+    fixture.write("blocked", "a file, not a directory\n");
+    let parse = fixture.kiln(&["parse", "--target-path", "blocked/target"]);
+    assert_eq!(parse.code, 0, "{}", parse.transcript());
+    assert!(
+        parse.stderr.contains("cannot write")
+            && parse
+                .stderr
+                .contains("target/manifest.json was not written")
+            && parse.stderr.contains("--target-path"),
+        "{}",
+        parse.stderr
+    );
+    let compile = fixture.kiln(&["compile", "--target-path", "blocked/target", "--no-connect"]);
+    assert_eq!(compile.code, 2, "{}", compile.transcript());
+}
