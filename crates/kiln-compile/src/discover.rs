@@ -194,21 +194,13 @@ pub fn discover(
         let mut seen: BTreeMap<String, &std::path::Path> = BTreeMap::new();
         // A versioned model's files (`<model>_v<v>.sql`, or `defined_in:`): each is a version
         // of the model named in the YAML, `model.<package>.<model>.v<v>`.
-        let mut versions: HashMap<&str, (&str, String, Option<String>)> = HashMap::new();
+        let mut versions: HashMap<String, (&str, String, Option<String>)> = HashMap::new();
         for (name, (entry, _)) in &props.models {
             let latest = entry.latest_model_version();
             for version in entry.model_versions() {
-                versions.insert(
-                    package
-                        .models
-                        .iter()
-                        .find(|f| f.name == version.file)
-                        .map_or("", |f| f.name.as_str()),
-                    (name, version.label, latest.clone()),
-                );
+                versions.insert(version.file, (name, version.label, latest.clone()));
             }
         }
-        versions.remove("");
         let sql_files = package.models.iter().map(|f| NodeFile {
             kind: ResourceType::Model,
             name: versions

@@ -714,15 +714,18 @@ struct Section<'a> {
     created_at: f64,
 }
 
-impl Section<'_> {
-    fn holds(&self, kind: ResourceType) -> bool {
-        match self.kind {
+impl SectionKind {
+    /// Whether nodes of `kind` go in this section.
+    fn holds(self, kind: ResourceType) -> bool {
+        match self {
             SectionKind::UnitTests => kind == ResourceType::UnitTest,
             SectionKind::Sources => kind == ResourceType::Source,
             SectionKind::Nodes => kind != ResourceType::Source && kind != ResourceType::UnitTest,
         }
     }
+}
 
+impl Section<'_> {
     /// A node's entry as JSON text.
     fn entry(&self, node: &Node) -> serde_json::Result<Box<serde_json::value::RawValue>> {
         let text = match self.kind {
@@ -743,7 +746,7 @@ impl Serialize for Section<'_> {
             .parsed
             .nodes
             .iter()
-            .filter(|(_, node)| self.holds(node.resource_type))
+            .filter(|(_, node)| self.kind.holds(node.resource_type))
             .collect();
         let mut map = serializer.serialize_map(Some(nodes.len()))?;
         for chunk in nodes.chunks(CHUNK) {
@@ -840,10 +843,24 @@ fn manifest<'a>(project: &'a Project, parsed: &'a Parsed) -> ManifestOut<'a> {
 
 /// dbt's `graph` context: the manifest's nodes, sources and macros.
 pub fn graph_json(project: &Project, parsed: &Parsed) -> Json {
+    // Each entry straight to a JSON value: going through the manifest's sections would write
+    // every node as text and parse it back.
+    let created_at = epoch_seconds();
+    let entries = |section: SectionKind| -> Map<String, Json> {
+        parsed
+            .nodes
+            .iter()
+            .filter(|(_, node)| section.holds(node.resource_type))
+            .map(|(id, node)| {
+                let out = serde_json::to_value(node_out(node, project, created_at));
+                (id.clone(), out.unwrap_or(Json::Null))
+            })
+            .collect()
+    };
     let manifest = manifest(project, parsed);
     serde_json::json!({
-        "nodes": manifest.nodes,
-        "sources": manifest.sources,
+        "nodes": entries(SectionKind::Nodes),
+        "sources": entries(SectionKind::Sources),
         "macros": manifest.macros,
         "exposures": {}, "metrics": {}, "groups": {}, "semantic_models": {},
         "saved_queries": {}, "unit_tests": {},
