@@ -640,3 +640,41 @@ fn parse_gives_its_verdict_where_the_target_cannot_be_written() {
     let compile = fixture.kiln(&["compile", "--target-path", "blocked/target", "--no-connect"]);
     assert_eq!(compile.code, 2, "{}", compile.transcript());
 }
+
+#[test]
+fn a_project_compiles_as_dbt_core_compiled_it() {
+    // tests/fixtures/dbt_reference_project: every compiled file equal to dbt-core 1.11's
+    // (whitespace collapsed), and the same files: quoting, versions, var() in the project and
+    // schema YAML, Jinja in test arguments, an ephemeral model in a comment.
+    fn files(root: &std::path::Path, dir: &std::path::Path, out: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                files(root, &path, out);
+            } else {
+                out.push(path.strip_prefix(root).unwrap().display().to_string());
+            }
+        }
+    }
+    let collapse = |sql: &str| sql.split_whitespace().collect::<Vec<_>>().join(" ");
+    let fixture = Fixture::new("dbt_reference_project");
+    let output = fixture.kiln(&["compile"]);
+    assert_eq!(output.code, 0, "{}", output.transcript());
+    let expected_root = fixture.dir.join("expected");
+    let kiln_root = fixture.dir.join("target/compiled/dbt_reference_project");
+    let (mut expected, mut written) = (Vec::new(), Vec::new());
+    files(&expected_root, &expected_root, &mut expected);
+    files(&kiln_root, &kiln_root, &mut written);
+    expected.sort();
+    written.sort();
+    assert_eq!(written, expected, "the same compiled files as dbt");
+    for path in expected {
+        let dbt = std::fs::read_to_string(expected_root.join(&path)).unwrap();
+        let kiln = std::fs::read_to_string(kiln_root.join(&path)).unwrap();
+        assert_eq!(
+            collapse(&kiln),
+            collapse(&dbt),
+            "{path}\nkiln:\n{kiln}\ndbt:\n{dbt}"
+        );
+    }
+}
