@@ -79,3 +79,49 @@ fn incremental_edge_cases_end_as_dbt_core_ends_them() {
         ["id integer", "arr integer[]"]
     );
 }
+
+/// The `indexes` of each relation: "table: definition" with the generated name left out.
+fn indexes(db: &Database) -> Vec<String> {
+    db.rows(
+        "select tablename || ': ' || regexp_replace(indexdef, 'INDEX \\S+ ON', 'INDEX ON') \
+         from pg_indexes where schemaname like 'idx%' order by 1",
+    )
+}
+
+#[test]
+fn indexes_are_created_with_the_relation_and_kept_by_incremental_runs() {
+    let db = Database::new("indexes");
+    let fixture = db.configure(Fixture::new("indexes"));
+    let expected = [
+        "daily: CREATE UNIQUE INDEX ON idx.daily USING btree (day)",
+        "events: CREATE INDEX ON idx.events USING brin (day)",
+        "users: CREATE INDEX ON idx.users USING btree (first_day, user_id)",
+        "users: CREATE UNIQUE INDEX ON idx.users USING btree (user_id)",
+    ];
+    let build = fixture.kiln(&["build"]);
+    assert_eq!(build.code, 0, "{}", build.transcript());
+    assert_eq!(indexes(&db), expected);
+    // An incremental run keeps its table, and the indexes with it; the rebuilt table and seed
+    // get new ones in place of the old.
+    db.execute("insert into idx.events values (4, '2024-01-03', 'c')");
+    let again = fixture.kiln(&["run"]);
+    assert_eq!(again.code, 0, "{}", again.transcript());
+    assert_eq!(indexes(&db), expected);
+    assert_eq!(db.rows("select count(*) from idx.daily"), ["3"]);
+    // The unique index holds the model to its key: a duplicate day fails the rebuild, and the
+    // previous table stays.
+    fixture.write(
+        "models/daily.sql",
+        "{{ config(materialized='incremental', indexes=[{'columns': ['day'], 'unique': True}]) }}\n\
+         select day from {{ ref('events') }}",
+    );
+    let refresh = fixture.kiln(&["build", "--full-refresh"]);
+    assert_eq!(refresh.code, 1, "{}", refresh.transcript());
+    assert!(
+        refresh.stdout.contains("could not create unique index"),
+        "{}",
+        refresh.transcript()
+    );
+    assert_eq!(indexes(&db), expected);
+    assert_eq!(db.rows("select count(*) from idx.daily"), ["3"]);
+}

@@ -173,6 +173,42 @@ config_enum! {
     }
 }
 
+config_enum! {
+    /// PostgreSQL's index access methods (an index's `type`).
+    IndexMethod as "index type" {
+        Btree = "btree",
+        Hash = "hash",
+        Gist = "gist",
+        Spgist = "spgist",
+        Gin = "gin",
+        Brin = "brin",
+    }
+}
+
+impl<'de> Deserialize<'de> for IndexMethod {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        IndexMethod::parse(&text.to_lowercase()).map_err(|error| {
+            serde::de::Error::custom(format!(
+                "{error}; use one of {}",
+                IndexMethod::NAMES.join(", ")
+            ))
+        })
+    }
+}
+
+/// An index dbt-postgres creates on a table, incremental or seed (`indexes: [{columns: [...],
+/// unique: true, type: btree}]`), when the relation is built from scratch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IndexConfig {
+    pub columns: Vec<String>,
+    #[serde(default)]
+    pub unique: bool,
+    #[serde(default, rename = "type")]
+    pub method: Option<IndexMethod>,
+}
+
 /// The command line's part in every node's config.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CliFlags {
@@ -344,6 +380,8 @@ pub struct RawConfig {
     pub where_: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hard_deletes: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub indexes: Option<Vec<IndexConfig>>,
     /// Any other key: kept so that `config.get('my_key')` sees it.
     #[serde(flatten)]
     pub other: BTreeMap<String, Json>,
@@ -393,6 +431,7 @@ impl RawConfig {
         replace(&mut self.store_failures, stronger.store_failures);
         replace(&mut self.where_, stronger.where_);
         replace(&mut self.hard_deletes, stronger.hard_deletes);
+        replace(&mut self.indexes, stronger.indexes);
         if let Some(tags) = stronger.tags {
             let mut all = self.tags.take().map(|t| t.to_vec()).unwrap_or_default();
             for tag in tags.to_vec() {
@@ -496,6 +535,7 @@ impl RawConfig {
                 .as_deref()
                 .map(HardDeletes::parse)
                 .transpose()?,
+            indexes: self.indexes.unwrap_or_default(),
             test,
             snapshot: None,
             other: self.other,
@@ -534,6 +574,10 @@ pub struct NodeConfig {
     pub quote_columns: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hard_deletes: Option<HardDeletes>,
+    /// Indexes created when the relation is built from scratch (tables, incremental models on
+    /// their first build or a full refresh, seeds).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub indexes: Vec<IndexConfig>,
     /// Data tests only: how the test's failing rows are judged.
     #[serde(flatten)]
     pub test: Option<TestConfig>,

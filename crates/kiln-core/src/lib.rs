@@ -27,8 +27,8 @@ pub mod snapshot;
 pub mod unit_test;
 
 pub use config::{
-    CliFlags, HardDeletes, IncrementalStrategy, InvalidValue, Materialization, NodeConfig,
-    OnSchemaChange, RawConfig, TestConfig, TestSeverity, WrongType,
+    CliFlags, HardDeletes, IncrementalStrategy, IndexConfig, IndexMethod, InvalidValue,
+    Materialization, NodeConfig, OnSchemaChange, RawConfig, TestConfig, TestSeverity, WrongType,
 };
 pub use diagnostic::{Diagnostic, Diagnostics, Location, Severity};
 pub use names::UnknownName;

@@ -16,7 +16,7 @@ use std::collections::BTreeSet;
 
 use kiln_adapter::catalog::{self, Column, RelationKind, ident, literal, qualified};
 use kiln_adapter::{AdapterError, ExecResult};
-use kiln_core::{IncrementalStrategy, OnSchemaChange, Relation};
+use kiln_core::{IncrementalStrategy, IndexConfig, OnSchemaChange, Relation};
 
 use crate::connection::SharedConnection;
 
@@ -36,6 +36,8 @@ pub struct Build<'a> {
     pub sql: &'a str,
     pub pre_hooks: &'a [Hook],
     pub post_hooks: &'a [Hook],
+    /// The `indexes` config: created on a table built from scratch, before it is swapped in.
+    pub indexes: &'a [IndexConfig],
     /// Makes temporary names unique to this invocation.
     pub suffix: &'a str,
     /// Relations (`schema.name`) that this run rebuilds later: dependents that may be dropped.
@@ -412,6 +414,7 @@ pub fn table(conn: &SharedConnection, build: &Build<'_>) -> Result<Outcome, Adap
                 build.sql
             ),
         )?;
+        create_indexes(conn, build, &temp)?;
         let recreated = swap(conn, build, &temp, RelationKind::Table)?;
         Ok(outcome(
             format!("SELECT {}", created.rows_affected),
@@ -454,9 +457,51 @@ pub fn copied_table<R: std::io::Read>(
             ),
             &mut data,
         )?;
+        create_indexes(conn, build, &temp)?;
         let recreated = swap(conn, build, &temp, RelationKind::Table)?;
         Ok(outcome(format!("INSERT {rows}"), Some(rows), recreated))
     })
+}
+
+/// Creates the build's `indexes` on `table` (in the build's schema): a table about to take the
+/// relation's place, or the relation itself on its first build.
+pub(crate) fn create_indexes(
+    conn: &SharedConnection,
+    build: &Build<'_>,
+    table: &str,
+) -> Result<(), AdapterError> {
+    for index in build.indexes {
+        exec(conn, &create_index_sql(build, table, index))?;
+    }
+    Ok(())
+}
+
+/// dbt-postgres' `create index`: the name is an md5 of what the index is on, as dbt names it
+/// (dbt adds the time where Kiln has the invocation's suffix: either way a rebuild never meets
+/// the name of the index it replaces).
+fn create_index_sql(build: &Build<'_>, table: &str, index: &IndexConfig) -> String {
+    use md5::{Digest, Md5};
+    let python_bool = if index.unique { "True" } else { "False" };
+    let method = index.method.map_or("None", |m| m.as_str());
+    let inputs = [
+        index.columns.join("_"),
+        build.qualified(),
+        python_bool.to_owned(),
+        method.to_owned(),
+        build.suffix.to_owned(),
+    ];
+    let name = format!("{:x}", Md5::digest(inputs.join("_").as_bytes()));
+    format!(
+        "create {unique}index if not exists {name} on {table} {using}({columns})",
+        unique = if index.unique { "unique " } else { "" },
+        name = ident(&name),
+        table = qualified(build.schema(), table),
+        using = index
+            .method
+            .map(|m| format!("using {m} "))
+            .unwrap_or_default(),
+        columns = index.columns.join(", "),
+    )
 }
 
 /// Adds `column` to `target` with the type dbt-postgres gives it.

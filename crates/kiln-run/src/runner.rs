@@ -198,6 +198,7 @@ impl Executor<'_> {
             sql,
             pre_hooks,
             post_hooks,
+            indexes: &node.config.indexes,
             suffix: &self.suffix,
             rebuilt_later: &self.rebuilt_later,
             statement_timeout: node.config.other.get("statement_timeout").map(|value| {

@@ -334,6 +334,7 @@ pub fn snapshot(
                         plan.first_build(build.sql)
                     ),
                 )?;
+                crate::materialize::create_indexes(conn, build, build.name())?;
                 Ok(outcome(
                     format!("SELECT {}", created.rows_affected),
                     Some(created.rows_affected),
