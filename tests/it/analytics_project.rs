@@ -129,7 +129,7 @@ fn the_answer_key_catches_a_wrong_join() {
     );
 }
 
-/// The incremental SaaS marts, as text, in a stable order.
+/// The SaaS marts, as text, in a stable order.
 fn incremental_marts(db: &Database) -> Vec<String> {
     let mut rows = db.rows(
         "select 'funnel|' || f::text from analytics.fct_acquisition_funnel f order by cohort_month",
@@ -138,6 +138,9 @@ fn incremental_marts(db: &Database) -> Vec<String> {
         "select 'engagement|' || e::text from analytics.fct_engagement_cohorts e \
          order by cohort_month, activity_month",
     ));
+    rows.extend(
+        db.rows("select 'health|' || h::text from analytics.dim_user_health h order by user_id"),
+    );
     rows
 }
 
@@ -145,7 +148,8 @@ fn incremental_marts(db: &Database) -> Vec<String> {
 fn a_new_day_run_incrementally_equals_a_full_refresh() {
     let (fixture, db) = analytics("analytics_incremental");
     assert_eq!(fixture.kiln(&["build"]).code, 0);
-    let marts = ["-s", "fct_acquisition_funnel", "fct_engagement_cohorts"];
+    // The SaaS models: the incremental intermediates, the marts on them.
+    let marts = ["-s", "path:models/staging/saas+"];
     // Yesterday's state: the raw data without its last day, the marts built from it.
     db.execute(
         "create table public.last_day_users as select * from raw_saas.users where signup_date = '2024-12-31'; \

@@ -12,15 +12,12 @@
 -- activated or paid since. (Document 003 reprocessed only cohorts newer than the newest one
 -- built, which never updates the month in progress and misses late payments.)
 {% if is_incremental() %}
-    {#- The cohorts to rebuild, looked up first and written into the query as literals: a filter
-        on constants reaches the scans inside int_funnel_steps, a subquery would not. -#}
+    {#- The cohorts to rebuild, looked up first and written into the query as literals. -#}
     {%- set changed_cohorts_sql -%}
-        select distinct users.cohort_month::text
-        from {{ ref('stg_saas__events') }} as events
-        inner join {{ ref('stg_saas__users') }} as users on users.user_id = events.user_id
-        where events.event_type in ('visit', 'signup', 'activated', 'paid')
-          -- Everything when the table is empty.
-          and events.event_at >= coalesce((select max(last_funnel_event_at) from {{ this }}), '-infinity')
+        select distinct cohort_month::text
+        from {{ ref('int_funnel_steps') }}
+        -- Everything when the table is empty.
+        where last_funnel_event_at >= coalesce((select max(last_funnel_event_at) from {{ this }}), '-infinity')
     {%- endset -%}
     {%- set changed = run_query(changed_cohorts_sql) if execute else none -%}
     {%- set changed_cohorts = changed.columns[0].values() if changed else [] -%}

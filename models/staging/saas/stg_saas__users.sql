@@ -1,7 +1,5 @@
-with source as (
-    select * from {{ source('raw_saas', 'users') }}
-)
-
+-- No `with source as (...)`, as stg_saas__events: the view must flatten into the queries that
+-- join it.
 select
     user_id,
     lower(email) as email,
@@ -10,4 +8,4 @@ select
     first_visit_date,
     coalesce(utm_source, 'direct') as utm_source,
     utm_campaign
-from source
+from {{ source('raw_saas', 'users') }}
