@@ -42,6 +42,10 @@ pub fn run(args: &LsArgs, printer: &Printer) -> Result<ExitCode> {
             LsOutput::Selector if node.resource_type == ResourceType::Source => {
                 format!("source:{}", node.fqn.join("."))
             }
+            LsOutput::Selector if node.resource_type == ResourceType::Exposure => {
+                // As dbt lists them: `exposure:<package>.<name>`.
+                format!("exposure:{}.{}", node.package, node.name)
+            }
             LsOutput::Selector => node.fqn.join("."),
             LsOutput::Json => json!({
                 "name": node.name,

@@ -47,8 +47,13 @@ pub fn run(args: &CommonArgs, printer: &Printer) -> Result<ExitCode> {
         1 => ", 1 analysis".to_owned(),
         n => format!(", {n} analyses"),
     };
+    let exposures = match count(ResourceType::Exposure) {
+        0 => String::new(),
+        1 => ", 1 exposure".to_owned(),
+        n => format!(", {n} exposures"),
+    };
     printer.info(&format!(
-        "Found {} models, {} tests, {} seeds, {} sources{analyses}, {} macros, {} packages",
+        "Found {} models, {} tests, {} seeds, {} sources{analyses}{exposures}, {} macros, {} packages",
         count(ResourceType::Model),
         count(ResourceType::Test),
         count(ResourceType::Seed),

@@ -46,10 +46,17 @@ fn assert_valid(kind: &str, path: &Path) {
 fn manifests_validate_against_dbt_manifest_v12() {
     // Every node kind Kiln writes: models (ephemeral ones too), seeds, sources with freshness,
     // generic and singular tests, snapshots, unit tests.
-    let mut fixtures: Vec<Fixture> = ["jaffle", "shop", "snapshots", "unit_tests", "freshness"]
-        .into_iter()
-        .map(Fixture::new)
-        .collect();
+    let mut fixtures: Vec<Fixture> = [
+        "jaffle",
+        "shop",
+        "snapshots",
+        "unit_tests",
+        "freshness",
+        "exposures",
+    ]
+    .into_iter()
+    .map(Fixture::new)
+    .collect();
     fixtures.push(Fixture::analytics_project());
     for fixture in &fixtures {
         let parse = fixture.kiln(&["parse"]);

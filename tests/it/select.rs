@@ -162,3 +162,68 @@ fn ls_outputs() {
     assert_eq!(node["unique_id"], "model.shop.orders");
     assert_eq!(node["config"]["materialized"], "incremental");
 }
+
+#[test]
+fn exposures_are_listed_selected_and_in_the_manifest() {
+    let fixture = Fixture::new("exposures");
+    // What the dashboard reads, and the dashboard: `+exposure:` as a CI job asks for it.
+    assert_eq!(
+        ls(
+            &fixture,
+            &[
+                "-s",
+                "+exposure:weekly_revenue",
+                "--resource-type",
+                "model",
+                "source",
+                "exposure"
+            ]
+        ),
+        ["weekly_revenue", "orders", "stg_orders", "raw_orders"]
+    );
+    let output = fixture.kiln(&["ls", "--resource-type", "exposure", "--output", "selector"]);
+    assert_eq!(output.code, 0, "{}", output.transcript());
+    // The disabled exposure is left out, as in dbt.
+    assert_eq!(output.stdout.trim(), "exposure:exposures.weekly_revenue");
+    // `exposure:package.name` selects it too; a bare name as well.
+    for selector in ["exposure:exposures.weekly_revenue", "weekly_revenue"] {
+        assert_eq!(
+            ls(&fixture, &["-s", selector, "--resource-type", "exposure"]),
+            ["weekly_revenue"]
+        );
+    }
+    let parse = fixture.kiln(&["parse"]);
+    assert_eq!(parse.code, 0, "{}", parse.transcript());
+    let manifest: serde_json::Value =
+        serde_json::from_str(&fixture.read("target/manifest.json")).unwrap();
+    let exposure = &manifest["exposures"]["exposure.exposures.weekly_revenue"];
+    assert_eq!(exposure["type"], "dashboard");
+    assert_eq!(exposure["label"], "Weekly revenue");
+    assert_eq!(exposure["owner"]["email"], "finance@example.com");
+    assert_eq!(
+        exposure["fqn"],
+        serde_json::json!(["exposures", "marts", "weekly_revenue"])
+    );
+    assert_eq!(
+        exposure["depends_on"]["nodes"],
+        serde_json::json!(["model.exposures.orders", "source.exposures.app.raw_orders"])
+    );
+    assert_eq!(
+        exposure["sources"],
+        serde_json::json!([["app", "raw_orders"]])
+    );
+    assert_eq!(
+        manifest["child_map"]["model.exposures.orders"],
+        serde_json::json!(["exposure.exposures.weekly_revenue"])
+    );
+    assert!(
+        manifest["nodes"]
+            .get("exposure.exposures.weekly_revenue")
+            .is_none()
+    );
+    assert!(
+        manifest["exposures"]
+            .get("exposure.exposures.retired_report")
+            .is_none()
+    );
+}

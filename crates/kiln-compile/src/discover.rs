@@ -348,6 +348,7 @@ pub fn discover(
                         }
                         spine
                     }),
+                exposure: None,
             };
             out.push(Discovered {
                 node: document(node, entry.map(|(p, f)| (*p, *f)), &docs, sink),
@@ -376,6 +377,7 @@ pub fn discover(
         }
         let quoting = project.root_package().file.quoting.as_ref();
         out.extend(sources(package, target_database, quoting, sink));
+        out.extend(exposures(package, sink));
         out.extend(crate::test_nodes::discover_tests(project, package, sink));
     }
     out
@@ -519,12 +521,175 @@ fn sources(
                     version: None,
                     latest_version: None,
                     time_spine: None,
+                    exposure: None,
                 };
                 out.push(Discovered {
                     node,
                     base_config: config,
                 });
             }
+        }
+    }
+    out
+}
+
+/// The exposures of a package's schema YAML: nodes that depend on models and sources and are
+/// never built, there to be listed, selected (`+exposure:weekly_kpis`) and written to the
+/// manifest as dbt does.
+fn exposures(package: &Package, sink: &mut DiagnosticSink) -> Vec<Discovered> {
+    const KINDS: &[&str] = &["dashboard", "notebook", "analysis", "ml", "application"];
+    const MATURITIES: &[&str] = &["high", "medium", "low"];
+    let mut out = Vec::new();
+    let mut seen: BTreeMap<String, Location> = BTreeMap::new();
+    for file in &package.schema_files {
+        for exposure in &file.exposures {
+            let location = Location::new(&file.path, exposure.line);
+            let name = &exposure.name;
+            let invalid = |message: String| {
+                Diagnostic::error(format!("exposure `{name}` {message}")).at(location.clone())
+            };
+            if let Some(previous) = seen.insert(name.clone(), location.clone()) {
+                sink.push(
+                    invalid("is declared twice".to_owned())
+                        .note(format!("first declared at {previous}")),
+                );
+                continue;
+            }
+            let kind = match exposure.kind.as_deref() {
+                Some(kind) if KINDS.contains(&kind) => kind.to_owned(),
+                other => {
+                    sink.push(
+                        invalid(match other {
+                            Some(kind) => format!("has unknown type `{kind}`"),
+                            None => "has no `type`".to_owned(),
+                        })
+                        .help(format!("use one of {}", KINDS.join(", "))),
+                    );
+                    continue;
+                }
+            };
+            let owner = exposure.owner.clone().unwrap_or(serde_json::Value::Null);
+            if !owner
+                .as_object()
+                .is_some_and(|o| o.contains_key("name") || o.contains_key("email"))
+            {
+                sink.push(
+                    invalid("has no owner".to_owned())
+                        .help("add `owner: {name: ..., email: ...}` (one of the two at least)"),
+                );
+                continue;
+            }
+            if let Some(maturity) = exposure
+                .maturity
+                .as_deref()
+                .filter(|m| !MATURITIES.contains(m))
+            {
+                sink.push(
+                    invalid(format!("has unknown maturity `{maturity}`"))
+                        .help(format!("use one of {}", MATURITIES.join(", "))),
+                );
+                continue;
+            }
+            let mut refs = Vec::new();
+            let mut sources = Vec::new();
+            for entry in &exposure.depends_on {
+                match kiln_core::unit_test::Input::parse(entry) {
+                    Some(kiln_core::unit_test::Input::Ref(call)) => refs.push(call),
+                    Some(kiln_core::unit_test::Input::Source(call)) => sources.push(call),
+                    _ if entry.trim_start().starts_with("metric(") => sink.push(
+                        Diagnostic::warning(format!(
+                            "exposure `{name}` depends on `{}`: metrics are not supported by Kiln yet, the dependency is left out",
+                            entry.trim()
+                        ))
+                        .at(location.clone()),
+                    ),
+                    _ => sink.push(
+                        invalid(format!("has a dependency Kiln cannot read: `{entry}`"))
+                            .help("write `ref('model')` or `source('source', 'table')`"),
+                    ),
+                }
+            }
+            let mut config = RawConfig::default();
+            if let Some(json) = exposure.config.clone() {
+                match RawConfig::from_json(json) {
+                    Ok(layer) => config.merge(layer),
+                    Err(error) => {
+                        sink.push(Diagnostic::error(error.to_string()).at(location.clone()))
+                    }
+                }
+            }
+            let mut resolved = config
+                .clone()
+                .resolve(ResourceType::Exposure, &CliFlags::default())
+                .unwrap_or_else(|_| NodeConfig::default_for(ResourceType::Exposure));
+            for tag in &exposure.tags {
+                if !resolved.tags.contains(tag) {
+                    resolved.tags.push(tag.clone());
+                }
+            }
+            resolved.tags.sort();
+            resolved.meta.extend(exposure.meta.clone());
+            let original_file_path = file
+                .path
+                .strip_prefix(&package.rel_dir)
+                .unwrap_or(&file.path)
+                .to_path_buf();
+            // dbt's fqn: the package, the folders under the model path, the name.
+            let folders: Vec<String> = package
+                .file
+                .model_paths
+                .iter()
+                .find_map(|dir| original_file_path.strip_prefix(dir).ok())
+                .and_then(|rel| rel.parent())
+                .map(|parent| {
+                    parent
+                        .components()
+                        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                        .collect()
+                })
+                .unwrap_or_default();
+            let mut fqn = vec![package.name.clone()];
+            fqn.extend(folders);
+            fqn.push(name.clone());
+            let node = Node {
+                unique_id: format!("exposure.{}.{name}", package.name),
+                name: name.clone(),
+                resource_type: ResourceType::Exposure,
+                package: package.name.clone(),
+                fqn,
+                original_file_path,
+                display_path: file.path.clone(),
+                location,
+                raw_code: String::new(),
+                config: resolved,
+                relation: Relation::new("", "", name.clone()),
+                description: exposure.description.clone(),
+                columns: Vec::new(),
+                meta: exposure.meta.clone(),
+                refs,
+                sources,
+                depends_on: Vec::new(),
+                compiled_code: None,
+                source: None,
+                patch_path: None,
+                test: None,
+                unit_test: None,
+                version: None,
+                latest_version: None,
+                time_spine: None,
+                exposure: Some(Box::new(kiln_core::ExposureInfo {
+                    kind,
+                    owner,
+                    label: exposure.label.clone(),
+                    maturity: exposure.maturity.clone(),
+                    url: exposure.url.clone(),
+                    depends_on: exposure.depends_on.clone(),
+                })),
+            };
+            out.push(Discovered {
+                node,
+                base_config: config,
+            });
         }
     }
     out

@@ -595,11 +595,59 @@ fn unit_test_out(node: &Node, created_at: f64) -> Json {
     })
 }
 
+/// An exposure as dbt's manifest shows it.
+fn exposure_out(node: &Node, created_at: f64) -> Json {
+    let info = node.exposure.as_deref();
+    let refs: Vec<Json> = node
+        .refs
+        .iter()
+        .map(|r| json!({"name": r.name, "package": r.package, "version": r.version}))
+        .collect();
+    let sources: Vec<Json> = node
+        .sources
+        .iter()
+        .map(|s| json!([s.source, s.table]))
+        .collect();
+    let mut owner = info.map_or(Json::Null, |i| i.owner.clone());
+    if let Some(map) = owner.as_object_mut() {
+        // dbt's Owner: both keys, null when not given.
+        map.entry("email").or_insert(Json::Null);
+        map.entry("name").or_insert(Json::Null);
+    }
+    json!({
+        "name": node.name,
+        "resource_type": "exposure",
+        "package_name": node.package,
+        "path": node.original_file_path.components().skip(1).collect::<PathBuf>(),
+        "original_file_path": node.original_file_path,
+        "unique_id": node.unique_id,
+        "fqn": node.fqn,
+        "type": info.map(|i| i.kind.as_str()),
+        "owner": owner,
+        "description": node.description,
+        "label": info.and_then(|i| i.label.as_deref()),
+        "maturity": info.and_then(|i| i.maturity.as_deref()),
+        "meta": node.config.meta,
+        "tags": node.config.tags,
+        "config": {"enabled": node.config.enabled, "tags": node.config.tags, "meta": node.config.meta},
+        "unrendered_config": {},
+        "url": info.and_then(|i| i.url.as_deref()),
+        "depends_on": {"macros": [], "nodes": node.depends_on},
+        "refs": refs,
+        "sources": sources,
+        "metrics": [],
+        "created_at": created_at,
+    })
+}
+
 /// A node as the manifest shows it, as JSON (for comparing with another run's manifest).
 pub(crate) fn node_json(node: &Node, project: &Project) -> Json {
     // `created_at` is left at 0: the comparison is about what the node is, not when.
     if node.resource_type == ResourceType::UnitTest {
         return unit_test_out(node, 0.0);
+    }
+    if node.resource_type == ResourceType::Exposure {
+        return exposure_out(node, 0.0);
     }
     serde_json::to_value(node_out(node, project, 0.0)).unwrap_or(Json::Null)
 }
@@ -676,7 +724,7 @@ struct ManifestOut<'a> {
     sources: Section<'a>,
     macros: BTreeMap<String, MacroOut<'a>>,
     docs: Empty,
-    exposures: Empty,
+    exposures: Section<'a>,
     metrics: Empty,
     groups: Empty,
     selectors: Empty,
@@ -703,6 +751,7 @@ enum SectionKind {
     Nodes,
     Sources,
     UnitTests,
+    Exposures,
 }
 
 /// One section of the manifest (`nodes`, `sources`, `unit_tests`), each node's entry made as it
@@ -720,7 +769,11 @@ impl SectionKind {
         match self {
             SectionKind::UnitTests => kind == ResourceType::UnitTest,
             SectionKind::Sources => kind == ResourceType::Source,
-            SectionKind::Nodes => kind != ResourceType::Source && kind != ResourceType::UnitTest,
+            SectionKind::Exposures => kind == ResourceType::Exposure,
+            SectionKind::Nodes => !matches!(
+                kind,
+                ResourceType::Source | ResourceType::UnitTest | ResourceType::Exposure
+            ),
         }
     }
 }
@@ -730,6 +783,7 @@ impl Section<'_> {
     fn entry(&self, node: &Node) -> serde_json::Result<Box<serde_json::value::RawValue>> {
         let text = match self.kind {
             SectionKind::UnitTests => serde_json::to_string(&unit_test_out(node, self.created_at)),
+            SectionKind::Exposures => serde_json::to_string(&exposure_out(node, self.created_at)),
             _ => serde_json::to_string(&node_out(node, self.project, self.created_at)),
         }?;
         serde_json::value::RawValue::from_string(text)
@@ -771,6 +825,7 @@ fn manifest<'a>(project: &'a Project, parsed: &'a Parsed) -> ManifestOut<'a> {
     let nodes = section(SectionKind::Nodes);
     let sources = section(SectionKind::Sources);
     let unit_tests = section(SectionKind::UnitTests);
+    let exposures = section(SectionKind::Exposures);
     let macros = parsed
         .env
         .registry()
@@ -826,7 +881,7 @@ fn manifest<'a>(project: &'a Project, parsed: &'a Parsed) -> ManifestOut<'a> {
         sources,
         macros,
         docs: Empty {},
-        exposures: Empty {},
+        exposures,
         metrics: Empty {},
         groups: Empty {},
         selectors: Empty {},
@@ -852,7 +907,10 @@ pub fn graph_json(project: &Project, parsed: &Parsed) -> Json {
             .iter()
             .filter(|(_, node)| section.holds(node.resource_type))
             .map(|(id, node)| {
-                let out = serde_json::to_value(node_out(node, project, created_at));
+                let out = match section {
+                    SectionKind::Exposures => Ok(exposure_out(node, created_at)),
+                    _ => serde_json::to_value(node_out(node, project, created_at)),
+                };
                 (id.clone(), out.unwrap_or(Json::Null))
             })
             .collect()
@@ -862,7 +920,8 @@ pub fn graph_json(project: &Project, parsed: &Parsed) -> Json {
         "nodes": entries(SectionKind::Nodes),
         "sources": entries(SectionKind::Sources),
         "macros": manifest.macros,
-        "exposures": {}, "metrics": {}, "groups": {}, "semantic_models": {},
+        "exposures": entries(SectionKind::Exposures),
+        "metrics": {}, "groups": {}, "semantic_models": {},
         "saved_queries": {}, "unit_tests": {},
     })
 }

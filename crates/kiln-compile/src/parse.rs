@@ -287,7 +287,10 @@ fn parse_node(
         mut node,
         base_config,
     } = discovered;
-    if node.resource_type == ResourceType::Source {
+    if matches!(
+        node.resource_type,
+        ResourceType::Source | ResourceType::Exposure
+    ) {
         return Ok(node);
     }
     // A built-in generic test's dependencies are its arguments: no render needed (unless the
@@ -476,7 +479,11 @@ fn resolve_dependencies(
         }
     }
     let mut depends_on = BTreeSet::new();
-    let at = |name: &str| Location::new(&node.display_path, line_of_mention(&node.raw_code, name));
+    // A node without SQL (an exposure) is pointed at by its YAML entry.
+    let at = |name: &str| match node.raw_code.is_empty() {
+        true => node.location.clone(),
+        false => Location::new(&node.display_path, line_of_mention(&node.raw_code, name)),
+    };
     for call in &node.refs {
         match names.resolve_ref(&node.package, call.package.as_deref(), &call.lookup_name()) {
             Ok(id) => {
@@ -484,8 +491,8 @@ fn resolve_dependencies(
             }
             Err(_) if disabled.contains(&call.name) => sink.push(
                 Diagnostic::error(format!(
-                    "model `{}` refs `{}`, which is disabled",
-                    node.name, call.name
+                    "{} `{}` refs `{}`, which is disabled",
+                    node.resource_type, node.name, call.name
                 ))
                 .at(at(&call.name))
                 .help("enable it, or remove the ref"),
@@ -496,8 +503,11 @@ fn resolve_dependencies(
                     None => format!("ref('{}')", call.name),
                 };
                 sink.push(
-                    Diagnostic::error(format!("model `{}` uses {call_text}: {message}", node.name))
-                        .at(at(&call.name)),
+                    Diagnostic::error(format!(
+                        "{} `{}` uses {call_text}: {message}",
+                        node.resource_type, node.name
+                    ))
+                    .at(at(&call.name)),
                 );
             }
         }
@@ -509,8 +519,8 @@ fn resolve_dependencies(
             }
             Err(message) => sink.push(
                 Diagnostic::error(format!(
-                    "model `{}` uses source('{}', '{}'): {message}",
-                    node.name, call.source, call.table
+                    "{} `{}` uses source('{}', '{}'): {message}",
+                    node.resource_type, node.name, call.source, call.table
                 ))
                 .at(at(&call.table))
                 .help("declare it under `sources:` in a schema YAML file"),

@@ -508,6 +508,7 @@ fn test_node(
         version: None,
         latest_version: None,
         time_spine: None,
+        exposure: None,
     }
 }
 

@@ -191,6 +191,7 @@ fn unit_test_node(
         version: None,
         latest_version: None,
         time_spine: None,
+        exposure: None,
     }))
 }
 

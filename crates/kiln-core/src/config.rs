@@ -130,9 +130,10 @@ impl Materialization {
             ResourceType::Seed => Materialization::Seed,
             ResourceType::Test | ResourceType::UnitTest => Materialization::Test,
             ResourceType::Snapshot => Materialization::Snapshot,
-            ResourceType::Model | ResourceType::Source | ResourceType::Analysis => {
-                Materialization::View
-            }
+            ResourceType::Model
+            | ResourceType::Source
+            | ResourceType::Analysis
+            | ResourceType::Exposure => Materialization::View,
         }
     }
 }

@@ -32,7 +32,7 @@ pub use config::{
 };
 pub use diagnostic::{Diagnostic, Diagnostics, Location, Severity};
 pub use names::UnknownName;
-pub use node::{Column, Node, RefCall, SourceCall, SourceInfo, TestInfo, TestKind};
+pub use node::{Column, ExposureInfo, Node, RefCall, SourceCall, SourceInfo, TestInfo, TestKind};
 pub use relation::{
     MAX_IDENTIFIER_BYTES, QuotePolicy, Relation, quote_identifier, quote_literal,
     truncated_identifier,

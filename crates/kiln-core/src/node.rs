@@ -144,6 +144,22 @@ pub struct Node {
     pub latest_version: Option<String>,
     /// A model's `time_spine:` (MetricFlow's), as its YAML sets it.
     pub time_spine: Option<Json>,
+    /// For exposures: what the exposure is and who owns it.
+    pub exposure: Option<Box<ExposureInfo>>,
+}
+
+/// What an exposure's YAML says beyond its name and dependencies.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExposureInfo {
+    /// `dashboard`, `notebook`, `analysis`, `ml` or `application` (dbt's `type`).
+    pub kind: String,
+    /// `{name, email}`, as written.
+    pub owner: Json,
+    pub label: Option<String>,
+    pub maturity: Option<String>,
+    pub url: Option<String>,
+    /// The `depends_on` entries as written, for the manifest's `unrendered` view.
+    pub depends_on: Vec<String>,
 }
 
 impl Node {

@@ -15,6 +15,8 @@ pub enum ResourceType {
     /// A unit test (dbt 1.8's `unit_tests:`).
     #[serde(rename = "unit_test")]
     UnitTest,
+    /// A dashboard, notebook or application downstream of the project (`exposures:`).
+    Exposure,
 }
 
 impl ResourceType {
@@ -27,6 +29,7 @@ impl ResourceType {
             ResourceType::Snapshot => "snapshot",
             ResourceType::Analysis => "analysis",
             ResourceType::UnitTest => "unit_test",
+            ResourceType::Exposure => "exposure",
         }
     }
 
@@ -40,6 +43,7 @@ impl ResourceType {
             "snapshot" | "snapshots" => ResourceType::Snapshot,
             "analysis" | "analyses" => ResourceType::Analysis,
             "unit_test" | "unit_tests" => ResourceType::UnitTest,
+            "exposure" | "exposures" => ResourceType::Exposure,
             _ => return None,
         })
     }

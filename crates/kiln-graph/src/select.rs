@@ -34,6 +34,7 @@ enum Method {
     Path,
     Config(String),
     Source,
+    Exposure,
     ResourceType,
     Package,
     TestType,
@@ -71,6 +72,7 @@ const METHODS: &[&str] = &[
     "path",
     "config.<key>",
     "source",
+    "exposure",
     "resource_type",
     "package",
     "test_type",
@@ -136,6 +138,7 @@ fn parse_criterion(text: &str) -> Result<Criterion, SelectorError> {
                 "tag" => Method::Tag,
                 "path" | "file" => Method::Path,
                 "source" => Method::Source,
+                "exposure" => Method::Exposure,
                 "resource_type" => Method::ResourceType,
                 "package" => Method::Package,
                 "test_type" => Method::TestType,
@@ -241,6 +244,14 @@ fn matches(node: &GraphNode, criterion: &Criterion, state: &StateFacts) -> bool 
                     None => glob(value, source),
                 }
             }
+        }
+        // `exposure:name` or `exposure:package.name`, as dbt.
+        Method::Exposure => {
+            node.resource_type == ResourceType::Exposure
+                && match value.split_once('.') {
+                    Some((package, name)) => glob(package, &node.package) && glob(name, &node.name),
+                    None => glob(value, &node.name),
+                }
         }
         Method::ResourceType => ResourceType::parse(value) == Some(node.resource_type),
         Method::Package => glob(value, &node.package),

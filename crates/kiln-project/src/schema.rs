@@ -12,6 +12,13 @@ use kiln_core::diagnostic::Diagnostic;
 
 const KNOWN_KEYS: &[&str] = &[
     "version",
+    "owner",
+    "email",
+    "maturity",
+    "url",
+    "label",
+    "depends_on",
+    "type",
     "sources",
     "models",
     "seeds",
@@ -254,6 +261,33 @@ pub struct SourceProps {
     pub line: usize,
 }
 
+/// An exposure: a dashboard, notebook or application that reads the project's models.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ExposureProps {
+    pub name: String,
+    /// `dashboard`, `notebook`, `analysis`, `ml` or `application`.
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    /// `{name: ..., email: ...}`.
+    pub owner: Option<Json>,
+    #[serde(default)]
+    pub description: String,
+    pub label: Option<String>,
+    /// `high`, `medium` or `low`.
+    pub maturity: Option<String>,
+    pub url: Option<String>,
+    /// `ref('model')`, `source('source', 'table')`, as written.
+    #[serde(default)]
+    pub depends_on: Vec<String>,
+    #[serde(default)]
+    pub meta: BTreeMap<String, Json>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    pub config: Option<Json>,
+    #[serde(skip)]
+    pub line: usize,
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct MacroProps {
     pub name: String,
@@ -324,9 +358,9 @@ struct RawSchemaFile {
     analyses: Vec<NodeProps>,
     #[serde(default)]
     macros: Vec<MacroProps>,
-    // Declared by dbt projects, not used by Kiln yet: accepted without a warning.
-    #[allow(dead_code)]
-    exposures: Option<Json>,
+    #[serde(default)]
+    exposures: Vec<ExposureProps>,
+    // Declared by dbt projects, not used by Kiln yet: accepted with a warning (see `read`).
     #[allow(dead_code)]
     metrics: Option<Json>,
     #[allow(dead_code)]
@@ -351,6 +385,7 @@ pub struct SchemaFile {
     pub analyses: Vec<NodeProps>,
     pub macros: Vec<MacroProps>,
     pub unit_tests: Vec<UnitTestProps>,
+    pub exposures: Vec<ExposureProps>,
 }
 
 /// Reads a schema file from its parsed YAML.
@@ -374,13 +409,7 @@ pub fn read(
     }
     let raw: RawSchemaFile = root.deserialize(path, KNOWN_KEYS, warnings)?;
     // What dbt reads from schema YAML and Kiln does not yet: said, never dropped in silence.
-    for key in [
-        "exposures",
-        "metrics",
-        "semantic_models",
-        "saved_queries",
-        "groups",
-    ] {
+    for key in ["metrics", "semantic_models", "saved_queries", "groups"] {
         if let Some(node) = root.get(key) {
             warnings.push(
                 Diagnostic::warning(format!(
@@ -399,8 +428,16 @@ pub fn read(
         analyses: raw.analyses,
         macros: raw.macros,
         unit_tests: raw.unit_tests,
+        exposures: raw.exposures,
     };
     attach_node_lines(&mut file.models, root.get("models"));
+    let exposure_nodes = root
+        .get("exposures")
+        .and_then(Node::as_seq)
+        .unwrap_or_default();
+    for (exposure, node) in file.exposures.iter_mut().zip(exposure_nodes) {
+        exposure.line = node.line;
+    }
     attach_node_lines(&mut file.seeds, root.get("seeds"));
     attach_node_lines(&mut file.snapshots, root.get("snapshots"));
     attach_node_lines(&mut file.analyses, root.get("analyses"));
