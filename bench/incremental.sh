@@ -11,6 +11,7 @@
 #
 #   bench/incremental.sh            scale 660 (about 10.2 million events)
 #   SCALE=100 RUNS=1 bench/incremental.sh
+#   KEEP_SERVER=1 bench/incremental.sh   leaves the server and its data running afterwards
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=/tmp/kiln-bench-incremental

@@ -7,7 +7,11 @@ mkdir -p "$work/server"
 printf 'name: bench_server\nprofile: server\n' > "$work/server/project.yml"
 printf 'server:\n  outputs:\n    dev:\n      type: postgres\n      managed: true\n      data_dir: %s/server/pg\n' "$work" > "$work/server/profiles.yml"
 "$kiln" local start --project-dir "$work/server" >/dev/null
-trap '"$kiln" local destroy --project-dir "$work/server" >/dev/null 2>&1 || true' EXIT
+# KEEP_SERVER=1 leaves it running (with its data) to look into the plans afterwards; destroy it
+# with `kiln local destroy --project-dir $work/server`.
+if [ "${KEEP_SERVER:-0}" != 1 ]; then
+    trap '"$kiln" local destroy --project-dir "$work/server" >/dev/null 2>&1 || true' EXIT
+fi
 port=$(cat "$work/server/pg/port")
 # The managed instance authenticates with a generated password (scram-sha-256), kept in a file
 # only its owner reads: psql and dbt's profiles read it from here.
