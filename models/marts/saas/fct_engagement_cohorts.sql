@@ -8,17 +8,33 @@
 
 -- Retention and engagement per signup cohort and calendar month (document 003). A month that
 -- has ended does not change, so an incremental run rebuilds only the latest month built and
--- any month after it.
+-- any month after it, from int_user_engagement's rows of those months.
 {% if is_incremental() %}
     {#- The first month to rebuild, as a literal so that the filter reaches the events scan. -#}
-    {%- set latest = run_query("select max(activity_month)::text from " ~ this) if execute else none -%}
+    {%- set latest = run_query(
+        "select max(activity_month)::text, max(cohort_month)::text from " ~ this
+    ) if execute else none -%}
     {%- set rebuild_from = latest.columns[0].values()[0] if latest else none -%}
+    {%- set newest_cohort = latest.columns[1].values()[0] if latest else none -%}
 {% endif %}
 
 with cohort_sizes as (
+    {%- if is_incremental() and rebuild_from %}
+    -- Users arrive with their signup day, so only the newest cohort (or a newer one) can have
+    -- grown: it is counted again, the older ones keep the sizes already counted.
+    select distinct cohort_month, cohort_size
+    from {{ this }}
+    where cohort_month < '{{ newest_cohort }}'::date
+    union all
+    select cohort_month, count(*) as cohort_size
+    from {{ ref('stg_saas__users') }}
+    where signup_date >= '{{ newest_cohort }}'::date
+    group by cohort_month
+    {%- else %}
     select cohort_month, count(*) as cohort_size
     from {{ ref('stg_saas__users') }}
     group by cohort_month
+    {%- endif %}
 ),
 
 engagement as (
