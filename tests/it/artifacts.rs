@@ -53,6 +53,7 @@ fn manifests_validate_against_dbt_manifest_v12() {
         "unit_tests",
         "freshness",
         "exposures",
+        "groups",
     ]
     .into_iter()
     .map(Fixture::new)

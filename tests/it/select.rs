@@ -227,3 +227,43 @@ fn exposures_are_listed_selected_and_in_the_manifest() {
             .is_none()
     );
 }
+
+#[test]
+fn groups_select_their_models_and_are_in_the_manifest() {
+    let fixture = Fixture::new("groups");
+    assert_eq!(
+        ls(&fixture, &["-s", "group:finance"]),
+        ["invoices", "revenue"]
+    );
+    assert_eq!(ls(&fixture, &["-s", "group:market*"]), ["campaigns"]);
+    let parse = fixture.kiln(&["parse"]);
+    assert_eq!(parse.code, 0, "{}", parse.transcript());
+    let manifest: serde_json::Value =
+        serde_json::from_str(&fixture.read("target/manifest.json")).unwrap();
+    let finance = &manifest["groups"]["group.groups.finance"];
+    assert_eq!(finance["owner"]["email"], "finance-data@example.com");
+    assert_eq!(finance["config"]["meta"]["slack"], "#finance-data");
+    assert_eq!(
+        manifest["groups"]["group.groups.marketing"]["owner"],
+        serde_json::json!({"email": "marketing-data@example.com", "name": null})
+    );
+    assert_eq!(
+        manifest["group_map"],
+        serde_json::json!({
+            "finance": ["model.groups.invoices", "model.groups.revenue"],
+            "marketing": ["model.groups.campaigns"],
+        })
+    );
+    let revenue = &manifest["nodes"]["model.groups.revenue"];
+    assert_eq!(revenue["group"], "finance");
+    assert_eq!(revenue["access"], "private");
+    assert_eq!(revenue["config"]["group"], "finance");
+    assert_eq!(
+        manifest["nodes"]["model.groups.invoices"]["access"],
+        "public"
+    );
+    assert_eq!(
+        manifest["nodes"]["model.groups.campaigns"]["access"],
+        "protected"
+    );
+}

@@ -2,6 +2,7 @@
 //! file and schema YAML, documentation, and source relations.
 
 use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
 
 use kiln_core::diagnostic::DiagnosticSink;
 use kiln_core::{
@@ -61,6 +62,15 @@ fn base_config(
     let mut config = RawConfig::default();
     for layer in layers {
         config.merge(layer.config.clone());
+    }
+    // `access:` and `group:` written as properties of the entry are configs, as in dbt.
+    for (key, value) in props
+        .into_iter()
+        .flat_map(|p| [("access", &p.access), ("group", &p.group)])
+    {
+        if let Some(value) = value {
+            config.other.insert(key.to_owned(), value.clone().into());
+        }
     }
     if let Some(json) = props.and_then(|p| p.config.clone()) {
         match RawConfig::from_json(json) {
@@ -533,6 +543,18 @@ fn sources(
     out
 }
 
+/// A schema file's path relative to the model path that holds it (dbt's `path` of exposures
+/// and groups, and the base of their fqn); as given when no model path does.
+pub(crate) fn under_model_path(package: &Package, original_file_path: &Path) -> PathBuf {
+    package
+        .file
+        .model_paths
+        .iter()
+        .find_map(|dir| original_file_path.strip_prefix(dir).ok())
+        .unwrap_or(original_file_path)
+        .to_path_buf()
+}
+
 /// The exposures of a package's schema YAML: nodes that depend on models and sources and are
 /// never built, there to be listed, selected (`+exposure:weekly_kpis`) and written to the
 /// manifest as dbt does.
@@ -635,12 +657,8 @@ fn exposures(package: &Package, sink: &mut DiagnosticSink) -> Vec<Discovered> {
                 .unwrap_or(&file.path)
                 .to_path_buf();
             // dbt's fqn: the package, the folders under the model path, the name.
-            let folders: Vec<String> = package
-                .file
-                .model_paths
-                .iter()
-                .find_map(|dir| original_file_path.strip_prefix(dir).ok())
-                .and_then(|rel| rel.parent())
+            let folders: Vec<String> = under_model_path(package, &original_file_path)
+                .parent()
                 .map(|parent| {
                     parent
                         .components()

@@ -11,6 +11,7 @@
 pub mod compile;
 pub mod discover;
 pub mod docs;
+pub mod groups;
 pub mod manifest;
 pub mod node;
 pub mod parse;

@@ -275,8 +275,8 @@ fn version_json(label: &str) -> Json {
 
 /// What models have beside the keys of every SQL node.
 #[derive(Serialize)]
-struct ModelOut {
-    access: &'static str,
+struct ModelOut<'a> {
+    access: &'a str,
     constraints: [(); 0],
     version: Option<Json>,
     latest_version: Option<Json>,
@@ -321,7 +321,7 @@ struct NodeOut<'a> {
     columns: BTreeMap<&'a str, ColumnOut<'a>>,
     meta: &'a BTreeMap<String, Json>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    group: Option<Option<()>>,
+    group: Option<Option<&'a str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     docs: Option<Docs>,
     patch_path: Option<String>,
@@ -360,7 +360,7 @@ struct NodeOut<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     contract: Option<Contract>,
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
-    model: Option<ModelOut>,
+    model: Option<ModelOut<'a>>,
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     test: Option<GenericTestOut<'a>>,
 }
@@ -461,7 +461,7 @@ fn node_out<'a>(node: &'a Node, project: &Project, created_at: f64) -> NodeOut<'
             })
             .collect(),
         meta: &node.meta,
-        group: (!is_source).then_some(None),
+        group: (!is_source).then_some(crate::groups::group_of(node)),
         docs: (!is_source).then_some(DOCS),
         patch_path: node
             .patch_path
@@ -521,7 +521,12 @@ fn node_out<'a>(node: &'a Node, project: &Project, created_at: f64) -> NodeOut<'
             checksum: None,
         }),
         model: (kind == ResourceType::Model).then_some(ModelOut {
-            access: "protected",
+            access: node
+                .config
+                .other
+                .get("access")
+                .and_then(Json::as_str)
+                .unwrap_or("protected"),
             constraints: [],
             version: node.version.as_deref().map(version_json),
             latest_version: node.latest_version.as_deref().map(version_json),
@@ -726,12 +731,12 @@ struct ManifestOut<'a> {
     docs: Empty,
     exposures: Section<'a>,
     metrics: Empty,
-    groups: Empty,
+    groups: BTreeMap<String, Json>,
     selectors: Empty,
     disabled: Empty,
     parent_map: BTreeMap<&'a str, Vec<&'a str>>,
     child_map: BTreeMap<&'a str, Vec<&'a str>>,
-    group_map: Empty,
+    group_map: BTreeMap<String, Vec<String>>,
     saved_queries: Empty,
     semantic_models: Empty,
     unit_tests: Section<'a>,
@@ -883,12 +888,16 @@ fn manifest<'a>(project: &'a Project, parsed: &'a Parsed) -> ManifestOut<'a> {
         docs: Empty {},
         exposures,
         metrics: Empty {},
-        groups: Empty {},
+        groups: parsed
+            .groups
+            .iter()
+            .map(|g| (g.unique_id(), g.manifest_entry()))
+            .collect(),
         selectors: Empty {},
         disabled: Empty {},
         parent_map: map_of(Direction::Incoming),
         child_map: map_of(Direction::Outgoing),
-        group_map: Empty {},
+        group_map: crate::groups::group_map(&parsed.nodes, &parsed.groups),
         saved_queries: Empty {},
         semantic_models: Empty {},
         unit_tests,
@@ -921,7 +930,7 @@ pub fn graph_json(project: &Project, parsed: &Parsed) -> Json {
         "sources": entries(SectionKind::Sources),
         "macros": manifest.macros,
         "exposures": entries(SectionKind::Exposures),
-        "metrics": {}, "groups": {}, "semantic_models": {},
+        "metrics": {}, "groups": manifest.groups, "semantic_models": {},
         "saved_queries": {}, "unit_tests": {},
     })
 }

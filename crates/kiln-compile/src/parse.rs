@@ -47,6 +47,8 @@ pub struct Parsed {
     pub profile: Profile,
     pub options: Options,
     pub warnings: Vec<Diagnostic>,
+    /// The declared groups (`groups:` in schema YAML).
+    pub groups: Vec<crate::groups::Group>,
     pub timings: Timings,
     /// dbt's `invocation_id` and `run_started_at` of this command, for the artifacts.
     pub invocation_id: String,
@@ -214,6 +216,8 @@ pub fn parse(
     {
         nodes.insert(node.unique_id.clone(), node);
     }
+    let groups = crate::groups::discover(project, &mut sink);
+    crate::groups::check(&nodes, &groups, &mut sink);
     check_relation_names(&nodes, &mut sink);
     if sink.has_errors() {
         return Err(finish_err(sink));
@@ -237,6 +241,7 @@ pub fn parse(
         profile: profile.clone(),
         options: options.clone(),
         warnings,
+        groups,
         timings: Timings {
             parse: parse_time,
             graph: graph_time,

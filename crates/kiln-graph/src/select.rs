@@ -35,6 +35,7 @@ enum Method {
     Config(String),
     Source,
     Exposure,
+    Group,
     ResourceType,
     Package,
     TestType,
@@ -73,6 +74,7 @@ const METHODS: &[&str] = &[
     "config.<key>",
     "source",
     "exposure",
+    "group",
     "resource_type",
     "package",
     "test_type",
@@ -139,6 +141,7 @@ fn parse_criterion(text: &str) -> Result<Criterion, SelectorError> {
                 "path" | "file" => Method::Path,
                 "source" => Method::Source,
                 "exposure" => Method::Exposure,
+                "group" => Method::Group,
                 "resource_type" => Method::ResourceType,
                 "package" => Method::Package,
                 "test_type" => Method::TestType,
@@ -253,6 +256,12 @@ fn matches(node: &GraphNode, criterion: &Criterion, state: &StateFacts) -> bool 
                     None => glob(value, &node.name),
                 }
         }
+        Method::Group => node
+            .config
+            .to_json()
+            .get("group")
+            .and_then(serde_json::Value::as_str)
+            .is_some_and(|group| glob(value, group)),
         Method::ResourceType => ResourceType::parse(value) == Some(node.resource_type),
         Method::Package => glob(value, &node.package),
         Method::TestType => node.test_kind.is_some_and(|kind| {

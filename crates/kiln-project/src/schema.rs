@@ -288,6 +288,18 @@ pub struct ExposureProps {
     pub line: usize,
 }
 
+/// A group: models that belong together, with an owner (`group:` config, `access: private`).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct GroupProps {
+    pub name: String,
+    /// `{name: ..., email: ...}`.
+    pub owner: Option<Json>,
+    pub description: Option<String>,
+    pub config: Option<Json>,
+    #[serde(skip)]
+    pub line: usize,
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct MacroProps {
     pub name: String,
@@ -369,8 +381,8 @@ struct RawSchemaFile {
     saved_queries: Option<Json>,
     #[serde(default)]
     unit_tests: Vec<UnitTestProps>,
-    #[allow(dead_code)]
-    groups: Option<Json>,
+    #[serde(default)]
+    groups: Vec<GroupProps>,
 }
 
 /// One schema YAML file.
@@ -386,6 +398,7 @@ pub struct SchemaFile {
     pub macros: Vec<MacroProps>,
     pub unit_tests: Vec<UnitTestProps>,
     pub exposures: Vec<ExposureProps>,
+    pub groups: Vec<GroupProps>,
 }
 
 /// Reads a schema file from its parsed YAML.
@@ -409,7 +422,7 @@ pub fn read(
     }
     let raw: RawSchemaFile = root.deserialize(path, KNOWN_KEYS, warnings)?;
     // What dbt reads from schema YAML and Kiln does not yet: said, never dropped in silence.
-    for key in ["metrics", "semantic_models", "saved_queries", "groups"] {
+    for key in ["metrics", "semantic_models", "saved_queries"] {
         if let Some(node) = root.get(key) {
             warnings.push(
                 Diagnostic::warning(format!(
@@ -429,6 +442,7 @@ pub fn read(
         macros: raw.macros,
         unit_tests: raw.unit_tests,
         exposures: raw.exposures,
+        groups: raw.groups,
     };
     attach_node_lines(&mut file.models, root.get("models"));
     let exposure_nodes = root
@@ -437,6 +451,13 @@ pub fn read(
         .unwrap_or_default();
     for (exposure, node) in file.exposures.iter_mut().zip(exposure_nodes) {
         exposure.line = node.line;
+    }
+    let group_nodes = root
+        .get("groups")
+        .and_then(Node::as_seq)
+        .unwrap_or_default();
+    for (group, node) in file.groups.iter_mut().zip(group_nodes) {
+        group.line = node.line;
     }
     attach_node_lines(&mut file.seeds, root.get("seeds"));
     attach_node_lines(&mut file.snapshots, root.get("snapshots"));
