@@ -14,10 +14,8 @@
 --
 -- Incremental: a run reads only the days after the latest one it holds and adds them to the
 -- user's feature rows (whole days, as int_user_engagement).
-{% if is_incremental() %}
-    {%- set latest = run_query("select max(last_used_date)::text from " ~ this) if execute else none -%}
-    {%- set since_day = latest.columns[0].values()[0] if latest else none -%}
-{% endif %}
+{%- set latest = watermarks(["max(last_used_date)::text"]) -%}
+{%- set since_day = latest[0] if latest %}
 
 with feature_events as (
     select user_id, feature_name, event_date

@@ -20,13 +20,12 @@
 -- Every measure is an `or`, a `min` or a `max`, so an event read twice changes nothing: the
 -- run starts a day before the latest event's date (in any time zone) and late events of that
 -- day count.
-{% if is_incremental() %}
-    {%- set latest = run_query(
-        "select ((max(last_funnel_event_at) at time zone 'UTC')::date - 1)::text, max(signup_date)::text from " ~ this
-    ) if execute else none -%}
-    {%- set since_day = latest.columns[0].values()[0] if latest else none -%}
-    {%- set since_signup = latest.columns[1].values()[0] if latest else none -%}
-{% endif %}
+{%- set latest = watermarks([
+    "((max(last_funnel_event_at) at time zone 'UTC')::date - 1)::text",
+    "max(signup_date)::text",
+]) -%}
+{%- set since_day = latest[0] if latest -%}
+{%- set since_signup = latest[1] if latest %}
 
 with funnel_events as (
     select user_id, event_type, event_date, event_at

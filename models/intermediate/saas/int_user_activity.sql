@@ -16,13 +16,9 @@
 -- Incremental: the users with activity or feature use after the latest day this table holds,
 -- and new users, are computed again from their rows in int_user_engagement and
 -- int_feature_usage.
-{% if is_incremental() %}
-    {%- set latest = run_query(
-        "select max(latest_seen_date)::text, max(signup_date)::text from " ~ this
-    ) if execute else none -%}
-    {%- set since_day = latest.columns[0].values()[0] if latest else none -%}
-    {%- set since_signup = latest.columns[1].values()[0] if latest else none -%}
-{% endif %}
+{%- set latest = watermarks(["max(latest_seen_date)::text", "max(signup_date)::text"]) -%}
+{%- set since_day = latest[0] if latest -%}
+{%- set since_signup = latest[1] if latest %}
 
 with
 {%- if since_day %}

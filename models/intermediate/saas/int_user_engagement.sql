@@ -18,10 +18,8 @@
 -- user's month (and the month's earlier days for users who signed up since). The product's
 -- loader delivers whole days, a user with the day of their signup; an event that arrives late
 -- for a day already built needs `--full-refresh` (README, "The analytics project").
-{% if is_incremental() %}
-    {%- set latest = run_query("select max(last_active_date)::text from " ~ this) if execute else none -%}
-    {%- set since_day = latest.columns[0].values()[0] if latest else none -%}
-{% endif %}
+{%- set latest = watermarks(["max(last_active_date)::text"]) -%}
+{%- set since_day = latest[0] if latest %}
 
 with events as (
     select user_id, event_date, event_month from {{ ref('stg_saas__events') }}

@@ -9,17 +9,13 @@
 -- Retention and engagement per signup cohort and calendar month (document 003). A month that
 -- has ended does not change, so an incremental run rebuilds only the latest month built and
 -- any month after it, from int_user_engagement's rows of those months.
-{% if is_incremental() %}
-    {#- The first month to rebuild, as a literal so that the filter reaches the events scan. -#}
-    {%- set latest = run_query(
-        "select max(activity_month)::text, max(cohort_month)::text from " ~ this
-    ) if execute else none -%}
-    {%- set rebuild_from = latest.columns[0].values()[0] if latest else none -%}
-    {%- set newest_cohort = latest.columns[1].values()[0] if latest else none -%}
-{% endif %}
+{#- The first month to rebuild, as a literal so that the filter reaches the index. -#}
+{%- set latest = watermarks(["max(activity_month)::text", "max(cohort_month)::text"]) -%}
+{%- set rebuild_from = latest[0] if latest -%}
+{%- set newest_cohort = latest[1] if latest %}
 
 with cohort_sizes as (
-    {%- if is_incremental() and rebuild_from %}
+    {%- if rebuild_from %}
     -- Users arrive with their signup day, so only the newest cohort (or a newer one) can have
     -- grown: it is counted again, the older ones keep the sizes already counted.
     select distinct cohort_month, cohort_size
@@ -40,7 +36,7 @@ with cohort_sizes as (
 engagement as (
     select cohort_month, activity_month, months_since_signup, user_id, active_days, events
     from {{ ref('int_user_engagement') }}
-    {% if is_incremental() and rebuild_from %}
+    {% if rebuild_from %}
     where activity_month >= '{{ rebuild_from }}'::date
     {% endif %}
 ),
