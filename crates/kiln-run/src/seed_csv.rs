@@ -1,5 +1,7 @@
-//! Seeds: CSV files loaded with `COPY`, column types inferred as dbt does (integer, numeric,
-//! boolean, date, timestamp, text) unless `column_types` says otherwise.
+//! Seeds: CSV files loaded with `COPY`, column types inferred as dbt-postgres infers them
+//! (integer, float8 for numbers with decimals, boolean, date, timestamp, text) unless
+//! `column_types` says otherwise. Integers too large for `integer` are `bigint` (dbt says
+//! `integer` and the load fails).
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -39,7 +41,9 @@ fn open_without_bom(path: &Path) -> std::io::Result<impl Read + use<>> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Kind {
     Integer,
-    Numeric,
+    BigInt,
+    /// A number with decimals: dbt-postgres' `float8`.
+    Float,
     Boolean,
     Date,
     Timestamp,
@@ -51,7 +55,8 @@ impl Kind {
     fn sql(self) -> &'static str {
         match self {
             Kind::Integer => "integer",
-            Kind::Numeric => "numeric",
+            Kind::BigInt => "bigint",
+            Kind::Float => "float8",
             Kind::Boolean => "boolean",
             Kind::Date => "date",
             Kind::Timestamp => "timestamp without time zone",
@@ -97,12 +102,14 @@ fn timestamp_kind(value: &str) -> Option<Kind> {
 fn kind_of(value: &str) -> Kind {
     if value.parse::<i32>().is_ok() {
         Kind::Integer
+    } else if value.parse::<i64>().is_ok() {
+        Kind::BigInt
     } else if value.parse::<f64>().is_ok()
         && value
             .chars()
             .all(|c| c.is_ascii_digit() || matches!(c, '.' | '-' | '+' | 'e' | 'E'))
     {
-        Kind::Numeric
+        Kind::Float
     } else if value.eq_ignore_ascii_case("true") || value.eq_ignore_ascii_case("false") {
         Kind::Boolean
     } else if is_date(value) {
@@ -120,9 +127,10 @@ fn fits(kind: Kind, value: &str) -> bool {
     match kind {
         Kind::Text => true,
         Kind::Integer => value.parse::<i32>().is_ok(),
+        Kind::BigInt => matches!(kind_of(value), Kind::Integer | Kind::BigInt),
         Kind::Date => is_date(value),
         Kind::Timestamp | Kind::TimestampTz => timestamp_kind(value) == Some(kind),
-        Kind::Numeric => matches!(kind_of(value), Kind::Integer | Kind::Numeric),
+        Kind::Float => matches!(kind_of(value), Kind::Integer | Kind::BigInt | Kind::Float),
         Kind::Boolean => kind_of(value) == kind,
     }
 }
@@ -132,7 +140,8 @@ fn widen(a: Kind, b: Kind) -> Kind {
     use Kind::*;
     match (a.min(b), a.max(b)) {
         (x, y) if x == y => x,
-        (Integer, Numeric) => Numeric,
+        (Integer, BigInt) => BigInt,
+        (Integer | BigInt, Float) => Float,
         (Date, Timestamp) => Timestamp,
         (Date | Timestamp, TimestampTz) => TimestampTz,
         _ => Text,
@@ -478,7 +487,7 @@ mod tests {
     #[test]
     fn infers_types_like_dbt() {
         let columns = infer(
-            "Id,amount,active,day,at,at_utc,note\n1,1.5,true,2024-01-31,2024-01-31 10:00:00,2024-01-31T10:00:00Z,x\n2,2,False,2024-02-01,2024-02-01 00:00:00,,\n",
+            "Id,amount,active,day,at,at_utc,note,big\n1,1.5,true,2024-01-31,2024-01-31 10:00:00,2024-01-31T10:00:00Z,x,1\n2,2,False,2024-02-01,2024-02-01 00:00:00,,,3000000000\n",
         );
         let types: Vec<&str> = columns.iter().map(|(_, t)| t.as_str()).collect();
         assert_eq!(columns[0].0, "id");
@@ -486,12 +495,14 @@ mod tests {
             types,
             [
                 "integer",
-                "numeric",
+                "float8",
                 "boolean",
                 "date",
                 "timestamp without time zone",
                 "timestamp with time zone",
-                "text"
+                "text",
+                // dbt says `integer`, and the load fails.
+                "bigint",
             ]
         );
     }
@@ -500,7 +511,7 @@ mod tests {
     fn mixed_columns_widen() {
         let columns = infer("a,b,c\n1,2024-01-01,1\n2.5,2024-01-01 10:00:00,x\n");
         let types: Vec<&str> = columns.iter().map(|(_, t)| t.as_str()).collect();
-        assert_eq!(types, ["numeric", "timestamp without time zone", "text"]);
+        assert_eq!(types, ["float8", "timestamp without time zone", "text"]);
     }
 
     #[test]
@@ -536,7 +547,7 @@ mod tests {
     #[test]
     fn a_large_file_read_in_parts_finds_what_one_pass_finds() {
         let rows = 1_200_000;
-        // The last row widens `amount` to numeric and `day` to a timestamp; the first row
+        // The last row widens `amount` to float8 and `day` to a timestamp; the first row
         // makes `note` text.
         let (types, count) = large(rows, |i| {
             if i + 1 == rows {
@@ -550,7 +561,7 @@ mod tests {
         assert_eq!(count, rows);
         assert_eq!(
             types,
-            ["integer", "numeric", "timestamp without time zone", "text"]
+            ["integer", "float8", "timestamp without time zone", "text"]
         );
     }
 
