@@ -125,3 +125,34 @@ fn indexes_are_created_with_the_relation_and_kept_by_incremental_runs() {
     assert_eq!(indexes(&db), expected);
     assert_eq!(db.rows("select count(*) from idx.daily"), ["3"]);
 }
+
+#[test]
+fn persist_docs_writes_descriptions_as_comments() {
+    let db = Database::new("persist_docs");
+    let fixture = db.configure(Fixture::new("persist_docs"));
+    let comments = || {
+        db.rows(
+            "select c.relname || coalesce('.' || a.attname, '') || ': ' || d.description \
+             from pg_description d join pg_class c on c.oid = d.objoid \
+             join pg_namespace n on n.oid = c.relnamespace \
+             left join pg_attribute a on a.attrelid = c.oid and a.attnum = d.objsubid and d.objsubid > 0 \
+             where n.nspname = 'docs' order by 1",
+        )
+    };
+    let expected = [
+        "customers.country: ISO code.",
+        "customers: Customers from the CRM.",
+        "daily: Incremental.",
+        "orders.order_id: The order.",
+        "orders: Every order; the customer's too. $$ is fine.",
+        "orders_view.Order Id: Quoted.",
+        "orders_view: Orders, as a view.",
+    ];
+    let build = fixture.kiln(&["build"]);
+    assert_eq!(build.code, 0, "{}", build.transcript());
+    assert_eq!(comments(), expected);
+    // The incremental run and the rebuilt table and view keep them.
+    let again = fixture.kiln(&["run"]);
+    assert_eq!(again.code, 0, "{}", again.transcript());
+    assert_eq!(comments(), expected);
+}

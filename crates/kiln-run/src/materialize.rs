@@ -38,6 +38,8 @@ pub struct Build<'a> {
     pub post_hooks: &'a [Hook],
     /// The `indexes` config: created on a table built from scratch, before it is swapped in.
     pub indexes: &'a [IndexConfig],
+    /// The `persist_docs` config's comments, set on the relation before commit.
+    pub docs: Docs,
     /// Makes temporary names unique to this invocation.
     pub suffix: &'a str,
     /// Relations (`schema.name`) that this run rebuilds later: dependents that may be dropped.
@@ -69,6 +71,16 @@ impl Build<'_> {
     pub(crate) fn qualified(&self) -> String {
         qualified(self.schema(), self.name())
     }
+}
+
+/// dbt's `persist_docs`: the descriptions a build writes as PostgreSQL comments.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Docs {
+    /// The relation's description (`persist_docs: {relation: true}`, when it has one).
+    pub relation: Option<String>,
+    /// Documented columns: name, whether to quote it, description (`columns: true`). Those
+    /// the relation does not have are left out, as in dbt.
+    pub columns: Vec<(String, bool, String)>,
 }
 
 /// What a successful build did.
@@ -398,6 +410,7 @@ pub fn view(conn: &SharedConnection, build: &Build<'_>) -> Result<Outcome, Adapt
     );
     in_transaction(conn, build, &create, || {
         let recreated = swap(conn, build, &temp, RelationKind::View)?;
+        persist_docs(conn, build, RelationKind::View)?;
         Ok(outcome("CREATE VIEW", None, recreated))
     })
 }
@@ -416,6 +429,7 @@ pub fn table(conn: &SharedConnection, build: &Build<'_>) -> Result<Outcome, Adap
         )?;
         create_indexes(conn, build, &temp)?;
         let recreated = swap(conn, build, &temp, RelationKind::Table)?;
+        persist_docs(conn, build, RelationKind::Table)?;
         Ok(outcome(
             format!("SELECT {}", created.rows_affected),
             Some(created.rows_affected),
@@ -459,8 +473,55 @@ pub fn copied_table<R: std::io::Read>(
         )?;
         create_indexes(conn, build, &temp)?;
         let recreated = swap(conn, build, &temp, RelationKind::Table)?;
+        persist_docs(conn, build, RelationKind::Table)?;
         Ok(outcome(format!("INSERT {rows}"), Some(rows), recreated))
     })
+}
+
+/// A comment as dbt-postgres quotes it (a dollar-quoted block, so that no character needs
+/// escaping).
+fn comment_literal(text: &str) -> Result<String, AdapterError> {
+    const MAGIC: &str = "$dbt_comment_literal_block$";
+    if text.contains(MAGIC) {
+        return Err(AdapterError::Other(format!(
+            "the string {MAGIC} is not allowed in a description persisted as a comment"
+        )));
+    }
+    Ok(format!("{MAGIC}{text}{MAGIC}"))
+}
+
+/// Writes the build's `persist_docs` comments on the relation (of kind `kind`), in the build's
+/// transaction, after the swap: as dbt-postgres does, on every build.
+pub(crate) fn persist_docs(
+    conn: &SharedConnection,
+    build: &Build<'_>,
+    kind: RelationKind,
+) -> Result<(), AdapterError> {
+    let target = build.qualified();
+    let mut statements = Vec::new();
+    if let Some(text) = &build.docs.relation {
+        statements.push(format!(
+            "comment on {} {target} is {}",
+            kind.keyword(),
+            comment_literal(text)?
+        ));
+    }
+    if !build.docs.columns.is_empty() {
+        // Only the columns the relation has: the swap must have happened to know them.
+        flush(conn, build, None)?;
+        let existing = catalog::columns(conn.lock().as_mut(), &target)?;
+        for (name, quote, text) in &build.docs.columns {
+            if existing.iter().any(|c| c.name == *name) {
+                let column = if *quote { ident(name) } else { name.clone() };
+                statements.push(format!(
+                    "comment on column {target}.{column} is {}",
+                    comment_literal(text)?
+                ));
+            }
+        }
+    }
+    build.pending.borrow_mut().extend(statements);
+    Ok(())
 }
 
 /// Creates the build's `indexes` on `table` (in the build's schema): a table about to take the
@@ -671,7 +732,7 @@ pub fn incremental(
                 Vec::new(),
             ))
         };
-        match settings.strategy {
+        let applied = match settings.strategy {
             IncrementalStrategy::Append => inserted(conn),
             IncrementalStrategy::DeleteInsert if keys.is_empty() => inserted(conn),
             IncrementalStrategy::DeleteInsert => {
@@ -732,7 +793,9 @@ pub fn incremental(
                     Vec::new(),
                 ))
             }
-        }
+        }?;
+        persist_docs(conn, build, RelationKind::Table)?;
+        Ok(applied)
     })
 }
 

@@ -199,6 +199,7 @@ impl Executor<'_> {
             pre_hooks,
             post_hooks,
             indexes: &node.config.indexes,
+            docs: persisted_docs(node),
             suffix: &self.suffix,
             rebuilt_later: &self.rebuilt_later,
             statement_timeout: node.config.other.get("statement_timeout").map(|value| {
@@ -211,6 +212,36 @@ impl Executor<'_> {
             swapped_on_known: Cell::new(false),
             trust_known: Cell::new(true),
         }
+    }
+}
+
+/// What the node's `persist_docs` config asks to write as comments.
+fn persisted_docs(node: &Node) -> materialize::Docs {
+    let asked = |key: &str| {
+        node.config
+            .other
+            .get("persist_docs")
+            .and_then(|p| p.get(key))
+            .and_then(serde_json::Value::as_bool)
+            .unwrap_or(false)
+    };
+    materialize::Docs {
+        relation: (asked("relation") && !node.description.is_empty())
+            .then(|| node.description.clone()),
+        columns: if asked("columns") {
+            node.columns
+                .iter()
+                .map(|c| {
+                    (
+                        c.name.clone(),
+                        c.quote.unwrap_or(false),
+                        c.description.clone(),
+                    )
+                })
+                .collect()
+        } else {
+            Vec::new()
+        },
     }
 }
 
