@@ -156,3 +156,45 @@ fn persist_docs_writes_descriptions_as_comments() {
     assert_eq!(again.code, 0, "{}", again.transcript());
     assert_eq!(comments(), expected);
 }
+
+#[test]
+fn grants_are_given_on_every_build_and_reconciled_on_incremental_runs() {
+    let db = Database::new("grants");
+    db.execute(
+        "do $$ begin \
+           if not exists (select from pg_roles where rolname = 'kiln_test_reporter') then create role kiln_test_reporter; end if; \
+           if not exists (select from pg_roles where rolname = 'Kiln Test BI') then create role \"Kiln Test BI\"; end if; \
+         end $$",
+    );
+    let fixture = db.configure(Fixture::new("grants"));
+    let grants = || {
+        db.rows(
+            "select table_name || ': ' || string_agg(grantee, ', ' order by grantee) \
+             from information_schema.role_table_grants \
+             where table_schema = 'grants' and privilege_type = 'SELECT' and grantee != current_role \
+             group by table_name order by 1",
+        )
+    };
+    let run = fixture.kiln(&["run"]);
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    let expected = [
+        "daily: Kiln Test BI",
+        "orders: kiln_test_reporter",
+        "orders_view: Kiln Test BI, kiln_test_reporter",
+    ];
+    assert_eq!(grants(), expected);
+    // Rebuilt: the new table and view get them again; the incremental table keeps its own.
+    let again = fixture.kiln(&["run"]);
+    assert_eq!(again.code, 0, "{}", again.transcript());
+    assert_eq!(grants(), expected);
+    // Another role for the incremental model: the one it had is revoked.
+    let changed = fixture.kiln(&[
+        "run",
+        "-s",
+        "daily",
+        "--vars",
+        "{daily_role: kiln_test_reporter}",
+    ]);
+    assert_eq!(changed.code, 0, "{}", changed.transcript());
+    assert_eq!(grants()[0], "daily: kiln_test_reporter");
+}

@@ -330,6 +330,39 @@ impl Hooks {
     }
 }
 
+/// dbt's merge of two `grants` configs: a privilege the stronger layer names replaces the
+/// weaker one's roles, unless written `+select`, which adds to them; the others are kept.
+fn merge_grants(
+    weak: &serde_json::Map<String, Json>,
+    strong: serde_json::Map<String, Json>,
+) -> serde_json::Map<String, Json> {
+    let roles = |value: &Json| -> Vec<Json> {
+        match value {
+            Json::Array(many) => many.clone(),
+            Json::Null => Vec::new(),
+            one => vec![one.clone()],
+        }
+    };
+    let mut merged = weak.clone();
+    for (key, value) in strong {
+        match key.strip_prefix('+') {
+            Some(privilege) => {
+                let mut all = merged.get(privilege).map(roles).unwrap_or_default();
+                for role in roles(&value) {
+                    if !all.contains(&role) {
+                        all.push(role);
+                    }
+                }
+                merged.insert(privilege.to_owned(), Json::Array(all));
+            }
+            None => {
+                merged.insert(key, value);
+            }
+        }
+    }
+    merged
+}
+
 /// One layer of configuration, exactly as written. `None` means "not set in this layer".
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RawConfig {
@@ -455,7 +488,14 @@ impl RawConfig {
                 *weak = Some(Hooks::Many(hooks));
             }
         }
-        self.other.extend(stronger.other);
+        let mut other = stronger.other;
+        if let (Some(Json::Object(weak)), Some(Json::Object(strong))) =
+            (self.other.get("grants"), other.get("grants"))
+        {
+            let merged = merge_grants(weak, strong.clone());
+            other.insert("grants".to_owned(), Json::Object(merged));
+        }
+        self.other.extend(other);
     }
 
     /// Fills in defaults, applies the command line and checks every enumerated value.
@@ -660,6 +700,22 @@ mod tests {
         assert_eq!(resolved.materialized, Materialization::Table);
         assert_eq!(resolved.schema.as_deref(), Some("staging"));
         assert_eq!(resolved.tags, ["nightly", "finance"]);
+    }
+
+    #[test]
+    fn grants_replace_per_privilege_and_plus_adds() {
+        let mut config = layer(json!({"tags": "x"}));
+        config.merge(layer(
+            json!({"grants": {"select": ["reporter"], "insert": "loader"}}),
+        ));
+        config.merge(layer(
+            json!({"grants": {"+select": ["bi"], "update": ["etl"]}}),
+        ));
+        config.merge(layer(json!({"grants": {"insert": []}})));
+        assert_eq!(
+            config.other["grants"],
+            json!({"select": ["reporter", "bi"], "insert": [], "update": ["etl"]})
+        );
     }
 
     #[test]

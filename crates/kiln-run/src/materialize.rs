@@ -12,7 +12,7 @@
 //! rebuilt later in the run, the build fails and says which view and why.
 
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use kiln_adapter::catalog::{self, Column, RelationKind, ident, literal, qualified};
 use kiln_adapter::{AdapterError, ExecResult};
@@ -40,6 +40,8 @@ pub struct Build<'a> {
     pub indexes: &'a [IndexConfig],
     /// The `persist_docs` config's comments, set on the relation before commit.
     pub docs: Docs,
+    /// The `grants` config: privilege (`select`) to grantees, applied before commit.
+    pub grants: BTreeMap<String, BTreeSet<String>>,
     /// Makes temporary names unique to this invocation.
     pub suffix: &'a str,
     /// Relations (`schema.name`) that this run rebuilds later: dependents that may be dropped.
@@ -410,6 +412,7 @@ pub fn view(conn: &SharedConnection, build: &Build<'_>) -> Result<Outcome, Adapt
     );
     in_transaction(conn, build, &create, || {
         let recreated = swap(conn, build, &temp, RelationKind::View)?;
+        grant(build, &build.grants);
         persist_docs(conn, build, RelationKind::View)?;
         Ok(outcome("CREATE VIEW", None, recreated))
     })
@@ -429,6 +432,7 @@ pub fn table(conn: &SharedConnection, build: &Build<'_>) -> Result<Outcome, Adap
         )?;
         create_indexes(conn, build, &temp)?;
         let recreated = swap(conn, build, &temp, RelationKind::Table)?;
+        grant(build, &build.grants);
         persist_docs(conn, build, RelationKind::Table)?;
         Ok(outcome(
             format!("SELECT {}", created.rows_affected),
@@ -473,9 +477,97 @@ pub fn copied_table<R: std::io::Read>(
         )?;
         create_indexes(conn, build, &temp)?;
         let recreated = swap(conn, build, &temp, RelationKind::Table)?;
+        grant(build, &build.grants);
         persist_docs(conn, build, RelationKind::Table)?;
         Ok(outcome(format!("INSERT {rows}"), Some(rows), recreated))
     })
+}
+
+/// A role as SQL names it: `public` is the keyword, any other role is quoted (role names in
+/// [`Build::grants`] are as PostgreSQL stores them).
+fn role(name: &str) -> String {
+    if name == "public" {
+        "public".to_owned()
+    } else {
+        ident(name)
+    }
+}
+
+/// `grant <privilege> on <relation> to <roles>` for each privilege, as dbt-postgres does.
+fn grant(build: &Build<'_>, grants: &BTreeMap<String, BTreeSet<String>>) {
+    let target = build.qualified();
+    build
+        .pending
+        .borrow_mut()
+        .extend(
+            grants
+                .iter()
+                .filter(|(_, roles)| !roles.is_empty())
+                .map(|(privilege, roles)| {
+                    let to: Vec<String> = roles.iter().map(|r| role(r)).collect();
+                    format!("grant {privilege} on {target} to {}", to.join(", "))
+                }),
+        );
+}
+
+/// On a relation that stays (an incremental run), dbt's `apply_grants` with revocation: the
+/// grants this role gave that the config no longer lists are revoked, the missing ones given.
+fn reconcile_grants(conn: &SharedConnection, build: &Build<'_>) -> Result<(), AdapterError> {
+    if build.grants.is_empty() {
+        return Ok(());
+    }
+    flush(conn, build, None)?;
+    let current = conn.lock().query(&format!(
+        "select grantee::text, lower(privilege_type)::text from information_schema.role_table_grants \
+         where grantor = current_role and grantee != current_role \
+         and table_schema = {} and table_name = {}",
+        literal(build.schema()),
+        literal(build.name())
+    ))?;
+    type Grants = BTreeMap<String, BTreeSet<String>>;
+    let mut given = Grants::new();
+    for row in &current.rows {
+        let text = |i: usize| {
+            row.get(i)
+                .map(kiln_adapter::Table::cell_text)
+                .unwrap_or_default()
+        };
+        let grantee = match text(0) {
+            public if public == "PUBLIC" => "public".to_owned(),
+            grantee => grantee,
+        };
+        given.entry(text(1)).or_default().insert(grantee);
+    }
+    // What `a` has that `b` does not, per privilege.
+    let difference = |a: &Grants, b: &Grants| -> Grants {
+        a.iter()
+            .map(|(privilege, roles)| {
+                let others = b.get(privilege);
+                let missing = roles
+                    .iter()
+                    .filter(|r| !others.is_some_and(|o| o.contains(*r)))
+                    .cloned()
+                    .collect();
+                (privilege.clone(), missing)
+            })
+            .collect()
+    };
+    let target = build.qualified();
+    let revoke = difference(&given, &build.grants);
+    build
+        .pending
+        .borrow_mut()
+        .extend(
+            revoke
+                .iter()
+                .filter(|(_, roles)| !roles.is_empty())
+                .map(|(privilege, roles)| {
+                    let from: Vec<String> = roles.iter().map(|r| role(r)).collect();
+                    format!("revoke {privilege} on {target} from {}", from.join(", "))
+                }),
+        );
+    grant(build, &difference(&build.grants, &given));
+    Ok(())
 }
 
 /// A comment as dbt-postgres quotes it (a dollar-quoted block, so that no character needs
@@ -794,6 +886,7 @@ pub fn incremental(
                 ))
             }
         }?;
+        reconcile_grants(conn, build)?;
         persist_docs(conn, build, RelationKind::Table)?;
         Ok(applied)
     })

@@ -200,6 +200,7 @@ impl Executor<'_> {
             post_hooks,
             indexes: &node.config.indexes,
             docs: persisted_docs(node),
+            grants: grants(node),
             suffix: &self.suffix,
             rebuilt_later: &self.rebuilt_later,
             statement_timeout: node.config.other.get("statement_timeout").map(|value| {
@@ -213,6 +214,36 @@ impl Executor<'_> {
             trust_known: Cell::new(true),
         }
     }
+}
+
+/// The node's `grants` config: privilege to roles, each role named as PostgreSQL stores it (an
+/// unquoted name folded to lower case, a quoted one as written). A privilege may list its
+/// roles or name one.
+fn grants(node: &Node) -> BTreeMap<String, BTreeSet<String>> {
+    let role = |written: &str| {
+        let written = written.trim();
+        match written.strip_prefix('"').and_then(|r| r.strip_suffix('"')) {
+            Some(quoted) => quoted.replace("\"\"", "\""),
+            None => written.to_lowercase(),
+        }
+    };
+    let Some(config) = node.config.other.get("grants").and_then(|g| g.as_object()) else {
+        return BTreeMap::new();
+    };
+    config
+        .iter()
+        .map(|(privilege, roles)| {
+            let roles = match roles {
+                serde_json::Value::String(one) => BTreeSet::from([role(one)]),
+                serde_json::Value::Array(many) => {
+                    many.iter().filter_map(|r| r.as_str()).map(role).collect()
+                }
+                _ => BTreeSet::new(),
+            };
+            // `+select` in a single layer (nothing to add to) is `select`.
+            (privilege.trim_start_matches('+').to_lowercase(), roles)
+        })
+        .collect()
 }
 
 /// What the node's `persist_docs` config asks to write as comments.
