@@ -197,4 +197,14 @@ fn grants_are_given_on_every_build_and_reconciled_on_incremental_runs() {
     ]);
     assert_eq!(changed.code, 0, "{}", changed.transcript());
     assert_eq!(grants()[0], "daily: kiln_test_reporter");
+    // A snapshot gets its grants when its table is created, and keeps them.
+    for _ in 0..2 {
+        let snapshot = fixture.kiln(&["snapshot"]);
+        assert_eq!(snapshot.code, 0, "{}", snapshot.transcript());
+        assert!(
+            grants().contains(&"orders_snapshot: kiln_test_reporter".to_owned()),
+            "{:?}",
+            grants()
+        );
+    }
 }

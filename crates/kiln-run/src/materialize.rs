@@ -494,7 +494,7 @@ fn role(name: &str) -> String {
 }
 
 /// `grant <privilege> on <relation> to <roles>` for each privilege, as dbt-postgres does.
-fn grant(build: &Build<'_>, grants: &BTreeMap<String, BTreeSet<String>>) {
+pub(crate) fn grant(build: &Build<'_>, grants: &BTreeMap<String, BTreeSet<String>>) {
     let target = build.qualified();
     build
         .pending
@@ -512,7 +512,10 @@ fn grant(build: &Build<'_>, grants: &BTreeMap<String, BTreeSet<String>>) {
 
 /// On a relation that stays (an incremental run), dbt's `apply_grants` with revocation: the
 /// grants this role gave that the config no longer lists are revoked, the missing ones given.
-fn reconcile_grants(conn: &SharedConnection, build: &Build<'_>) -> Result<(), AdapterError> {
+pub(crate) fn reconcile_grants(
+    conn: &SharedConnection,
+    build: &Build<'_>,
+) -> Result<(), AdapterError> {
     if build.grants.is_empty() {
         return Ok(());
     }

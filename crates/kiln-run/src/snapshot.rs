@@ -335,13 +335,20 @@ pub fn snapshot(
                     ),
                 )?;
                 crate::materialize::create_indexes(conn, build, build.name())?;
+                crate::materialize::grant(build, &build.grants);
+                crate::materialize::persist_docs(conn, build, RelationKind::Table)?;
                 Ok(outcome(
                     format!("SELECT {}", created.rows_affected),
                     Some(created.rows_affected),
                     Vec::new(),
                 ))
             }
-            Some(RelationKind::Table) => update(conn, build, settings, &target),
+            Some(RelationKind::Table) => {
+                let updated = update(conn, build, settings, &target)?;
+                crate::materialize::reconcile_grants(conn, build)?;
+                crate::materialize::persist_docs(conn, build, RelationKind::Table)?;
+                Ok(updated)
+            }
             Some(other) => Err(AdapterError::Other(format!(
                 "{target} is a {}, not the table of a snapshot; nothing was changed\n  \
                  drop it (or rename it) and run the snapshot again to start its history",
