@@ -43,6 +43,9 @@ pub enum Command {
     /// Commands on sources: `kiln source freshness`.
     #[command(subcommand)]
     Source(SourceCommand),
+    /// Documentation artifacts: `kiln docs generate` writes target/catalog.json.
+    #[command(subcommand)]
+    Docs(DocsCommand),
     /// Run the last run, build, test, seed or snapshot again, for its failed and skipped nodes
     /// only, with the same arguments (read from target/run_results.json).
     Retry(CommonArgs),
@@ -78,6 +81,22 @@ pub enum SourceCommand {
     /// How long ago each source was loaded, against its warn_after / error_after; writes
     /// target/sources.json. Exits 1 when a source is past its error_after.
     Freshness(FreshnessArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DocsCommand {
+    /// Compile every node, then write target/catalog.json: each built relation's columns,
+    /// types, comments and owner, as dbt's catalog (v1) has them.
+    Generate(DocsGenerateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DocsGenerateArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Write the catalog from the parsed project without compiling it.
+    #[arg(long)]
+    pub no_compile: bool,
 }
 
 #[derive(Debug, Args)]

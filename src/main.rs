@@ -42,6 +42,7 @@ fn log_format(cli: &Cli) -> LogFormat {
         Command::Compile(a) => a.common.log_format,
         Command::RunOperation(a) => a.common.log_format,
         Command::Source(cli::SourceCommand::Freshness(a)) => a.common.log_format,
+        Command::Docs(cli::DocsCommand::Generate(a)) => a.common.log_format,
         Command::Ls(a) => a.common.log_format,
         Command::Parse(a) | Command::Debug(a) | Command::Retry(a) => a.log_format,
         Command::Run(a)

@@ -4,6 +4,7 @@ mod clean;
 mod compile;
 mod debug;
 mod deps;
+mod docs;
 mod freshness;
 mod init;
 mod local;
@@ -37,6 +38,7 @@ pub fn run(cli: Cli, printer: &Printer) -> Result<ExitCode> {
         Command::Source(crate::cli::SourceCommand::Freshness(args)) => {
             freshness::run(&args, printer)
         }
+        Command::Docs(crate::cli::DocsCommand::Generate(args)) => docs::generate(&args, printer),
         Command::Retry(args) => retry::run(&args, printer),
         Command::RunOperation(args) => run_operation::run(&args, printer),
         Command::Debug(args) => debug::run(&args, printer),

@@ -11,13 +11,14 @@ use std::process::Command;
 use crate::pg::Database;
 use crate::support::{Fixture, copy_dir, fixtures_dir};
 
-/// Validates the artifact at `path` (`manifest` or `run_results`); prints each error's place.
+/// Validates the artifact at `path` (`manifest`, `run_results` or `catalog`); prints each
+/// error's place.
 const VALIDATE: &str = r#"
 import json, sys
 from pydantic import ValidationError
-from dbt_artifacts_parser.parser import parse_manifest_v12, parse_run_results_v6
+from dbt_artifacts_parser.parser import parse_catalog_v1, parse_manifest_v12, parse_run_results_v6
 kind, path = sys.argv[1], sys.argv[2]
-parse = {"manifest": parse_manifest_v12, "run_results": parse_run_results_v6}[kind]
+parse = {"manifest": parse_manifest_v12, "run_results": parse_run_results_v6, "catalog": parse_catalog_v1}[kind]
 try:
     parse(json.load(open(path)))
 except ValidationError as error:
@@ -132,4 +133,46 @@ fn dbt_utils_node_ids_are_dbt_cores() {
         "dbt's ids Kiln lacks: {missing:#?}\nKiln's ids dbt lacks: {extra:#?}"
     );
     assert_eq!(kiln.len(), 238);
+}
+
+#[test]
+fn docs_generate_writes_the_catalog_dbt_writes() {
+    let db = Database::new("docs_catalog");
+    let fixture = db.configure(Fixture::new("persist_docs"));
+    let build = fixture.kiln(&["build"]);
+    assert_eq!(build.code, 0, "{}", build.transcript());
+    let docs = fixture.kiln(&["docs", "generate"]);
+    assert_eq!(docs.code, 0, "{}", docs.transcript());
+    let path = fixture.dir.join("target/catalog.json");
+    assert_valid("catalog", &path);
+    let catalog: serde_json::Value =
+        serde_json::from_str(&fixture.read("target/catalog.json")).unwrap();
+    let orders = &catalog["nodes"]["model.persist_docs.orders"];
+    assert_eq!(orders["metadata"]["type"], "BASE TABLE");
+    assert_eq!(orders["metadata"]["schema"], "docs");
+    assert_eq!(
+        orders["metadata"]["comment"],
+        "Every order; the customer's too. $$ is fine."
+    );
+    assert_eq!(
+        orders["columns"]["order_id"],
+        serde_json::json!({"type": "integer", "index": 1, "name": "order_id", "comment": "The order."})
+    );
+    assert_eq!(orders["columns"]["customer_id"]["index"], 2);
+    assert_eq!(
+        catalog["nodes"]["model.persist_docs.orders_view"]["metadata"]["type"],
+        "VIEW"
+    );
+    assert_eq!(
+        catalog["nodes"]["seed.persist_docs.customers"]["columns"]["country"]["type"],
+        "text"
+    );
+    // Compiled as dbt's docs generate compiles: the files and the manifest are there.
+    assert!(
+        fixture
+            .dir
+            .join("target/compiled/persist_docs/models/orders.sql")
+            .exists()
+    );
+    assert!(fixture.dir.join("target/manifest.json").exists());
 }
