@@ -38,7 +38,53 @@ pub(crate) fn resolve_config(
         })?;
         resolved.snapshot = Some(settings);
     }
+    check_shapes(node, &resolved)?;
     Ok(resolved)
+}
+
+/// Configs kept as written (in `other`) whose shape the runner relies on: `grants` maps each
+/// privilege to a role or a list of roles, `persist_docs` is `{relation: bool, columns: bool}`.
+/// dbt refuses other shapes at parse; so does Kiln, rather than ignore them at run time.
+fn check_shapes(node: &Node, config: &kiln_core::NodeConfig) -> Result<(), Diagnostic> {
+    use serde_json::Value as Json;
+    let wrong = |key: &str, expected: &str, example: &str| {
+        Diagnostic::error(format!(
+            "{} `{}`: config `{key}` must be {expected}",
+            node.resource_type, node.name
+        ))
+        .at(node.location.clone())
+        .help(format!("for example `{key}: {example}`"))
+    };
+    if let Some(grants) = config.other.get("grants") {
+        let roles_ok = |roles: &Json| match roles {
+            Json::String(_) => true,
+            Json::Array(many) => many.iter().all(Json::is_string),
+            _ => false,
+        };
+        if !grants
+            .as_object()
+            .is_some_and(|privileges| privileges.values().all(roles_ok))
+        {
+            return Err(wrong(
+                "grants",
+                "a mapping of privileges to roles",
+                "{select: [reporter, analyst]}",
+            ));
+        }
+    }
+    if let Some(docs) = config.other.get("persist_docs") {
+        if !docs
+            .as_object()
+            .is_some_and(|map| map.values().all(Json::is_boolean))
+        {
+            return Err(wrong(
+                "persist_docs",
+                "a mapping of `relation` and `columns` to true or false",
+                "{relation: true, columns: true}",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Records what the parse render found: the node's calls and its resolved config.
