@@ -72,17 +72,16 @@ fn check_shapes(node: &Node, config: &kiln_core::NodeConfig) -> Result<(), Diagn
             ));
         }
     }
-    if let Some(docs) = config.other.get("persist_docs") {
-        if !docs
+    if let Some(docs) = config.other.get("persist_docs")
+        && !docs
             .as_object()
             .is_some_and(|map| map.values().all(Json::is_boolean))
-        {
-            return Err(wrong(
-                "persist_docs",
-                "a mapping of `relation` and `columns` to true or false",
-                "{relation: true, columns: true}",
-            ));
-        }
+    {
+        return Err(wrong(
+            "persist_docs",
+            "a mapping of `relation` and `columns` to true or false",
+            "{relation: true, columns: true}",
+        ));
     }
     Ok(())
 }
