@@ -336,7 +336,8 @@ pub struct LsArgs {
     pub common: CommonArgs,
     #[command(flatten)]
     pub select: SelectArgs,
-    /// Only nodes of these types (model, seed, source, test, snapshot).
+    /// Only nodes of these types (model, seed, source, test, snapshot, analysis, unit_test,
+    /// exposure).
     #[arg(long = "resource-type", alias = "resource-types", num_args = 1..)]
     pub resource_types: Vec<String>,
     #[arg(long, short = 'o', value_enum, default_value = "selector")]
