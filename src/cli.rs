@@ -290,6 +290,19 @@ pub struct SelectArgs {
     /// from where the --state run built them.
     #[arg(long, requires = "state")]
     pub defer: bool,
+    /// Which tests come along with the selected nodes: eager (a test of any selected node),
+    /// cautious (only tests whose every parent is selected), buildable (every parent selected
+    /// or upstream of the selection), empty (none).
+    #[arg(long, value_enum, default_value = "eager")]
+    pub indirect_selection: IndirectSelection,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum IndirectSelection {
+    Eager,
+    Cautious,
+    Buildable,
+    Empty,
 }
 
 #[derive(Debug, Args)]

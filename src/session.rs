@@ -242,7 +242,18 @@ pub fn select(
         .transpose()
         .map_err(Diagnostics::from)?;
     let facts = state.as_ref().map(|state| state.facts(project, parsed));
-    let selected =
-        kiln_graph::select_with_state(&parsed.graph, &args.select, &args.exclude, facts.as_ref())?;
+    let indirect = match args.indirect_selection {
+        crate::cli::IndirectSelection::Eager => kiln_graph::IndirectSelection::Eager,
+        crate::cli::IndirectSelection::Cautious => kiln_graph::IndirectSelection::Cautious,
+        crate::cli::IndirectSelection::Buildable => kiln_graph::IndirectSelection::Buildable,
+        crate::cli::IndirectSelection::Empty => kiln_graph::IndirectSelection::Empty,
+    };
+    let selected = kiln_graph::select_with_state(
+        &parsed.graph,
+        &args.select,
+        &args.exclude,
+        facts.as_ref(),
+        indirect,
+    )?;
     Ok((selected, state))
 }

@@ -108,6 +108,8 @@ pub fn run(args: &CommonArgs, printer: &Printer) -> Result<ExitCode> {
             exclude: strings("exclude"),
             state: None,
             defer: false,
+            // Retry runs the failed and skipped nodes themselves: no selection to widen.
+            indirect_selection: crate::cli::IndirectSelection::Eager,
         },
         full_refresh: flag("full_refresh"),
         fail_fast: flag("fail_fast"),

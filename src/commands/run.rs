@@ -222,6 +222,7 @@ pub fn execute(
         "which": kind.name(),
         "select": args.select.select,
         "exclude": args.select.exclude,
+        "indirect_selection": format!("{:?}", args.select.indirect_selection).to_lowercase(),
         "full_refresh": args.full_refresh,
         "store_failures": args.store_failures,
         "fail_fast": args.fail_fast,

@@ -120,6 +120,32 @@ fn tests_come_along_with_what_they_test() {
             "source_unique_raw_shop_orders_id"
         ]
     );
+    // dbt's --indirect-selection: the relationships test also reads `orders`, which is not
+    // selected but is upstream of `customers` (customers reads it).
+    let tests_of = |selection: &[&str], mode: &str| {
+        let mut args = vec!["-s"];
+        args.extend_from_slice(selection);
+        args.extend(["--resource-type", "test", "--indirect-selection", mode]);
+        ls(&fixture, &args)
+    };
+    let own = [
+        "not_null_customers_customer_id",
+        "unique_customers_customer_id",
+    ];
+    assert_eq!(tests_of(&["customers"], "cautious"), own);
+    assert_eq!(
+        tests_of(&["customers"], "buildable"),
+        [
+            "not_null_customers_customer_id",
+            "relationships_orders_customer_id__customer_id__ref_customers_",
+            "unique_customers_customer_id"
+        ]
+    );
+    assert!(tests_of(&["customers"], "empty").is_empty());
+    assert!(
+        tests_of(&["customers", "orders"], "cautious")
+            .contains(&"relationships_orders_customer_id__customer_id__ref_customers_".to_owned())
+    );
 }
 
 #[test]

@@ -12,4 +12,4 @@ pub mod select;
 pub use graph::{Graph, GraphNode, has_cycle};
 pub use names::NameIndex;
 pub use petgraph::Direction;
-pub use select::{StateFacts, select, select_with_state};
+pub use select::{IndirectSelection, StateFacts, select, select_with_state};

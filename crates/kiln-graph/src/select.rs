@@ -371,6 +371,20 @@ fn matches_nothing(graph: &Graph, criterion: &Criterion, part: &str) -> Diagnost
     }
 }
 
+/// Which tests come along with the nodes a selection picks (dbt's `--indirect-selection`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum IndirectSelection {
+    /// A test is selected when any node it depends on is (dbt's default).
+    #[default]
+    Eager,
+    /// Only when every node it depends on is.
+    Cautious,
+    /// When every node it depends on is selected or upstream of a selected node.
+    Buildable,
+    /// Only tests selected themselves.
+    Empty,
+}
+
 /// The unique ids selected by `--select` minus `--exclude`; every node when nothing is
 /// selected. Tests come along with what they test, as dbt's default (eager) indirect
 /// selection does: a test is selected when any node it depends on is, unless it is excluded.
@@ -379,27 +393,49 @@ pub fn select(
     select: &[String],
     exclude: &[String],
 ) -> Result<BTreeSet<String>, Diagnostic> {
-    select_with_state(graph, select, exclude, None)
+    select_with_state(graph, select, exclude, None, IndirectSelection::Eager)
 }
 
-/// [`select`], with what `--state` says for `state:`, `result:` and `source_status:`.
+/// [`select`], with what `--state` says for `state:`, `result:` and `source_status:`, and the
+/// tests that come along chosen by `indirect`.
 pub fn select_with_state(
     graph: &Graph,
     select: &[String],
     exclude: &[String],
     state: Option<&StateFacts>,
+    indirect: IndirectSelection,
 ) -> Result<BTreeSet<String>, Diagnostic> {
     let mut selected = if select.iter().all(|s| s.trim().is_empty()) {
         graph.nodes().map(|n| n.unique_id.clone()).collect()
     } else {
         let mut selected = evaluate(graph, select, "--select", state)?;
+        let upstream: BTreeSet<String> = match indirect {
+            IndirectSelection::Buildable => selected
+                .iter()
+                .flat_map(|id| graph.reachable(id, Direction::Incoming, None))
+                .collect(),
+            _ => BTreeSet::new(),
+        };
+        let comes_along = |parents: &[String]| {
+            let any = parents.iter().any(|p| selected.contains(p));
+            match indirect {
+                IndirectSelection::Eager => any,
+                IndirectSelection::Cautious => any && parents.iter().all(|p| selected.contains(p)),
+                IndirectSelection::Buildable => {
+                    any && parents
+                        .iter()
+                        .all(|p| selected.contains(p) || upstream.contains(p))
+                }
+                IndirectSelection::Empty => false,
+            }
+        };
         let tests: Vec<String> = graph
             .nodes()
             .filter(|n| {
                 matches!(n.resource_type, ResourceType::Test | ResourceType::UnitTest)
                     && !selected.contains(&n.unique_id)
             })
-            .filter(|n| n.depends_on.iter().any(|parent| selected.contains(parent)))
+            .filter(|n| comes_along(&n.depends_on))
             .map(|n| n.unique_id.clone())
             .collect();
         selected.extend(tests);
