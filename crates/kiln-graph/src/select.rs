@@ -258,7 +258,7 @@ fn matches(node: &GraphNode, criterion: &Criterion, state: &StateFacts) -> bool 
         }
         Method::Group => node
             .config
-            .to_json()
+            .other
             .get("group")
             .and_then(serde_json::Value::as_str)
             .is_some_and(|group| glob(value, group)),

@@ -41,7 +41,7 @@ pub struct Build<'a> {
     /// The `persist_docs` config's comments, set on the relation before commit.
     pub docs: Docs,
     /// The `grants` config: privilege (`select`) to grantees, applied before commit.
-    pub grants: BTreeMap<String, BTreeSet<String>>,
+    pub grants: Grants,
     /// Makes temporary names unique to this invocation.
     pub suffix: &'a str,
     /// Relations (`schema.name`) that this run rebuilds later: dependents that may be dropped.
@@ -493,21 +493,29 @@ fn role(name: &str) -> String {
     }
 }
 
+/// Privileges to roles (`select` → `reporter`, `"BI Team"`).
+pub type Grants = BTreeMap<String, BTreeSet<String>>;
+
 /// `grant <privilege> on <relation> to <roles>` for each privilege, as dbt-postgres does.
-pub(crate) fn grant(build: &Build<'_>, grants: &BTreeMap<String, BTreeSet<String>>) {
+pub(crate) fn grant(build: &Build<'_>, grants: &Grants) {
+    dcl(build, "grant", "to", grants);
+}
+
+/// One `grant ... to` or `revoke ... from` statement per privilege with roles, queued.
+fn dcl(build: &Build<'_>, verb: &str, preposition: &str, grants: &Grants) {
     let target = build.qualified();
-    build
-        .pending
-        .borrow_mut()
-        .extend(
-            grants
-                .iter()
-                .filter(|(_, roles)| !roles.is_empty())
-                .map(|(privilege, roles)| {
-                    let to: Vec<String> = roles.iter().map(|r| role(r)).collect();
-                    format!("grant {privilege} on {target} to {}", to.join(", "))
-                }),
-        );
+    let statements =
+        grants
+            .iter()
+            .filter(|(_, roles)| !roles.is_empty())
+            .map(|(privilege, roles)| {
+                let roles: Vec<String> = roles.iter().map(|r| role(r)).collect();
+                format!(
+                    "{verb} {privilege} on {target} {preposition} {}",
+                    roles.join(", ")
+                )
+            });
+    build.pending.borrow_mut().extend(statements);
 }
 
 /// On a relation that stays (an incremental run), dbt's `apply_grants` with revocation: the
@@ -527,7 +535,6 @@ pub(crate) fn reconcile_grants(
         literal(build.schema()),
         literal(build.name())
     ))?;
-    type Grants = BTreeMap<String, BTreeSet<String>>;
     let mut given = Grants::new();
     for row in &current.rows {
         let text = |i: usize| {
@@ -555,20 +562,7 @@ pub(crate) fn reconcile_grants(
             })
             .collect()
     };
-    let target = build.qualified();
-    let revoke = difference(&given, &build.grants);
-    build
-        .pending
-        .borrow_mut()
-        .extend(
-            revoke
-                .iter()
-                .filter(|(_, roles)| !roles.is_empty())
-                .map(|(privilege, roles)| {
-                    let from: Vec<String> = roles.iter().map(|r| role(r)).collect();
-                    format!("revoke {privilege} on {target} from {}", from.join(", "))
-                }),
-        );
+    dcl(build, "revoke", "from", &difference(&given, &build.grants));
     grant(build, &difference(&build.grants, &given));
     Ok(())
 }

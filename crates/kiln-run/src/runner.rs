@@ -219,7 +219,7 @@ impl Executor<'_> {
 /// The node's `grants` config: privilege to roles, each role named as PostgreSQL stores it (an
 /// unquoted name folded to lower case, a quoted one as written). A privilege may list its
 /// roles or name one.
-fn grants(node: &Node) -> BTreeMap<String, BTreeSet<String>> {
+fn grants(node: &Node) -> materialize::Grants {
     let role = |written: &str| {
         let written = written.trim();
         match written.strip_prefix('"').and_then(|r| r.strip_suffix('"')) {
