@@ -252,6 +252,18 @@ fn exposures_are_listed_selected_and_in_the_manifest() {
             .get("exposure.exposures.retired_report")
             .is_none()
     );
+    // The whole entry against dbt-core 1.11.16's for the same project (recorded in
+    // dbt_expected.json), but for the order of depends_on.nodes: Kiln sorts them.
+    let recorded: serde_json::Value =
+        serde_json::from_str(&fixture.read("dbt_expected.json")).unwrap();
+    let sorted_deps = |entry: &serde_json::Value| {
+        let mut entry = entry.clone();
+        entry.as_object_mut().unwrap().remove("created_at");
+        let nodes = entry["depends_on"]["nodes"].as_array_mut().unwrap();
+        nodes.sort_by_key(|n| n.as_str().unwrap_or_default().to_owned());
+        entry
+    };
+    assert_eq!(sorted_deps(exposure), sorted_deps(&recorded["exposure"]));
 }
 
 #[test]
@@ -292,4 +304,19 @@ fn groups_select_their_models_and_are_in_the_manifest() {
         manifest["nodes"]["model.groups.campaigns"]["access"],
         "protected"
     );
+    // All of it against dbt-core 1.11.16's manifest of the same project (dbt_expected.json).
+    let recorded: serde_json::Value =
+        serde_json::from_str(&fixture.read("dbt_expected.json")).unwrap();
+    assert_eq!(manifest["groups"], recorded["groups"]);
+    assert_eq!(manifest["group_map"], recorded["group_map"]);
+    for (id, expected) in recorded["models"].as_object().unwrap() {
+        let node = &manifest["nodes"][id];
+        let actual = serde_json::json!({
+            "group": node["group"],
+            "access": node["access"],
+            "config_group": node["config"]["group"],
+            "config_access": node["config"]["access"],
+        });
+        assert_eq!(&actual, expected, "{id}");
+    }
 }
