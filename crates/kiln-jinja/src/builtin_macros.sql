@@ -673,3 +673,345 @@ where parent.to_field is null
         {{ sql }}
     );
 {%- endmacro %}
+
+{#- Incremental strategies: the SQL that adds a run's new rows (in `temp_relation`) to the
+    model's table, as dbt-postgres writes it. A project's `incremental_strategy: <name>` runs
+    `get_incremental_<name>_sql(arg_dict)`; these are the built-in ones, and what custom ones
+    usually call. -#}
+{% macro get_quoted_csv(column_names) -%}
+    {%- set quoted = [] -%}
+    {%- for name in column_names -%}
+        {%- do quoted.append(adapter.quote(name)) -%}
+    {%- endfor -%}
+    {{ return(quoted | join(', ')) }}
+{%- endmacro %}
+{% macro get_merge_update_columns(merge_update_columns, merge_exclude_columns, dest_columns) -%}
+    {{ return(adapter.dispatch('get_merge_update_columns', 'dbt')(merge_update_columns, merge_exclude_columns, dest_columns)) }}
+{%- endmacro %}
+{% macro default__get_merge_update_columns(merge_update_columns, merge_exclude_columns, dest_columns) -%}
+    {%- if merge_update_columns and merge_exclude_columns -%}
+        {{ exceptions.raise_compiler_error('Model cannot specify merge_update_columns and merge_exclude_columns. Please update model to use only one config') }}
+    {%- elif merge_update_columns -%}
+        {{ return(merge_update_columns) }}
+    {%- elif merge_exclude_columns -%}
+        {%- set excluded = merge_exclude_columns | map('lower') | list -%}
+        {%- set kept = [] -%}
+        {%- for column in dest_columns if column.column | lower not in excluded -%}
+            {%- do kept.append(column.quoted) -%}
+        {%- endfor -%}
+        {{ return(kept) }}
+    {%- else -%}
+        {{ return(dest_columns | map(attribute='quoted') | list) }}
+    {%- endif -%}
+{%- endmacro %}
+{% macro get_merge_unique_key_match(source_unique_key, target_unique_key) -%}
+    {{ return(adapter.dispatch('get_merge_unique_key_match', 'dbt')(source_unique_key, target_unique_key)) }}
+{%- endmacro %}
+{% macro default__get_merge_unique_key_match(source_unique_key, target_unique_key) -%}
+    {{ return(equals(source_unique_key, target_unique_key) | trim) }}
+{%- endmacro %}
+{% macro get_merge_sql(target, source, unique_key, dest_columns, incremental_predicates=none) -%}
+   -- back compat for old kwarg name
+  {% set incremental_predicates = kwargs.get('predicates', incremental_predicates) %}
+    {{ adapter.dispatch('get_merge_sql', 'dbt')(target, source, unique_key, dest_columns, incremental_predicates) }}
+{%- endmacro %}
+{% macro default__get_merge_sql(target, source, unique_key, dest_columns, incremental_predicates=none) -%}
+    {%- set predicates = [] if incremental_predicates is none else [] + incremental_predicates -%}
+    {%- set columns_csv = get_quoted_csv(dest_columns | map(attribute='name')) -%}
+    {%- set update_columns = get_merge_update_columns(config.get('merge_update_columns'), config.get('merge_exclude_columns'), dest_columns) -%}
+    {%- set sql_header = config.get('sql_header', none) -%}
+    {%- if unique_key is string -%}
+        {%- do predicates.append(get_merge_unique_key_match(('DBT_INTERNAL_SOURCE.' ~ unique_key) | trim, ('DBT_INTERNAL_DEST.' ~ unique_key) | trim)) -%}
+    {%- elif unique_key -%}
+        {%- for key in unique_key -%}
+            {%- do predicates.append('\n                    DBT_INTERNAL_SOURCE.' ~ key ~ ' = DBT_INTERNAL_DEST.' ~ key ~ '\n                ') -%}
+        {%- endfor -%}
+    {%- else -%}
+        {%- do predicates.append('FALSE') -%}
+    {%- endif %}
+    {{ sql_header if sql_header is not none }}
+    merge into {{ target }} as DBT_INTERNAL_DEST
+        using {{ source }} as DBT_INTERNAL_SOURCE
+        on {{ '(' ~ predicates | join(') and (') ~ ')' }}
+    {% if unique_key %}
+    when matched then update set
+        {% for column_name in update_columns -%}
+            {{ column_name }} = DBT_INTERNAL_SOURCE.{{ column_name }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    {% endif %}
+    when not matched then insert
+        ({{ columns_csv }})
+    values
+        ({{ columns_csv }})
+{% endmacro %}
+{% macro get_delete_insert_merge_sql(target, source, unique_key, dest_columns, incremental_predicates) -%}
+    {{ adapter.dispatch('get_delete_insert_merge_sql', 'dbt')(target, source, unique_key, dest_columns, incremental_predicates) }}
+{%- endmacro %}
+{% macro default__get_delete_insert_merge_sql(target, source, unique_key, dest_columns, incremental_predicates) -%}
+    {%- set columns_csv = get_quoted_csv(dest_columns | map(attribute='name')) -%}
+    {%- if unique_key -%}
+        {%- set keys = ([unique_key] if unique_key is string else unique_key) | join(', ') %}
+        delete from {{ target }} as DBT_INTERNAL_DEST
+        where ({{ keys }}) in (
+            select distinct {{ keys }}
+            from {{ source }} as DBT_INTERNAL_SOURCE
+        )
+        {%- for predicate in incremental_predicates or [] %}
+            and {{ predicate }}
+        {% endfor -%};
+    {% endif %}
+    insert into {{ target }} ({{ columns_csv }})
+    (
+        select {{ columns_csv }}
+        from {{ source }}
+    )
+{%- endmacro %}
+{% macro get_insert_overwrite_merge_sql(target, source, dest_columns, predicates, include_sql_header=false) -%}
+    {{ adapter.dispatch('get_insert_overwrite_merge_sql', 'dbt')(target, source, dest_columns, predicates, include_sql_header) }}
+{%- endmacro %}
+{% macro default__get_insert_overwrite_merge_sql(target, source, dest_columns, predicates, include_sql_header) -%}
+    {%- set predicates = [] if predicates is none else [] + predicates -%}
+    {%- set columns_csv = get_quoted_csv(dest_columns | map(attribute='name')) -%}
+    {%- set sql_header = config.get('sql_header', none) %}
+    {{ sql_header if sql_header is not none and include_sql_header }}
+    merge into {{ target }} as DBT_INTERNAL_DEST
+        using {{ source }} as DBT_INTERNAL_SOURCE
+        on FALSE
+    when not matched by source
+        {% if predicates %} and {{ predicates | join(' and ') }} {% endif %}
+        then delete
+    when not matched then insert
+        ({{ columns_csv }})
+    values
+        ({{ columns_csv }})
+{% endmacro %}
+{% macro get_insert_into_sql(target_relation, temp_relation, dest_columns) -%}
+    {%- set columns_csv = get_quoted_csv(dest_columns | map(attribute='name')) -%}
+    insert into {{ target_relation }} ({{ columns_csv }})
+    (
+        select {{ columns_csv }}
+        from {{ temp_relation }}
+    )
+{% endmacro %}
+{% macro get_incremental_append_sql(arg_dict) -%}
+    {{ return(adapter.dispatch('get_incremental_append_sql', 'dbt')(arg_dict)) }}
+{%- endmacro %}
+{% macro default__get_incremental_append_sql(arg_dict) -%}
+    {{ return(get_insert_into_sql(arg_dict['target_relation'], arg_dict['temp_relation'], arg_dict['dest_columns'])) }}
+{%- endmacro %}
+{% macro get_incremental_delete_insert_sql(arg_dict) -%}
+    {{ return(adapter.dispatch('get_incremental_delete_insert_sql', 'dbt')(arg_dict)) }}
+{%- endmacro %}
+{% macro default__get_incremental_delete_insert_sql(arg_dict) -%}
+    {{ return(get_delete_insert_merge_sql(arg_dict['target_relation'], arg_dict['temp_relation'], arg_dict['unique_key'], arg_dict['dest_columns'], arg_dict['incremental_predicates'])) }}
+{%- endmacro %}
+{% macro get_incremental_merge_sql(arg_dict) -%}
+    {{ return(adapter.dispatch('get_incremental_merge_sql', 'dbt')(arg_dict)) }}
+{%- endmacro %}
+{% macro default__get_incremental_merge_sql(arg_dict) -%}
+    {{ return(get_merge_sql(arg_dict['target_relation'], arg_dict['temp_relation'], arg_dict['unique_key'], arg_dict['dest_columns'], arg_dict['incremental_predicates'])) }}
+{%- endmacro %}
+{% macro get_incremental_insert_overwrite_sql(arg_dict) -%}
+    {{ return(adapter.dispatch('get_incremental_insert_overwrite_sql', 'dbt')(arg_dict)) }}
+{%- endmacro %}
+{% macro default__get_incremental_insert_overwrite_sql(arg_dict) -%}
+    {{ return(get_insert_overwrite_merge_sql(arg_dict['target_relation'], arg_dict['temp_relation'], arg_dict['dest_columns'], arg_dict['incremental_predicates'])) }}
+{%- endmacro %}
+{% macro get_incremental_default_sql(arg_dict) -%}
+    {{ return(adapter.dispatch('get_incremental_default_sql', 'dbt')(arg_dict)) }}
+{%- endmacro %}
+{% macro postgres__get_incremental_default_sql(arg_dict) -%}
+    {%- if arg_dict['unique_key'] -%}
+        {{ return(get_incremental_delete_insert_sql(arg_dict)) }}
+    {%- else -%}
+        {{ return(get_incremental_append_sql(arg_dict)) }}
+    {%- endif -%}
+{%- endmacro %}
+{% macro get_incremental_microbatch_sql(arg_dict) -%}
+    {{ return(adapter.dispatch('get_incremental_microbatch_sql', 'dbt')(arg_dict)) }}
+{%- endmacro %}
+{% macro postgres__get_incremental_microbatch_sql(arg_dict) -%}
+    {%- if arg_dict['unique_key'] -%}
+        {{ return(adapter.dispatch('get_incremental_merge_sql', 'dbt')(arg_dict)) }}
+    {%- else -%}
+        {{ exceptions.raise_compiler_error("dbt-postgres 'microbatch' requires a `unique_key` config") }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Generic tests: the model argument, filtered by the test's `where` config. -#}
+{% macro get_where_subquery(relation) -%}
+    {{ return(adapter.dispatch('get_where_subquery', 'dbt')(relation)) }}
+{%- endmacro %}
+{% macro default__get_where_subquery(relation) -%}
+    {%- set where = config.get('where', '') -%}
+    {%- if where -%}
+        {{ return('(select * from ' ~ relation ~ ' where ' ~ where ~ ') dbt_subquery') }}
+    {%- else -%}
+        {{ return(relation) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Grants, as dbt-postgres writes them. -#}
+{% macro copy_grants() -%}
+    {{ return(adapter.dispatch('copy_grants', 'dbt')()) }}
+{%- endmacro %}
+{% macro postgres__copy_grants() -%}
+    {{ return(false) }}
+{%- endmacro %}
+{% macro support_multiple_grantees_per_dcl_statement() -%}
+    {{ return(adapter.dispatch('support_multiple_grantees_per_dcl_statement', 'dbt')()) }}
+{%- endmacro %}
+{% macro default__support_multiple_grantees_per_dcl_statement() -%}
+    {{ return(true) }}
+{%- endmacro %}
+{% macro should_revoke(existing_relation, full_refresh_mode=true) -%}
+    {%- if not existing_relation -%}
+        {{ return(false) }}
+    {%- elif full_refresh_mode -%}
+        {{ return(copy_grants()) }}
+    {%- else -%}
+        {{ return(true) }}
+    {%- endif -%}
+{%- endmacro %}
+{% macro get_show_grant_sql(relation) -%}
+    {{ return(adapter.dispatch('get_show_grant_sql', 'dbt')(relation)) }}
+{%- endmacro %}
+{% macro postgres__get_show_grant_sql(relation) -%}
+  select grantee, privilege_type
+  from {{ relation.information_schema('role_table_grants') }}
+      where grantor = current_role
+        and grantee != current_role
+        and table_schema = '{{ relation.schema }}'
+        and table_name = '{{ relation.identifier }}'
+{%- endmacro %}
+{% macro get_grant_sql(relation, privilege, grantees) -%}
+    {{ return(adapter.dispatch('get_grant_sql', 'dbt')(relation, privilege, grantees)) }}
+{%- endmacro %}
+{% macro default__get_grant_sql(relation, privilege, grantees) -%}
+    grant {{ privilege }} on {{ relation.render() }} to {{ grantees | join(', ') }}
+{%- endmacro %}
+{% macro get_revoke_sql(relation, privilege, grantees) -%}
+    {{ return(adapter.dispatch('get_revoke_sql', 'dbt')(relation, privilege, grantees)) }}
+{%- endmacro %}
+{% macro default__get_revoke_sql(relation, privilege, grantees) -%}
+    {%- set quoted = [] -%}
+    {%- for grantee in grantees -%}
+        {%- do quoted.append(adapter.quote(grantee)) -%}
+    {%- endfor -%}
+    revoke {{ privilege }} on {{ relation.render() }} from {{ quoted | join(', ') }}
+{%- endmacro %}
+{% macro get_dcl_statement_list(relation, grant_config, get_dcl_macro) -%}
+    {{ return(adapter.dispatch('get_dcl_statement_list', 'dbt')(relation, grant_config, get_dcl_macro)) }}
+{%- endmacro %}
+{% macro default__get_dcl_statement_list(relation, grant_config, get_dcl_macro) -%}
+    {%- set statements = [] -%}
+    {%- for privilege, grantees in grant_config.items() -%}
+        {%- if support_multiple_grantees_per_dcl_statement() and grantees -%}
+            {%- do statements.append(get_dcl_macro(relation, privilege, grantees)) -%}
+        {%- else -%}
+            {%- for grantee in grantees -%}
+                {%- do statements.append(get_dcl_macro(relation, privilege, [grantee])) -%}
+            {%- endfor -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(statements) }}
+{%- endmacro %}
+{% macro call_dcl_statements(dcl_statement_list) -%}
+    {{ return(adapter.dispatch('call_dcl_statements', 'dbt')(dcl_statement_list)) }}
+{%- endmacro %}
+{% macro default__call_dcl_statements(dcl_statement_list) -%}
+    {%- call statement('grants') -%}
+        {%- for dcl_statement in dcl_statement_list %}
+            {{ dcl_statement }};
+        {%- endfor %}
+    {%- endcall -%}
+{%- endmacro %}
+
+{#- Comments, as dbt-postgres writes them (persist_docs). -#}
+{% macro postgres_escape_comment(comment) -%}
+    {%- if comment is not string -%}
+        {{ exceptions.raise_compiler_error('cannot escape a non-string: ' ~ comment) }}
+    {%- endif -%}
+    {%- set magic = '$dbt_comment_literal_block$' -%}
+    {%- if magic in comment -%}
+        {{ exceptions.raise_compiler_error('The string ' ~ magic ~ ' is not allowed in comments.') }}
+    {%- endif -%}
+    {{ magic }}{{ comment }}{{ magic }}
+{%- endmacro %}
+{% macro alter_relation_comment(relation, relation_comment) -%}
+    {{ return(adapter.dispatch('alter_relation_comment', 'dbt')(relation, relation_comment)) }}
+{%- endmacro %}
+{% macro postgres__alter_relation_comment(relation, comment) -%}
+    {%- set kind = 'materialized view' if relation.type == 'materialized_view' else relation.type %}
+  comment on {{ kind }} {{ relation }} is {{ postgres_escape_comment(comment) }};
+{% endmacro %}
+{% macro alter_column_comment(relation, column_dict) -%}
+    {{ return(adapter.dispatch('alter_column_comment', 'dbt')(relation, column_dict)) }}
+{%- endmacro %}
+{% macro postgres__alter_column_comment(relation, column_dict) -%}
+    {%- set existing = adapter.get_columns_in_relation(relation) | map(attribute='name') | list -%}
+    {%- for column_name in column_dict if column_name in existing %}
+    comment on column {{ relation }}.{{ adapter.quote(column_name) if column_dict[column_name]['quote'] else column_name }} is {{ postgres_escape_comment(column_dict[column_name]['description']) }};
+    {%- endfor %}
+{% endmacro %}
+
+{#- Schemas, relations and names. -#}
+{% macro information_schema_name(database) -%}
+    {{ return(adapter.dispatch('information_schema_name', 'dbt')(database)) }}
+{%- endmacro %}
+{% macro postgres__information_schema_name(database) -%}
+    information_schema
+{%- endmacro %}
+{% macro create_schema(relation) -%}
+    {{ return(adapter.create_schema(relation)) }}
+{%- endmacro %}
+{% macro drop_schema(relation) -%}
+    {{ return(adapter.drop_schema(relation)) }}
+{%- endmacro %}
+{% macro get_drop_sql(relation) -%}
+    {{- adapter.dispatch('get_drop_sql', 'dbt')(relation) -}}
+{%- endmacro %}
+{% macro default__get_drop_sql(relation) -%}
+    drop {{ 'materialized view' if relation.type == 'materialized_view' else relation.type }} if exists {{ relation.render() }} cascade
+{%- endmacro %}
+{% macro drop_table(relation) -%}
+    drop table if exists {{ relation.render() }} cascade
+{%- endmacro %}
+{% macro drop_view(relation) -%}
+    drop view if exists {{ relation.render() }} cascade
+{%- endmacro %}
+{% macro get_drop_index_sql(relation, index_name) -%}
+    drop index if exists "{{ relation.schema }}"."{{ index_name }}"
+{%- endmacro %}
+{% macro resolve_model_name(input_model_name) -%}
+    {{ input_model_name | string | replace('"', '\"') }}
+{%- endmacro %}
+
+{#- Partition dates, as dbt's `dates_in_range` / `partition_range`. -#}
+{% macro convert_datetime(date_str, date_fmt) -%}
+    {{ return(modules.datetime.datetime.strptime(date_str.strip(), date_fmt)) }}
+{%- endmacro %}
+{% macro dates_in_range(start_date_str, end_date_str=none, in_fmt="%Y%m%d", out_fmt="%Y%m%d") -%}
+    {%- set start_date = convert_datetime(start_date_str, in_fmt) -%}
+    {%- set end_date = convert_datetime(start_date_str if end_date_str is none else end_date_str, in_fmt) -%}
+    {%- set day_count = (end_date - start_date).days -%}
+    {%- if day_count < 0 -%}
+        {{ exceptions.raise_compiler_error('Partition start date is after the end date (' ~ start_date ~ ', ' ~ end_date ~ ')') }}
+    {%- endif -%}
+    {%- set dates = [] -%}
+    {%- for i in range(0, day_count + 1) -%}
+        {%- set day = modules.datetime.timedelta(days=i) + start_date -%}
+        {%- do dates.append(day.strftime(out_fmt) if out_fmt else day) -%}
+    {%- endfor -%}
+    {{ return(dates) }}
+{%- endmacro %}
+{% macro partition_range(raw_partition_date, date_fmt='%Y%m%d') -%}
+    {%- set parts = (raw_partition_date | string).split(',') -%}
+    {%- if parts | length == 1 -%}
+        {{ return(dates_in_range(parts[0], none, in_fmt=date_fmt)) }}
+    {%- elif parts | length == 2 -%}
+        {{ return(dates_in_range(parts[0], parts[1], in_fmt=date_fmt)) }}
+    {%- else -%}
+        {{ exceptions.raise_compiler_error('Invalid partition time. Expected format: {Start Date}[,{End Date}]. Got: ' ~ raw_partition_date) }}
+    {%- endif -%}
+{%- endmacro %}

@@ -156,15 +156,19 @@ impl Object for RelationObject {
                 Ok(RelationObject::value(relation))
             }
             // `ref('x').information_schema('columns')`: dbt's InformationSchema relation,
-            // `"db".information_schema."columns"` on PostgreSQL.
+            // `"db".INFORMATION_SCHEMA.columns` (only the database quoted, as the relation's).
             "information_schema" => {
                 let (view,): (Option<String>,) = from_args(args)?;
                 Ok(RelationObject::value(Relation {
                     database: self.0.database.clone(),
-                    schema: Some("information_schema".to_owned()),
+                    schema: Some("INFORMATION_SCHEMA".to_owned()),
                     identifier: view.unwrap_or_default(),
                     kind: None,
-                    quote: self.0.quote,
+                    quote: kiln_core::QuotePolicy {
+                        schema: false,
+                        identifier: false,
+                        ..self.0.quote
+                    },
                 }))
             }
             "without_identifier" => Ok(RelationObject::value(Relation {
