@@ -208,3 +208,50 @@ fn grants_are_given_on_every_build_and_reconciled_on_incremental_runs() {
         );
     }
 }
+
+#[test]
+fn custom_strategies_run_the_projects_macros_as_dbt_core_does() {
+    // tests/fixtures/custom_strategy: the tables dbt-core 1.11.16 leaves after the same runs.
+    let db = Database::new("custom_strategy");
+    let fixture = db.configure(Fixture::new("custom_strategy"));
+    let first = fixture.kiln(&["run"]);
+    assert_eq!(first.code, 0, "{}", first.transcript());
+    let second = fixture.kiln(&["run", "--vars", "{step: 2}"]);
+    assert_eq!(second.code, 0, "{}", second.transcript());
+    let table = |name: &str| {
+        db.rows(&format!(
+            "select id || ' ' || v from cs.{name} order by id, v"
+        ))
+    };
+    // keep_first: new keys only; the held row 2 keeps `b`.
+    assert_eq!(table("keep_first"), ["1 a", "2 b", "3 c"]);
+    // replace_keys: dbt's delete+insert SQL, two statements run as one.
+    assert_eq!(table("replace_keys"), ["1 a", "2 B", "3 c"]);
+    // The project's get_incremental_merge_sql (insert only) replaced the built-in merge.
+    assert_eq!(table("merged"), ["1 a", "2 B", "2 b", "3 c"]);
+    assert!(
+        second.stdout.contains("[INSERT 0 "),
+        "a macro strategy's status is its last statement's: {}",
+        second.stdout
+    );
+
+    // microbatch parses and compiles (dbt-postgres has it) but fails its model alone when run.
+    fixture.write(
+        "models/batched.sql",
+        "{{ config(materialized='incremental', unique_key='id', incremental_strategy='microbatch', \
+         event_time='ts', batch_size='day', begin='2024-01-01') }}\nselect 1 as id, now() as ts\n",
+    );
+    let compiled = fixture.kiln(&["compile", "-s", "batched"]);
+    assert_eq!(compiled.code, 0, "{}", compiled.transcript());
+    fixture.kiln(&["run", "-s", "batched"]);
+    let batched = fixture.kiln(&["run"]);
+    assert_eq!(batched.code, 1, "{}", batched.transcript());
+    assert!(
+        batched.stdout.contains("PASS=3 ")
+            && batched
+                .stdout
+                .contains("incremental_strategy `microbatch` is not supported by Kiln yet"),
+        "{}",
+        batched.transcript()
+    );
+}

@@ -336,7 +336,23 @@ pub fn render_snippet(
     resolver: &Arc<dyn Resolver>,
     options: &RenderOptions,
 ) -> Result<String, Diagnostic> {
-    let context = context(node, resolver, options);
+    render_snippet_with(parsed, node, what, sql, resolver, options, Vec::new())
+}
+
+/// [`render_snippet`] with more names in the context (a strategy macro's `arg_dict`).
+pub fn render_snippet_with(
+    parsed: &Parsed,
+    node: &Node,
+    what: &str,
+    sql: &str,
+    resolver: &Arc<dyn Resolver>,
+    options: &RenderOptions,
+    values: Vec<(&str, minijinja::Value)>,
+) -> Result<String, Diagnostic> {
+    let context = values.into_iter().fold(
+        context(node, resolver, options),
+        |context, (name, value)| context.with_extra(name, value),
+    );
     let name = format!("{} ({what})", node.display_path.display());
     parsed.env.render(&name, sql, Arc::new(context))
 }

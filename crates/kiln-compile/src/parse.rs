@@ -219,6 +219,7 @@ pub fn parse(
     let groups = crate::groups::discover(project, &mut sink);
     crate::groups::check(&nodes, &groups, &mut sink);
     check_relation_names(&nodes, &mut sink);
+    check_incremental_strategies(&env, &nodes, &mut sink);
     if sink.has_errors() {
         return Err(finish_err(sink));
     }
@@ -258,6 +259,52 @@ pub fn parse(
             .set_graph(crate::manifest::graph_json(project, &parsed));
     }
     Ok(parsed)
+}
+
+/// A strategy other than Kiln's own runs the macro `get_incremental_<name>_sql`, as in dbt: it
+/// must exist. dbt finds out when the model runs; Kiln says so at parse, with what would work.
+/// `insert_overwrite` is refused as dbt-postgres refuses it; `microbatch` parses (dbt-postgres
+/// has it) and fails its model when run: Kiln does not run batches yet.
+fn check_incremental_strategies(
+    env: &JinjaEnv,
+    nodes: &BTreeMap<String, Node>,
+    sink: &mut DiagnosticSink,
+) {
+    use kiln_core::{BuiltinStrategy, IncrementalStrategy};
+    for node in nodes.values() {
+        let Some(IncrementalStrategy::Macro(name)) = &node.config.incremental_strategy else {
+            continue;
+        };
+        if node.config.materialized != Materialization::Incremental || name == "microbatch" {
+            continue;
+        }
+        let strategy = IncrementalStrategy::Macro(name.clone());
+        let builtin = BuiltinStrategy::NAMES.join(", ");
+        let error =
+            if name == "insert_overwrite" {
+                Diagnostic::error(format!(
+                "{} `{}`: incremental_strategy `insert_overwrite` is not available on PostgreSQL",
+                node.resource_type, node.name
+            ))
+            .help(format!("use one of {builtin} (dbt-postgres refuses it too)"))
+            } else if env.has_macro(&strategy.macro_name()) {
+                continue;
+            } else {
+                let error = Diagnostic::error(format!(
+                    "{} `{}` has unknown incremental_strategy `{name}`",
+                    node.resource_type, node.name
+                ));
+                match kiln_core::diagnostic::closest(name, BuiltinStrategy::NAMES.iter().copied()) {
+                Some(known) => error.help(format!("did you mean `{known}`?")),
+                None => error.help(format!(
+                    "use one of {builtin}, or define a macro `{}(arg_dict)` that returns the SQL \
+                     of a custom strategy",
+                    strategy.macro_name()
+                )),
+            }
+            };
+        sink.push(error.at(node.location.clone()));
+    }
 }
 
 fn finish_err(sink: DiagnosticSink) -> Diagnostics {

@@ -139,11 +139,55 @@ impl Materialization {
 }
 
 config_enum! {
-    /// How an incremental model adds new rows to its table (`incremental_strategy`).
-    IncrementalStrategy as "incremental_strategy" {
+    /// The incremental strategies Kiln runs itself, with dbt-postgres' SQL.
+    BuiltinStrategy as "incremental_strategy" {
         Append = "append",
         DeleteInsert = "delete+insert",
         Merge = "merge",
+    }
+}
+
+/// How an incremental model adds new rows to its table (`incremental_strategy`): a built-in
+/// strategy, or another name, run as dbt runs it: by the macro `get_incremental_<name>_sql`
+/// (`+` read as `_`) that the project or a package defines. Whether that macro exists is
+/// known only with the macros, so the parse checks it, not this type.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum IncrementalStrategy {
+    Builtin(BuiltinStrategy),
+    Macro(String),
+}
+
+impl IncrementalStrategy {
+    pub const APPEND: Self = Self::Builtin(BuiltinStrategy::Append);
+    pub const DELETE_INSERT: Self = Self::Builtin(BuiltinStrategy::DeleteInsert);
+    pub const MERGE: Self = Self::Builtin(BuiltinStrategy::Merge);
+
+    pub fn parse(text: &str) -> Self {
+        BuiltinStrategy::parse(text).map_or_else(|_| Self::Macro(text.to_owned()), Self::Builtin)
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Builtin(builtin) => builtin.as_str(),
+            Self::Macro(name) => name,
+        }
+    }
+
+    /// The macro dbt calls for this strategy: `get_incremental_delete_insert_sql`.
+    pub fn macro_name(&self) -> String {
+        format!("get_incremental_{}_sql", self.as_str().replace('+', "_"))
+    }
+}
+
+impl fmt::Display for IncrementalStrategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for IncrementalStrategy {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
     }
 }
 
@@ -557,8 +601,7 @@ impl RawConfig {
             incremental_strategy: self
                 .incremental_strategy
                 .as_deref()
-                .map(IncrementalStrategy::parse)
-                .transpose()?,
+                .map(IncrementalStrategy::parse),
             on_schema_change: self
                 .on_schema_change
                 .as_deref()
@@ -665,10 +708,11 @@ impl NodeConfig {
     /// (`append` without a `unique_key`, `delete+insert` with one).
     pub fn incremental_strategy(&self) -> IncrementalStrategy {
         self.incremental_strategy
+            .clone()
             .unwrap_or(if self.unique_key.is_empty() {
-                IncrementalStrategy::Append
+                IncrementalStrategy::APPEND
             } else {
-                IncrementalStrategy::DeleteInsert
+                IncrementalStrategy::DELETE_INSERT
             })
     }
 
@@ -774,7 +818,7 @@ mod tests {
         assert_eq!(ok.test.map(|t| t.severity), Some(TestSeverity::Warn));
         assert_eq!(
             ok.incremental_strategy,
-            Some(IncrementalStrategy::DeleteInsert)
+            Some(IncrementalStrategy::DELETE_INSERT)
         );
     }
 
@@ -808,16 +852,16 @@ mod tests {
             .unwrap();
         assert_eq!(
             keyed.incremental_strategy(),
-            IncrementalStrategy::DeleteInsert
+            IncrementalStrategy::DELETE_INSERT
         );
         let unkeyed = layer(json!({})).resolve(ResourceType::Model, &cli).unwrap();
-        assert_eq!(unkeyed.incremental_strategy(), IncrementalStrategy::Append);
+        assert_eq!(unkeyed.incremental_strategy(), IncrementalStrategy::APPEND);
         for empty in [json!(""), json!([]), json!("  ")] {
             let resolved = layer(json!({ "unique_key": empty }))
                 .resolve(ResourceType::Model, &cli)
                 .unwrap();
             assert!(resolved.unique_key.is_empty(), "{empty}: no key, as in dbt");
-            assert_eq!(resolved.incremental_strategy(), IncrementalStrategy::Append);
+            assert_eq!(resolved.incremental_strategy(), IncrementalStrategy::APPEND);
         }
     }
 }

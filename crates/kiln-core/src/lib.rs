@@ -27,8 +27,9 @@ pub mod snapshot;
 pub mod unit_test;
 
 pub use config::{
-    CliFlags, HardDeletes, IncrementalStrategy, IndexConfig, IndexMethod, InvalidValue,
-    Materialization, NodeConfig, OnSchemaChange, RawConfig, TestConfig, TestSeverity, WrongType,
+    BuiltinStrategy, CliFlags, HardDeletes, IncrementalStrategy, IndexConfig, IndexMethod,
+    InvalidValue, Materialization, NodeConfig, OnSchemaChange, RawConfig, TestConfig, TestSeverity,
+    WrongType,
 };
 pub use diagnostic::{Diagnostic, Diagnostics, Location, Severity};
 pub use names::UnknownName;

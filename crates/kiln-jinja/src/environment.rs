@@ -170,6 +170,13 @@ impl JinjaEnv {
             .any(|p| p != BUILTIN_PACKAGE && self.registry.get(p, name).is_some())
     }
 
+    /// Whether a macro of this name exists anywhere: a built-in, the project or a package.
+    pub fn has_macro(&self, name: &str) -> bool {
+        self.registry
+            .packages()
+            .any(|p| self.registry.get(p, name).is_some())
+    }
+
     /// Renders a node's SQL. `name` is the file's project-relative path, used in errors.
     pub fn render(
         &self,

@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use kiln_adapter::catalog::{self, Column, RelationKind, ident, literal, qualified};
 use kiln_adapter::{AdapterError, ExecResult};
-use kiln_core::{IncrementalStrategy, IndexConfig, OnSchemaChange, Relation};
+use kiln_core::{BuiltinStrategy, IndexConfig, OnSchemaChange, Relation};
 
 use crate::connection::SharedConnection;
 
@@ -96,13 +96,24 @@ pub struct Outcome {
 }
 
 /// Incremental settings of a model.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Incremental {
-    pub strategy: IncrementalStrategy,
+pub struct Incremental<'a> {
+    pub strategy: Strategy<'a>,
     pub unique_key: Vec<String>,
     pub on_schema_change: OnSchemaChange,
     pub predicates: Vec<String>,
 }
+
+/// How an incremental run adds the new rows (held in a temporary table) to the model's table.
+pub enum Strategy<'a> {
+    /// Kiln's own statements, with dbt-postgres' SQL.
+    Builtin(BuiltinStrategy),
+    /// A macro writes the statements, as dbt's `get_incremental_<name>_sql(arg_dict)`: given
+    /// the temporary table and the columns to insert, the SQL to run.
+    Macro(&'a StrategyMacro<'a>),
+}
+
+/// Renders a strategy's macro: `(temporary table, columns to insert)` to SQL.
+pub type StrategyMacro<'a> = dyn Fn(&str, &[catalog::Column]) -> Result<String, AdapterError> + 'a;
 
 /// A name for a relation built by this invocation: `<name>__kiln_<tag>_<suffix>`, cut to
 /// PostgreSQL's 63-byte identifier limit.
@@ -774,7 +785,7 @@ fn reconcile_columns(
 pub fn incremental(
     conn: &SharedConnection,
     build: &Build<'_>,
-    settings: &Incremental,
+    settings: &Incremental<'_>,
 ) -> Result<Outcome, AdapterError> {
     let target = build.qualified();
     let temp = temp_name(build.name(), "new", build.suffix);
@@ -822,9 +833,23 @@ pub fn incremental(
             ))
         };
         let applied = match settings.strategy {
-            IncrementalStrategy::Append => inserted(conn),
-            IncrementalStrategy::DeleteInsert if keys.is_empty() => inserted(conn),
-            IncrementalStrategy::DeleteInsert => {
+            Strategy::Macro(render) => {
+                let dest: Vec<catalog::Column> = existing
+                    .iter()
+                    .filter(|c| columns.contains(&c.name))
+                    .cloned()
+                    .collect();
+                let sql = render(&temp, &dest)?;
+                let done = exec(conn, &sql)?;
+                Ok(outcome(
+                    command_tag(&sql, done.rows_affected),
+                    Some(done.rows_affected),
+                    Vec::new(),
+                ))
+            }
+            Strategy::Builtin(BuiltinStrategy::Append) => inserted(conn),
+            Strategy::Builtin(BuiltinStrategy::DeleteInsert) if keys.is_empty() => inserted(conn),
+            Strategy::Builtin(BuiltinStrategy::DeleteInsert) => {
                 let delete = match keys.as_slice() {
                     [key] => format!(
                         "delete from {target} as DBT_INTERNAL_DEST where ({key}) in (select ({key}) from {source}){predicates}"
@@ -840,7 +865,7 @@ pub fn incremental(
                 exec(conn, &delete)?;
                 inserted(conn)
             }
-            IncrementalStrategy::Merge => {
+            Strategy::Builtin(BuiltinStrategy::Merge) => {
                 let mut on: Vec<String> = settings
                     .predicates
                     .iter()
@@ -889,9 +914,44 @@ pub fn incremental(
     })
 }
 
+/// A status like PostgreSQL's for SQL that a macro wrote (`INSERT 0 5`, `MERGE 3`): the verb of
+/// its last statement, with the rows all of its statements affected.
+fn command_tag(sql: &str, rows: u64) -> String {
+    let verb = sql
+        .split(';')
+        .filter_map(|statement| {
+            statement
+                .lines()
+                .map(str::trim)
+                .find(|line| !line.is_empty() && !line.starts_with("--"))
+                .and_then(|line| line.split_whitespace().next())
+        })
+        .next_back()
+        .unwrap_or("SUCCESS")
+        .to_uppercase();
+    match verb.as_str() {
+        "INSERT" => format!("INSERT 0 {rows}"),
+        _ => format!("{verb} {rows}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_macro_strategy_is_reported_by_its_last_statement() {
+        let merge = "-- back compat for old kwarg name\n  merge into t using s on (FALSE)";
+        assert_eq!(command_tag(merge, 3), "MERGE 3");
+        assert_eq!(
+            command_tag(
+                "delete from t where k in (1);\ninsert into t select 1;\n",
+                2
+            ),
+            "INSERT 0 2"
+        );
+        assert_eq!(command_tag("  ", 0), "SUCCESS 0");
+    }
 
     #[test]
     fn temp_names_fit_postgres_identifiers() {

@@ -1,11 +1,18 @@
 //! Running a model: render it for execution, then build it as its materialization says.
 
-use kiln_adapter::catalog::RelationKind;
-use kiln_core::{Materialization, Node};
+use std::collections::BTreeMap;
+
+use kiln_adapter::AdapterError;
+use kiln_adapter::catalog::{self, RelationKind};
+use kiln_compile::RenderOptions;
+use kiln_core::{Diagnostic, IncrementalStrategy, Materialization, Node, Relation};
+use kiln_jinja::RelationObject;
+use kiln_jinja::introspection::ColumnValue;
+use minijinja::Value;
 
 use crate::connection::{SharedConnection, existing_kind};
 use crate::error::RunError;
-use crate::materialize::{self, Incremental, Outcome};
+use crate::materialize::{self, Incremental, Outcome, Strategy};
 use crate::results::NodeResult;
 use crate::runner::Executor;
 
@@ -36,8 +43,33 @@ impl Executor<'_> {
             Materialization::View => materialize::view(conn, &build),
             Materialization::Table => materialize::table(conn, &build),
             Materialization::Incremental if incremental => {
+                let configured = node.config.incremental_strategy();
+                let render = |temp: &str, columns: &[catalog::Column]| {
+                    self.render_strategy(node, &options, &configured, temp, columns)
+                        .map_err(|error| AdapterError::Other(error.to_string()))
+                };
+                let strategy = match &configured {
+                    // The project's own `get_incremental_merge_sql` replaces Kiln's merge.
+                    IncrementalStrategy::Builtin(builtin)
+                        if !self.parsed.env.is_overridden(&configured.macro_name()) =>
+                    {
+                        Strategy::Builtin(*builtin)
+                    }
+                    IncrementalStrategy::Macro(name) if name == "microbatch" => {
+                        return Err(RunError::Render(
+                            Diagnostic::error(format!(
+                                "model `{}`: incremental_strategy `microbatch` is not supported \
+                                 by Kiln yet",
+                                node.name
+                            ))
+                            .at(node.location.clone())
+                            .help("use `merge` with a `unique_key` and an is_incremental() filter"),
+                        ));
+                    }
+                    _ => Strategy::Macro(&render),
+                };
                 let settings = Incremental {
-                    strategy: node.config.incremental_strategy(),
+                    strategy,
                     unique_key: node.config.unique_key.clone(),
                     on_schema_change: node.config.on_schema_change,
                     predicates: node.config.incremental_predicates.clone(),
@@ -51,6 +83,58 @@ impl Executor<'_> {
             | Materialization::Snapshot) => return Err(RunError::NotRunnable(other)),
         };
         Ok(outcome?)
+    }
+
+    /// The SQL of a strategy that a macro writes: `get_incremental_<name>_sql(arg_dict)` in
+    /// the model's context, with dbt's `arg_dict` (the relations, the columns to insert, the
+    /// unique key and `incremental_predicates`).
+    fn render_strategy(
+        &self,
+        node: &Node,
+        options: &RenderOptions,
+        strategy: &IncrementalStrategy,
+        temp: &str,
+        columns: &[catalog::Column],
+    ) -> Result<String, Diagnostic> {
+        let mut temp_relation = Relation::new("", "", temp);
+        temp_relation.database = None;
+        temp_relation.schema = None;
+        temp_relation.kind = Some("table".to_owned());
+        let mut target = node.relation.clone();
+        target.kind = Some("table".to_owned());
+        let columns: Vec<Value> = columns
+            .iter()
+            .map(|c| {
+                Value::from_object(ColumnValue {
+                    name: c.name.clone(),
+                    data_type: c.data_type.clone(),
+                })
+            })
+            .collect();
+        let unique_key = match node.config.unique_key.as_slice() {
+            [] => Value::from(()),
+            [one] => Value::from(one.clone()),
+            many => Value::from(many.to_vec()),
+        };
+        let arg_dict: BTreeMap<&str, Value> = BTreeMap::from([
+            ("target_relation", RelationObject::value(target)),
+            ("temp_relation", RelationObject::value(temp_relation)),
+            ("unique_key", unique_key),
+            ("dest_columns", Value::from(columns)),
+            (
+                "incremental_predicates",
+                Value::from(node.config.incremental_predicates.clone()),
+            ),
+        ]);
+        kiln_compile::render_snippet_with(
+            self.parsed,
+            node,
+            &format!("incremental_strategy {strategy}"),
+            &format!("{{{{ {}(__kiln_arg_dict) }}}}", strategy.macro_name()),
+            &self.resolver,
+            options,
+            vec![("__kiln_arg_dict", Value::from(arg_dict))],
+        )
     }
 
     /// Builds or updates a snapshot's table.
