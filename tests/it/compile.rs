@@ -686,3 +686,27 @@ fn a_project_compiles_as_dbt_core_compiled_it() {
         );
     }
 }
+
+#[test]
+fn config_set_and_meta_get_work_as_in_dbt() {
+    let fixture = Fixture::new("jaffle");
+    fixture.write(
+        "models/configured.sql",
+        "{{ config(meta={'owner': 'ana'}) }}{% do config.set('alias', 'configured_v2') %}\n\
+         select '{{ config.meta_get('owner') }}' as owner, '{{ config.meta_get('team', 'data') }}' as team\n",
+    );
+    let output = fixture.kiln(&["compile", "--no-connect", "-s", "configured"]);
+    assert_eq!(output.code, 0, "{}", output.transcript());
+    assert!(
+        output
+            .stdout
+            .contains("select 'ana' as owner, 'data' as team"),
+        "{}",
+        output.stdout
+    );
+    let manifest: Value = serde_json::from_str(&fixture.read("target/manifest.json")).unwrap();
+    assert_eq!(
+        manifest["nodes"]["model.jaffle.configured"]["alias"], "configured_v2",
+        "config.set() at parse is a config"
+    );
+}

@@ -255,3 +255,26 @@ fn custom_strategies_run_the_projects_macros_as_dbt_core_does() {
         batched.transcript()
     );
 }
+
+#[test]
+fn sql_header_runs_before_the_create_as_in_dbt_core() {
+    // tests/fixtures/sql_header: dbt-core 1.11.16 leaves the same rows.
+    let db = Database::new("sql_header");
+    let fixture = db.configure(Fixture::new("sql_header"));
+    for vars in ["{step: 1}", "{step: 2}"] {
+        let run = fixture.kiln(&["run", "--vars", vars]);
+        assert_eq!(run.code, 0, "{}", run.transcript());
+    }
+    // set_sql_header: a temporary function the model calls.
+    assert_eq!(
+        db.rows("select answer::text from hdr.with_function"),
+        ["42"]
+    );
+    // config(sql_header=...): a setting the model reads back, on a table and on both runs of
+    // an incremental model.
+    assert_eq!(db.rows("select work_mem from hdr.with_setting"), ["7MB"]);
+    assert_eq!(
+        db.rows("select work_mem || ' ' || step from hdr.incremental_setting order by step"),
+        ["9MB 1", "9MB 2"]
+    );
+}

@@ -1015,3 +1015,20 @@ where parent.to_field is null
         {{ exceptions.raise_compiler_error('Invalid partition time. Expected format: {Start Date}[,{End Date}]. Got: ' ~ raw_partition_date) }}
     {%- endif -%}
 {%- endmacro %}
+
+{#- `{% call set_sql_header(config) %} set local work_mem = '256MB' {% endcall %}` in a model:
+    statements run just before its `create`, in the same session. -#}
+{% macro set_sql_header(config) -%}
+    {{ config.set('sql_header', caller()) }}
+{%- endmacro %}
+
+{#- Columns of a relation or a query, as dbt's macros return them. -#}
+{% macro get_columns_in_relation(relation) -%}
+    {{ return(adapter.get_columns_in_relation(relation)) }}
+{%- endmacro %}
+{% macro get_columns_in_query(select_sql) -%}
+    {{ return(adapter.get_columns_in_query(select_sql)) }}
+{%- endmacro %}
+{% macro rename_relation(from_relation, to_relation) -%}
+    {{ return(adapter.rename_relation(from_relation, to_relation)) }}
+{%- endmacro %}

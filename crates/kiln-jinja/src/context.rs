@@ -365,6 +365,31 @@ impl Object for ConfigObject {
                         )
                     })
             }
+            // dbt's `config.set(key, value)`: as `config(key=value)` (recorded at parse).
+            "set" => {
+                let (key, value): (String, Value) = from_args(args)?;
+                let mut layer = serde_json::Map::new();
+                layer.insert(key, serde_json::to_value(&value).unwrap_or(Json::Null));
+                self.0.apply_config(Json::Object(layer))?;
+                Ok(Value::from(""))
+            }
+            // dbt 1.10's `config.meta_get(key, default)` / `config.meta_require(key)`.
+            "meta_get" | "meta_require" => {
+                let (key, default): (String, Option<Value>) = from_args(args)?;
+                let found = self
+                    .0
+                    .config_value("meta")
+                    .and_then(|meta| meta.get(&key).cloned())
+                    .map(|v| crate::to_value(&v));
+                match (found, method) {
+                    (Some(value), _) => Ok(value),
+                    (None, "meta_get") => Ok(default.unwrap_or(Value::from(()))),
+                    (None, _) => Err(Error::new(
+                        ErrorKind::InvalidOperation,
+                        format!("config `meta.{key}` is required but not set"),
+                    )),
+                }
+            }
             _ => Err(Error::new(
                 ErrorKind::UnknownMethod,
                 format!("config has no method `{method}`"),

@@ -49,6 +49,10 @@ pub struct Build<'a> {
     /// The model's `statement_timeout` config (PostgreSQL's syntax: `30s`, `10min`, or
     /// milliseconds): no statement of the build may run longer.
     pub statement_timeout: Option<String>,
+    /// The `sql_header` config (`set_sql_header`): statements sent just before the `create`
+    /// of the relation or of an incremental run's new rows, in the same session and
+    /// transaction (`set local ...`, a temporary function), as dbt-postgres sends them.
+    pub sql_header: Option<String>,
     /// What the catalog said of the relation when the run started: `Some(None)` when it did not
     /// exist, `Some(Some((kind, has dependent views)))` when it did; `None` when unknown.
     pub known: Option<Option<(RelationKind, bool)>>,
@@ -62,6 +66,16 @@ pub struct Build<'a> {
 }
 
 impl Build<'_> {
+    /// `create` preceded by the `sql_header`, if any. dbt sends the header as written, so one
+    /// without its closing `;` is a syntax error there; Kiln adds it.
+    pub(crate) fn with_header(&self, create: String) -> String {
+        match self.sql_header.as_deref().map(str::trim) {
+            Some(header) if header.ends_with(';') => format!("{header}\n{create}"),
+            Some(header) if !header.is_empty() => format!("{header};\n{create}"),
+            _ => create,
+        }
+    }
+
     pub(crate) fn schema(&self) -> &str {
         self.relation.schema.as_deref().unwrap_or("public")
     }
@@ -416,11 +430,11 @@ pub(crate) fn outcome(
 /// A view, swapped in atomically.
 pub fn view(conn: &SharedConnection, build: &Build<'_>) -> Result<Outcome, AdapterError> {
     let temp = temp_name(build.name(), "tmp", build.suffix);
-    let create = format!(
+    let create = build.with_header(format!(
         "create view {} as (\n{}\n)",
         qualified(build.schema(), &temp),
         build.sql
-    );
+    ));
     in_transaction(conn, build, &create, || {
         let recreated = swap(conn, build, &temp, RelationKind::View)?;
         grant(build, &build.grants);
@@ -435,11 +449,11 @@ pub fn table(conn: &SharedConnection, build: &Build<'_>) -> Result<Outcome, Adap
     in_transaction(conn, build, "", || {
         let created = exec(
             conn,
-            &format!(
+            &build.with_header(format!(
                 "create table {} as (\n{}\n)",
                 qualified(build.schema(), &temp),
                 build.sql
-            ),
+            )),
         )?;
         create_indexes(conn, build, &temp)?;
         let recreated = swap(conn, build, &temp, RelationKind::Table)?;
@@ -792,11 +806,11 @@ pub fn incremental(
     in_transaction(conn, build, "", || {
         exec(
             conn,
-            &format!(
+            &build.with_header(format!(
                 "create temporary table {} on commit drop as (\n{}\n)",
                 ident(&temp),
                 build.sql
-            ),
+            )),
         )?;
         let existing = catalog::columns(conn.lock().as_mut(), &target)?;
         let incoming = catalog::columns(conn.lock().as_mut(), &ident(&temp))?;

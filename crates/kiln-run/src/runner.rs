@@ -208,6 +208,12 @@ impl Executor<'_> {
                     .as_str()
                     .map_or_else(|| value.to_string(), str::to_owned)
             }),
+            sql_header: node
+                .config
+                .other
+                .get("sql_header")
+                .and_then(|header| header.as_str())
+                .map(str::to_owned),
             known: self.known(conn, &node.relation),
             pending: RefCell::default(),
             swapped_on_known: Cell::new(false),
