@@ -42,18 +42,27 @@ pub fn run(args: &CommonArgs, printer: &Printer) -> Result<ExitCode> {
         .all()
         .filter(|m| m.package != kiln_jinja::macros::BUILTIN_PACKAGE)
         .count();
-    let analyses = match count(ResourceType::Analysis) {
+    // Kinds a project may not have at all: named only when there are some.
+    let some = |n: usize, one: &str, many: &str| match n {
         0 => String::new(),
-        1 => ", 1 analysis".to_owned(),
-        n => format!(", {n} analyses"),
+        1 => format!(", 1 {one}"),
+        n => format!(", {n} {many}"),
     };
-    let exposures = match count(ResourceType::Exposure) {
-        0 => String::new(),
-        1 => ", 1 exposure".to_owned(),
-        n => format!(", {n} exposures"),
-    };
+    let semantic = &parsed.semantic;
+    let others = [
+        some(count(ResourceType::Analysis), "analysis", "analyses"),
+        some(count(ResourceType::Exposure), "exposure", "exposures"),
+        some(
+            semantic.semantic_models.len(),
+            "semantic model",
+            "semantic models",
+        ),
+        some(semantic.metrics.len(), "metric", "metrics"),
+        some(semantic.saved_queries.len(), "saved query", "saved queries"),
+    ]
+    .concat();
     printer.info(&format!(
-        "Found {} models, {} tests, {} seeds, {} sources{analyses}{exposures}, {} macros, {} packages",
+        "Found {} models, {} tests, {} seeds, {} sources{others}, {} macros, {} packages",
         count(ResourceType::Model),
         count(ResourceType::Test),
         count(ResourceType::Seed),

@@ -55,6 +55,7 @@ fn manifests_validate_against_dbt_manifest_v12() {
         "freshness",
         "exposures",
         "groups",
+        "semantic_layer",
     ]
     .into_iter()
     .map(Fixture::new)
@@ -187,4 +188,35 @@ fn docs_generate_writes_the_catalog_dbt_writes() {
             .exists()
     );
     assert!(fixture.dir.join("target/manifest.json").exists());
+}
+
+#[test]
+fn the_semantic_layer_is_in_the_manifest_as_dbt_core_writes_it() {
+    // Semantic models, every metric type and a saved query, against dbt-core 1.11.16's manifest
+    // of the same project (tests/fixtures/semantic_layer/dbt_expected.json, `created_at` left
+    // out), with the parent and child maps' entries for them.
+    let fixture = Fixture::new("semantic_layer");
+    let parse = fixture.kiln(&["parse"]);
+    assert_eq!(parse.code, 0, "{}", parse.transcript());
+    assert!(!parse.stderr.contains("warning"), "{}", parse.transcript());
+    let manifest: serde_json::Value =
+        serde_json::from_str(&fixture.read("target/manifest.json")).unwrap();
+    let recorded: serde_json::Value =
+        serde_json::from_str(&fixture.read("dbt_expected.json")).unwrap();
+    for section in ["semantic_models", "metrics", "saved_queries"] {
+        let mut entries = manifest[section].clone();
+        for entry in entries.as_object_mut().unwrap().values_mut() {
+            assert!(
+                entry["created_at"].as_f64().is_some(),
+                "{section}: created_at"
+            );
+            entry.as_object_mut().unwrap().remove("created_at");
+        }
+        assert_eq!(entries, recorded[section], "{section}");
+    }
+    for map in ["parent_map", "child_map"] {
+        for (id, expected) in recorded[map].as_object().unwrap() {
+            assert_eq!(&manifest[map][id], expected, "{map}[{id}]");
+        }
+    }
 }

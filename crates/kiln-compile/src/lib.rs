@@ -15,6 +15,7 @@ pub mod groups;
 pub mod manifest;
 pub mod node;
 pub mod parse;
+pub mod semantic;
 pub mod state;
 pub mod test_nodes;
 pub mod unit_tests;

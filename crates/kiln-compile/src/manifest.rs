@@ -730,15 +730,15 @@ struct ManifestOut<'a> {
     macros: BTreeMap<String, MacroOut<'a>>,
     docs: Empty,
     exposures: Section<'a>,
-    metrics: Empty,
+    metrics: BTreeMap<&'a str, Json>,
     groups: BTreeMap<String, Json>,
     selectors: Empty,
     disabled: Empty,
     parent_map: BTreeMap<&'a str, Vec<&'a str>>,
     child_map: BTreeMap<&'a str, Vec<&'a str>>,
     group_map: BTreeMap<String, Vec<String>>,
-    saved_queries: Empty,
-    semantic_models: Empty,
+    saved_queries: BTreeMap<&'a str, Json>,
+    semantic_models: BTreeMap<&'a str, Json>,
     unit_tests: Section<'a>,
     functions: Empty,
 }
@@ -865,6 +865,34 @@ fn manifest<'a>(project: &'a Project, parsed: &'a Parsed) -> ManifestOut<'a> {
             .map(|id| (id.as_str(), parsed.graph.neighbors(id, direction)))
             .collect()
     };
+    // The semantic layer's entries are not in the graph (nothing runs them): their edges are
+    // added to the maps here.
+    let mut parent_map = map_of(Direction::Incoming);
+    let mut child_map = map_of(Direction::Outgoing);
+    for (id, parents) in parsed.semantic.dependencies() {
+        child_map.entry(id).or_default();
+        for parent in &parents {
+            child_map.entry(parent).or_default().push(id);
+        }
+        let mut parents = parents;
+        parents.sort_unstable();
+        parent_map.insert(id, parents);
+    }
+    if !parsed.semantic.is_empty() {
+        for children in child_map.values_mut() {
+            children.sort_unstable();
+        }
+    }
+    let with_created_at = |entries: &'a BTreeMap<String, Json>| -> BTreeMap<&'a str, Json> {
+        entries
+            .iter()
+            .map(|(id, entry)| {
+                let mut entry = entry.clone();
+                entry["created_at"] = json!(created_at);
+                (id.as_str(), entry)
+            })
+            .collect()
+    };
     ManifestOut {
         metadata: Metadata {
             dbt_schema_version: "https://schemas.getdbt.com/dbt/manifest/v12.json",
@@ -887,7 +915,7 @@ fn manifest<'a>(project: &'a Project, parsed: &'a Parsed) -> ManifestOut<'a> {
         macros,
         docs: Empty {},
         exposures,
-        metrics: Empty {},
+        metrics: with_created_at(&parsed.semantic.metrics),
         groups: parsed
             .groups
             .iter()
@@ -895,11 +923,11 @@ fn manifest<'a>(project: &'a Project, parsed: &'a Parsed) -> ManifestOut<'a> {
             .collect(),
         selectors: Empty {},
         disabled: Empty {},
-        parent_map: map_of(Direction::Incoming),
-        child_map: map_of(Direction::Outgoing),
+        parent_map,
+        child_map,
         group_map: crate::groups::group_map(&parsed.nodes, &parsed.groups),
-        saved_queries: Empty {},
-        semantic_models: Empty {},
+        saved_queries: with_created_at(&parsed.semantic.saved_queries),
+        semantic_models: with_created_at(&parsed.semantic.semantic_models),
         unit_tests,
         functions: Empty {},
     }
@@ -930,8 +958,9 @@ pub fn graph_json(project: &Project, parsed: &Parsed) -> Json {
         "sources": entries(SectionKind::Sources),
         "macros": manifest.macros,
         "exposures": entries(SectionKind::Exposures),
-        "metrics": {}, "groups": manifest.groups, "semantic_models": {},
-        "saved_queries": {}, "unit_tests": {},
+        "metrics": manifest.metrics, "groups": manifest.groups,
+        "semantic_models": manifest.semantic_models,
+        "saved_queries": manifest.saved_queries, "unit_tests": {},
     })
 }
 

@@ -49,6 +49,8 @@ pub struct Parsed {
     pub warnings: Vec<Diagnostic>,
     /// The declared groups (`groups:` in schema YAML).
     pub groups: Vec<crate::groups::Group>,
+    /// Semantic models, metrics and saved queries (manifest entries only).
+    pub semantic: crate::semantic::SemanticLayer,
     pub timings: Timings,
     /// dbt's `invocation_id` and `run_started_at` of this command, for the artifacts.
     pub invocation_id: String,
@@ -217,6 +219,7 @@ pub fn parse(
         nodes.insert(node.unique_id.clone(), node);
     }
     let groups = crate::groups::discover(project, &mut sink);
+    let semantic = crate::semantic::discover(project, profile, &nodes, &mut sink);
     crate::groups::check(&nodes, &groups, &mut sink);
     check_relation_names(&nodes, &mut sink);
     check_incremental_strategies(&env, &nodes, &mut sink);
@@ -243,6 +246,7 @@ pub fn parse(
         options: options.clone(),
         warnings,
         groups,
+        semantic,
         timings: Timings {
             parse: parse_time,
             graph: graph_time,

@@ -354,7 +354,7 @@ fn load_package(
                 sink.extend(warnings);
             }
             Loaded::Schema(f, warnings) => {
-                package.schema_files.push(f);
+                package.schema_files.push(*f);
                 sink.extend(warnings);
             }
             Loaded::Docs(blocks) => package.docs.extend(blocks),
@@ -372,7 +372,7 @@ enum Loaded {
     Test(SqlFile),
     Seed(SeedFile),
     Snapshots(Vec<SnapshotBlock>, Vec<Diagnostic>),
-    Schema(SchemaFile, Vec<Diagnostic>),
+    Schema(Box<SchemaFile>, Vec<Diagnostic>),
     Docs(Vec<DocBlock>),
     Skipped,
     Problem(Diagnostic),
@@ -460,7 +460,7 @@ fn load_file(
                     schema::read(&node, &display, &mut warnings).map(|file| (file, warnings))
                 });
             match parsed {
-                Ok((file, warnings)) => Loaded::Schema(file, warnings),
+                Ok((file, warnings)) => Loaded::Schema(Box::new(file), warnings),
                 Err(error) => Loaded::Problem(error),
             }
         }

@@ -372,13 +372,13 @@ struct RawSchemaFile {
     macros: Vec<MacroProps>,
     #[serde(default)]
     exposures: Vec<ExposureProps>,
-    // Declared by dbt projects, not used by Kiln yet: accepted with a warning (see `read`).
-    #[allow(dead_code)]
-    metrics: Option<Json>,
-    #[allow(dead_code)]
-    semantic_models: Option<Json>,
-    #[allow(dead_code)]
-    saved_queries: Option<Json>,
+    // MetricFlow's entries: kept as written, read by kiln-compile's `semantic` module.
+    #[serde(default)]
+    metrics: Vec<Json>,
+    #[serde(default)]
+    semantic_models: Vec<Json>,
+    #[serde(default)]
+    saved_queries: Vec<Json>,
     #[serde(default)]
     unit_tests: Vec<UnitTestProps>,
     #[serde(default)]
@@ -399,6 +399,11 @@ pub struct SchemaFile {
     pub unit_tests: Vec<UnitTestProps>,
     pub exposures: Vec<ExposureProps>,
     pub groups: Vec<GroupProps>,
+    /// MetricFlow's `semantic_models:`, `metrics:` and `saved_queries:`, each entry as written
+    /// with its line.
+    pub semantic_models: Vec<(Json, usize)>,
+    pub metrics: Vec<(Json, usize)>,
+    pub saved_queries: Vec<(Json, usize)>,
 }
 
 /// Reads a schema file from its parsed YAML.
@@ -421,18 +426,15 @@ pub fn read(
         .help("start the file with `version: 2` and `models:` (each model an item under it)"));
     }
     let raw: RawSchemaFile = root.deserialize(path, KNOWN_KEYS, warnings)?;
-    // What dbt reads from schema YAML and Kiln does not yet: said, never dropped in silence.
-    for key in ["metrics", "semantic_models", "saved_queries"] {
-        if let Some(node) = root.get(key) {
-            warnings.push(
-                Diagnostic::warning(format!(
-                    "`{key}:` is not supported by Kiln yet: these entries are not in the manifest and cannot be selected"
-                ))
-                .at(kiln_core::Location::new(path, node.line)),
-            );
-        }
-    }
+    let with_lines = |key: &str, entries: Vec<Json>| -> Vec<(Json, usize)> {
+        let nodes = root.get(key).and_then(Node::as_seq).unwrap_or_default();
+        let lines = nodes.iter().map(|n| n.line).chain(std::iter::repeat(1));
+        entries.into_iter().zip(lines).collect()
+    };
     let mut file = SchemaFile {
+        semantic_models: with_lines("semantic_models", raw.semantic_models),
+        metrics: with_lines("metrics", raw.metrics),
+        saved_queries: with_lines("saved_queries", raw.saved_queries),
         path: path.to_path_buf(),
         sources: raw.sources,
         models: raw.models,
