@@ -92,8 +92,8 @@ fn manifest_describes_nodes_like_dbt() {
     assert_eq!(
         orders["depends_on"]["nodes"],
         serde_json::json!([
-            "model.shop.int_order_payments",
-            "model.shop.stg_shop__orders"
+            "model.shop.stg_shop__orders",
+            "model.shop.int_order_payments"
         ])
     );
     assert_eq!(

@@ -534,17 +534,43 @@ fn resolve_dependencies(
             return false;
         }
     }
-    let mut depends_on = BTreeSet::new();
+    // In dbt's order: the sources, then the refs, each as met and once. A generic test
+    // meets the refs of its arguments first (they are rendered when the test is built) and its
+    // model last; Kiln's test nodes hold the model first.
+    let mut depends_on: Vec<String> = Vec::new();
+    let mut depend = |id: &str| {
+        if !depends_on.iter().any(|d| d == id) {
+            depends_on.push(id.to_owned());
+        }
+    };
+    let generic = node
+        .test
+        .as_ref()
+        .is_some_and(|t| t.kind == kiln_core::TestKind::Generic);
+    let on_source = node.test.as_ref().is_some_and(|t| t.attached_to_source);
+    let refs = first_last(&node.refs, generic && !on_source);
+    let sources = first_last(&node.sources, generic && on_source);
     // A node without SQL (an exposure) is pointed at by its YAML entry.
     let at = |name: &str| match node.raw_code.is_empty() {
         true => node.location.clone(),
         false => Location::new(&node.display_path, line_of_mention(&node.raw_code, name)),
     };
-    for call in &node.refs {
+    for call in sources {
+        match names.resolve_source(&call.source, &call.table) {
+            Ok(id) => depend(id),
+            Err(message) => sink.push(
+                Diagnostic::error(format!(
+                    "{} `{}` uses source('{}', '{}'): {message}",
+                    node.resource_type, node.name, call.source, call.table
+                ))
+                .at(at(&call.table))
+                .help("declare it under `sources:` in a schema YAML file"),
+            ),
+        }
+    }
+    for call in refs {
         match names.resolve_ref(&node.package, call.package.as_deref(), &call.lookup_name()) {
-            Ok(id) => {
-                depends_on.insert(id.to_owned());
-            }
+            Ok(id) => depend(id),
             Err(_) if disabled.contains(&call.name) => sink.push(
                 Diagnostic::error(format!(
                     "{} `{}` refs `{}`, which is disabled",
@@ -568,21 +594,6 @@ fn resolve_dependencies(
             }
         }
     }
-    for call in &node.sources {
-        match names.resolve_source(&call.source, &call.table) {
-            Ok(id) => {
-                depends_on.insert(id.to_owned());
-            }
-            Err(message) => sink.push(
-                Diagnostic::error(format!(
-                    "{} `{}` uses source('{}', '{}'): {message}",
-                    node.resource_type, node.name, call.source, call.table
-                ))
-                .at(at(&call.table))
-                .help("declare it under `sources:` in a schema YAML file"),
-            ),
-        }
-    }
     if let Some(test) = &mut node.test {
         let first = if test.attached_to_source {
             node.sources
@@ -597,8 +608,16 @@ fn resolve_dependencies(
         };
         test.attached_node = first.map(str::to_owned);
     }
-    node.depends_on = depends_on.into_iter().collect();
+    node.depends_on = depends_on;
     true
+}
+
+/// The items, the first moved last when `move_first` says so.
+fn first_last<T>(items: &[T], move_first: bool) -> Vec<&T> {
+    match items.split_first() {
+        Some((first, rest)) if move_first => rest.iter().chain([first]).collect(),
+        _ => items.iter().collect(),
+    }
 }
 
 /// Two nodes whose relations PostgreSQL would store under one name (identifiers are cut to 63
