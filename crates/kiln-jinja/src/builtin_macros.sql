@@ -1032,3 +1032,45 @@ where parent.to_field is null
 {% macro rename_relation(from_relation, to_relation) -%}
     {{ return(adapter.rename_relation(from_relation, to_relation)) }}
 {%- endmacro %}
+
+{#- `kiln show`-style limits and small helpers dbt's global project has. -#}
+{% macro get_show_sql(compiled_code, sql_header, limit) -%}
+    {%- if sql_header is not none -%}
+    {{ sql_header }}
+    {%- endif %}
+    {{ get_limit_subquery_sql(compiled_code, limit) }}
+{% endmacro %}
+{% macro get_limit_subquery_sql(sql, limit) -%}
+    {{ adapter.dispatch('get_limit_sql', 'dbt')(sql, limit) }}
+{%- endmacro %}
+{% macro default__get_limit_sql(sql, limit) %}
+    {{ sql }}
+    {% if limit is not none %}
+    limit {{ limit }}
+    {%- endif -%}
+{% endmacro %}
+{% macro get_or_create_relation(database, schema, identifier, type) -%}
+    {%- set found = adapter.get_relation(database=database, schema=schema, identifier=identifier) -%}
+    {%- if found -%}
+        {{ return([true, found]) }}
+    {%- endif -%}
+    {{ return([false, api.Relation.create(database=database, schema=schema, identifier=identifier, type=type)]) }}
+{%- endmacro %}
+{% macro drop_schema_named(schema_name) -%}
+    {{ return(adapter.drop_schema(api.Relation.create(schema=schema_name))) }}
+{%- endmacro %}
+{% macro get_binding_char() -%}
+    {{ return('%s') }}
+{%- endmacro %}
+{% macro get_batch_size() -%}
+    {{ return(10000) }}
+{%- endmacro %}
+{% macro snapshot_string_as_time(timestamp) -%}
+    {{ return("'" ~ timestamp ~ "'::timestamp without time zone") }}
+{%- endmacro %}
+{% macro snapshot_hash_arguments(args) -%}
+    md5({%- for arg in args -%}
+        coalesce(cast({{ arg }} as varchar ), '')
+        {% if not loop.last %} || '|' || {% endif %}
+    {%- endfor -%})
+{%- endmacro %}

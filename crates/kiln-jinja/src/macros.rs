@@ -280,6 +280,14 @@ impl Object for Namespace {
     ) -> Result<Value, Error> {
         match self.registry.get(&self.package, method) {
             Some(def) => call(state, def, args),
+            // dbt's own macros that Kiln has as functions (`dbt.run_query(...)`,
+            // `dbt.is_incremental()`, `dbt.statement`): the global of that name.
+            None if self.package == BUILTIN_PACKAGE
+                && state.lookup(method).is_some_and(|f| !f.is_undefined()) =>
+            {
+                let function = state.lookup(method).unwrap_or_default();
+                function.call(state, args)
+            }
             None => Err(Error::new(
                 ErrorKind::UnknownFunction,
                 format!("package `{}` has no macro `{method}`", self.package),
