@@ -278,3 +278,28 @@ fn sql_header_runs_before_the_create_as_in_dbt_core() {
         ["9MB 1", "9MB 2"]
     );
 }
+
+#[test]
+fn on_run_end_sees_the_results_as_dbt_core_gives_them() {
+    // tests/fixtures/run_end_results: the rows dbt-core 1.11.16's run of the same project left.
+    let db = Database::new("run_end_results");
+    let fixture = db.configure(Fixture::new("run_end_results"));
+    let build = fixture.kiln(&["build"]);
+    assert_eq!(build.code, 1, "one model fails: {}", build.transcript());
+    assert!(
+        !build.stdout.contains("on-run-end failed"),
+        "{}",
+        build.transcript()
+    );
+    assert_eq!(
+        db.rows(
+            "select concat_ws('|', node_id, resource_type, status, full_refresh, timings, which, \
+             schemas, column_api) from rer.run_log order by node_id"
+        ),
+        [
+            "model.run_end_results.broken|model|error|None|compile,execute|build|rer|t",
+            "model.run_end_results.orders|model|success|None|compile,execute|build|rer|t",
+            "test.run_end_results.unique_orders_order_id.fed79b3a6e|test|pass|None|compile,execute|build|rer|t",
+        ]
+    );
+}

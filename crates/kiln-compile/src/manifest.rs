@@ -646,7 +646,7 @@ fn exposure_out(node: &Node, created_at: f64) -> Json {
 }
 
 /// A node as the manifest shows it, as JSON (for comparing with another run's manifest).
-pub(crate) fn node_json(node: &Node, project: &Project) -> Json {
+pub fn node_json(node: &Node, project: &Project) -> Json {
     // `created_at` is left at 0: the comparison is about what the node is, not when.
     if node.resource_type == ResourceType::UnitTest {
         return unit_test_out(node, 0.0);

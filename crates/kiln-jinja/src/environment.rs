@@ -342,6 +342,33 @@ fn add_globals(
     env.add_global("api", Value::from_object(Api));
     env.add_global("target", crate::to_value(&options.target));
     env.add_global("flags", crate::to_value(&options.flags));
+    // dbt's `invocation_args_dict` (the command's arguments, as packages that record runs read
+    // them) and `dbt_metadata_envs` (`DBT_ENV_CUSTOM_ENV_*` variables, prefix removed).
+    let command: Vec<String> = std::env::args()
+        .enumerate()
+        .map(|(i, arg)| match i {
+            0 => "kiln".to_owned(),
+            _ => arg,
+        })
+        .collect();
+    let flag = |key: &str| options.flags.get(key).cloned().unwrap_or_default();
+    env.add_global(
+        "invocation_args_dict",
+        crate::to_value(serde_json::json!({
+            "which": flag("WHICH"),
+            "invocation_command": command.join(" "),
+            "full_refresh": flag("FULL_REFRESH"),
+            "store_failures": flag("STORE_FAILURES"),
+            "vars": options.cli_vars,
+        })),
+    );
+    let metadata_envs: BTreeMap<String, String> = std::env::vars()
+        .filter_map(|(key, value)| {
+            key.strip_prefix("DBT_ENV_CUSTOM_ENV_")
+                .map(|name| (name.to_owned(), value))
+        })
+        .collect();
+    env.add_global("dbt_metadata_envs", crate::to_value(&metadata_envs));
     env.add_global("project_name", Value::from(project.name().to_owned()));
     env.add_global("dbt_version", Value::from(kiln_core::DBT_VERSION));
     env.add_global("kiln_version", Value::from(env!("CARGO_PKG_VERSION")));

@@ -345,9 +345,27 @@ impl Object for ColumnValue {
 #[derive(Debug)]
 pub struct ColumnApi;
 
+impl ColumnApi {
+    const METHODS: &'static [&'static str] = &[
+        "translate_type",
+        "string_type",
+        "numeric_type",
+        "create",
+        "from_description",
+    ];
+}
+
 impl Object for ColumnApi {
     fn repr(self: &Arc<Self>) -> ObjectRepr {
         ObjectRepr::Plain
+    }
+
+    /// `api.Column.translate_type` without calling it: packages test `is defined` first.
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let method = *Self::METHODS.iter().find(|m| Some(**m) == key.as_str())?;
+        Some(Value::from_function(
+            move |args: minijinja::value::Rest<Value>| column_api(method, &args),
+        ))
     }
 
     fn call_method(
@@ -356,34 +374,39 @@ impl Object for ColumnApi {
         method: &str,
         args: &[Value],
     ) -> Result<Value, Error> {
-        match method {
-            // dbt's TYPE_LABELS: only `string` is translated (to `TEXT`).
-            "translate_type" => {
-                let (dtype,): (String,) = from_args(args)?;
-                Ok(Value::from(if dtype.eq_ignore_ascii_case("string") {
-                    "TEXT".to_owned()
-                } else {
-                    dtype
-                }))
-            }
-            "string_type" => {
-                let (size,): (i64,) = from_args(args)?;
-                Ok(Value::from(format!("character varying({size})")))
-            }
-            "numeric_type" => {
-                let (dtype, precision, scale): (String, Value, Value) = from_args(args)?;
-                Ok(Value::from(if precision.is_none() || scale.is_none() {
-                    dtype
-                } else {
-                    format!("{dtype}({precision},{scale})")
-                }))
-            }
-            "create" | "from_description" => {
-                let (name, data_type): (String, String) = from_args(args)?;
-                Ok(Value::from_object(ColumnValue { name, data_type }))
-            }
-            _ => Err(Error::from(ErrorKind::UnknownMethod)),
+        column_api(method, args)
+    }
+}
+
+/// dbt's Column class methods on PostgreSQL.
+fn column_api(method: &str, args: &[Value]) -> Result<Value, Error> {
+    match method {
+        // dbt's TYPE_LABELS: only `string` is translated (to `TEXT`).
+        "translate_type" => {
+            let (dtype,): (String,) = from_args(args)?;
+            Ok(Value::from(if dtype.eq_ignore_ascii_case("string") {
+                "TEXT".to_owned()
+            } else {
+                dtype
+            }))
         }
+        "string_type" => {
+            let (size,): (i64,) = from_args(args)?;
+            Ok(Value::from(format!("character varying({size})")))
+        }
+        "numeric_type" => {
+            let (dtype, precision, scale): (String, Value, Value) = from_args(args)?;
+            Ok(Value::from(if precision.is_none() || scale.is_none() {
+                dtype
+            } else {
+                format!("{dtype}({precision},{scale})")
+            }))
+        }
+        "create" | "from_description" => {
+            let (name, data_type): (String, String) = from_args(args)?;
+            Ok(Value::from_object(ColumnValue { name, data_type }))
+        }
+        _ => Err(Error::from(ErrorKind::UnknownMethod)),
     }
 }
 

@@ -28,6 +28,6 @@ pub use python_filters::python_str_repr;
 pub use relation::RelationObject;
 
 /// Any serializable value (config, vars, JSON) as a template value.
-pub(crate) fn to_value<T: serde::Serialize>(value: T) -> minijinja::Value {
+pub fn to_value<T: serde::Serialize>(value: T) -> minijinja::Value {
     minijinja::Value::from(minijinja::value::Serde(value))
 }

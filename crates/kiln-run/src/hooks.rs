@@ -56,7 +56,7 @@ pub(crate) fn operation_context(
     parsed: &Parsed,
     conn: &SharedConnection,
     name: &str,
-) -> Arc<NodeContext> {
+) -> NodeContext {
     let info = NodeInfo {
         unique_id: format!("operation.{0}.{0}-{name}", parsed.env.registry().root()),
         name: name.to_owned(),
@@ -67,17 +67,15 @@ pub(crate) fn operation_context(
     };
     let this = Relation::new(parsed.profile.database(), parsed.profile.schema(), name);
     let warehouse: Arc<dyn Warehouse> = Arc::new(conn.clone());
-    Arc::new(
-        NodeContext::new(
-            Phase::Compile,
-            info,
-            this,
-            RawConfig::default(),
-            serde_json::json!({}),
-            kiln_compile::resolver(parsed),
-        )
-        .with_warehouse(warehouse),
+    NodeContext::new(
+        Phase::Compile,
+        info,
+        this,
+        RawConfig::default(),
+        serde_json::json!({}),
+        kiln_compile::resolver(parsed),
     )
+    .with_warehouse(warehouse)
 }
 
 /// Renders and runs one `on-run-start` / `on-run-end` hook.
@@ -86,9 +84,13 @@ fn run_hook(
     conn: &SharedConnection,
     name: &str,
     sql: &str,
+    values: &[(&str, serde_json::Value)],
 ) -> Result<(), RunError> {
-    let context = operation_context(parsed, conn, name);
-    let rendered = parsed.env.render(name, sql, context)?;
+    let context = values.iter().fold(
+        operation_context(parsed, conn, name),
+        |context, (key, value)| context.with_extra(key, kiln_jinja::to_value(value)),
+    );
+    let rendered = parsed.env.render(name, sql, Arc::new(context))?;
     if rendered.trim().is_empty() {
         return Ok(());
     }
@@ -97,11 +99,14 @@ fn run_hook(
 }
 
 /// Runs the run's hooks named `name` in order; false when one fails (it is reported).
+/// `values` are names the hooks' context has besides an operation's (`on-run-end`'s
+/// `results`, `schemas`, `database_schemas`).
 pub fn run_hooks(
     parsed: &Parsed,
     adapter: &dyn Adapter,
     name: &str,
     hooks: &[String],
+    values: &[(&str, serde_json::Value)],
     reporter: &dyn Reporter,
 ) -> bool {
     if hooks.is_empty() {
@@ -120,7 +125,7 @@ pub fn run_hooks(
     };
     for (i, sql) in hooks.iter().enumerate() {
         let label = format!("{name}.{i}");
-        match run_hook(parsed, &conn, &label, sql) {
+        match run_hook(parsed, &conn, &label, sql, values) {
             Ok(()) => reporter.report(Event::Hook {
                 name: &label,
                 ok: true,

@@ -76,7 +76,7 @@ pub fn run_operation(
     let source = call_source(name, args)?;
     let conn = SharedConnection::new(adapter.connect()?);
     conn.lock().execute("begin")?;
-    let context = operation_context(parsed, &conn, name);
+    let context = std::sync::Arc::new(operation_context(parsed, &conn, name));
     let result = parsed
         .env
         .render(&format!("operation {name}"), &source, context)

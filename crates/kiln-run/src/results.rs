@@ -97,6 +97,53 @@ impl RunResults {
     }
 }
 
+impl RunResults {
+    /// The `results` of an `on-run-end` hook's context, as dbt's RunResult objects: `node`
+    /// (the node as the manifest shows it, from `node_json`), `status`, `timing` (compile and
+    /// execute), `thread_id`, `execution_time`, `adapter_response`, `message`, `failures`.
+    pub fn for_hooks(
+        &self,
+        node_json: impl Fn(&str) -> Option<serde_json::Value>,
+    ) -> serde_json::Value {
+        let results: Vec<serde_json::Value> = self
+            .results
+            .iter()
+            .filter_map(|r| {
+                let mut node = node_json(&r.unique_id)?;
+                if let Some(code) = &r.compiled_code {
+                    node["compiled_code"] = serde_json::json!(code);
+                    node["compiled"] = serde_json::json!(true);
+                }
+                let timing = |name: &str| {
+                    serde_json::json!({
+                        "name": name,
+                        "started_at": r.started_at,
+                        "completed_at": r.completed_at,
+                    })
+                };
+                Some(serde_json::json!({
+                    "node": node,
+                    "unique_id": r.unique_id,
+                    "status": r.status,
+                    "timing": [timing("compile"), timing("execute")],
+                    "thread_id": r.thread_id,
+                    "execution_time": r.execution_time,
+                    "adapter_response": {
+                        "_message": r.message,
+                        "code": r.message.split_whitespace().next().unwrap_or_default(),
+                        "rows_affected": r.rows_affected,
+                    },
+                    "message": r.message,
+                    "failures": r.failures,
+                    "agate_table": null,
+                    "batch_results": null,
+                }))
+            })
+            .collect();
+        serde_json::Value::Array(results)
+    }
+}
+
 #[derive(Serialize)]
 struct Timing<'a> {
     name: &'static str,

@@ -382,6 +382,7 @@ pub fn run(
         adapter,
         "on-run-start",
         &project.file().on_run_start,
+        &[],
         reporter,
     ) {
         results.results = jobs
@@ -439,6 +440,7 @@ pub fn run(
             adapter,
             "on-run-end",
             &project.file().on_run_end,
+            &end_of_run_values(parsed, project, &jobs, &results),
             reporter,
         )
     {
@@ -451,4 +453,63 @@ pub fn run(
     results.interrupted = cancel.was_interrupted();
     results.elapsed = started.elapsed();
     results
+}
+
+/// What dbt's `on-run-end` context has: `results` (each node's result) and the schemas the run
+/// built in, as `schemas` and `database_schemas`. Made only when there are hooks to render.
+fn end_of_run_values(
+    parsed: &Parsed,
+    project: &Project,
+    jobs: &[crate::scheduler::Job],
+    results: &RunResults,
+) -> Vec<(&'static str, serde_json::Value)> {
+    if project.file().on_run_end.is_empty() {
+        return Vec::new();
+    }
+    // A node's config in dbt's results is an object that answers None for a key it lacks
+    // (`test.node.config.full_refresh`); here the keys a model's config has are filled in.
+    let model_keys: Vec<String> = parsed
+        .nodes
+        .values()
+        .find(|node| node.resource_type == kiln_core::ResourceType::Model)
+        .map(|node| kiln_compile::manifest::node_json(node, project))
+        .and_then(|json| {
+            json["config"]
+                .as_object()
+                .map(|c| c.keys().cloned().collect())
+        })
+        .unwrap_or_default();
+    let results = results.for_hooks(|id| {
+        let mut json = kiln_compile::manifest::node_json(parsed.nodes.get(id)?, project);
+        if let Some(config) = json["config"].as_object_mut() {
+            for key in &model_keys {
+                config.entry(key.clone()).or_insert(serde_json::Value::Null);
+            }
+        }
+        Some(json)
+    });
+    let built: BTreeSet<(String, String)> = jobs
+        .iter()
+        .filter_map(|job| parsed.nodes.get(&job.id))
+        .filter(|node| {
+            matches!(
+                node.resource_type,
+                kiln_core::ResourceType::Model
+                    | kiln_core::ResourceType::Seed
+                    | kiln_core::ResourceType::Snapshot
+            ) && !node.is_ephemeral()
+        })
+        .filter_map(|node| {
+            Some((
+                node.relation.database.clone().unwrap_or_default(),
+                node.relation.schema.clone()?,
+            ))
+        })
+        .collect();
+    let schemas: BTreeSet<&String> = built.iter().map(|(_, schema)| schema).collect();
+    vec![
+        ("results", results),
+        ("schemas", serde_json::json!(schemas)),
+        ("database_schemas", serde_json::json!(built)),
+    ]
 }
