@@ -234,26 +234,6 @@ fn custom_strategies_run_the_projects_macros_as_dbt_core_does() {
         "a macro strategy's status is its last statement's: {}",
         second.stdout
     );
-
-    // microbatch parses and compiles (dbt-postgres has it) but fails its model alone when run.
-    fixture.write(
-        "models/batched.sql",
-        "{{ config(materialized='incremental', unique_key='id', incremental_strategy='microbatch', \
-         event_time='ts', batch_size='day', begin='2024-01-01') }}\nselect 1 as id, now() as ts\n",
-    );
-    let compiled = fixture.kiln(&["compile", "-s", "batched"]);
-    assert_eq!(compiled.code, 0, "{}", compiled.transcript());
-    fixture.kiln(&["run", "-s", "batched"]);
-    let batched = fixture.kiln(&["run"]);
-    assert_eq!(batched.code, 1, "{}", batched.transcript());
-    assert!(
-        batched.stdout.contains("PASS=3 ")
-            && batched
-                .stdout
-                .contains("incremental_strategy `microbatch` is not supported by Kiln yet"),
-        "{}",
-        batched.transcript()
-    );
 }
 
 #[test]
@@ -301,5 +281,36 @@ fn on_run_end_sees_the_results_as_dbt_core_gives_them() {
             "model.run_end_results.orders|model|success|None|compile,execute|build|rer|t",
             "test.run_end_results.unique_orders_order_id.fed79b3a6e|test|pass|None|compile,execute|build|rer|t",
         ]
+    );
+}
+
+#[test]
+fn microbatch_reads_its_parents_through_the_window_as_dbt_core_does() {
+    // tests/fixtures/microbatch: the rows dbt-core 1.11.16 leaves after the same two runs.
+    let db = Database::new("microbatch");
+    let fixture = db.configure(Fixture::new("microbatch"));
+    let rows = || db.rows("select event_id || ' ' || status from mb.event_status order by 1");
+    let first = fixture.kiln(&["run"]);
+    assert_eq!(first.code, 0, "{}", first.transcript());
+    // Built from `begin` (30 days ago): the 60-day-old event is left out.
+    assert_eq!(rows(), ["2 b", "3 c"]);
+    let compiled = fixture.read("target/compiled/microbatch/models/event_status.sql");
+    assert!(
+        compiled.contains("where occurred_at >= '")
+            && compiled.contains("_dbt_et_filter_subq_events"),
+        "{compiled}"
+    );
+    let second = fixture.kiln(&["run", "--vars", "{step: 2}"]);
+    assert_eq!(second.code, 0, "{}", second.transcript());
+    // Later runs read yesterday and today: today's change and new event are merged on the key;
+    // the changes 5 and 10 days back are outside the window, as in dbt.
+    assert_eq!(rows(), ["2 b", "3 C", "4 d"]);
+    // `kiln compile` shows the model unfiltered, as `dbt compile` does.
+    let compile = fixture.kiln(&["compile", "-s", "event_status"]);
+    assert_eq!(compile.code, 0, "{}", compile.transcript());
+    assert!(
+        !compile.stdout.contains("_dbt_et_filter"),
+        "{}",
+        compile.stdout
     );
 }

@@ -20,6 +20,8 @@ use crate::parse::{Parsed, node_info};
 struct CompileResolver {
     names: Arc<NameIndex>,
     relations: BTreeMap<String, Relation>,
+    /// The nodes with an `event_time` config, and that column.
+    event_times: BTreeMap<String, String>,
 }
 
 impl CompileResolver {
@@ -45,6 +47,19 @@ impl Resolver for CompileResolver {
     fn resolve_source(&self, call: &SourceCall) -> Result<Relation, UnknownName> {
         self.relation(self.names.resolve_source(&call.source, &call.table)?)
     }
+
+    fn ref_event_time(&self, from: &NodeInfo, call: &RefCall) -> Option<String> {
+        let id = self
+            .names
+            .resolve_ref(&from.package, call.package.as_deref(), &call.lookup_name())
+            .ok()?;
+        self.event_times.get(id).cloned()
+    }
+
+    fn source_event_time(&self, call: &SourceCall) -> Option<String> {
+        let id = self.names.resolve_source(&call.source, &call.table).ok()?;
+        self.event_times.get(id).cloned()
+    }
 }
 
 /// Resolves `ref` and `source` to the relations chosen in the parse phase.
@@ -55,6 +70,14 @@ pub fn resolver(parsed: &Parsed) -> Arc<dyn Resolver> {
             .nodes
             .iter()
             .map(|(id, n)| (id.clone(), n.relation.clone()))
+            .collect(),
+        event_times: parsed
+            .nodes
+            .iter()
+            .filter_map(|(id, n)| {
+                let column = n.config.other.get("event_time")?.as_str()?;
+                Some((id.clone(), column.to_owned()))
+            })
             .collect(),
     })
 }
@@ -77,6 +100,8 @@ pub struct RenderOptions {
     /// relation not built yet, no server) is rendered again without it (`execute` false),
     /// with a warning, instead of failing.
     pub offline_fallback: bool,
+    /// A microbatch run's window (parents with an `event_time` are read through it).
+    pub event_time_window: Option<kiln_jinja::EventTimeWindow>,
 }
 
 /// A warehouse that remembers whether one of its answers was a failure.
@@ -181,7 +206,8 @@ fn context(node: &Node, resolver: &Arc<dyn Resolver>, options: &RenderOptions) -
         resolver.clone(),
     )
     .with_incremental(options.incremental)
-    .with_empty(options.empty);
+    .with_empty(options.empty)
+    .with_event_time_window(options.event_time_window.clone());
     if let Some(warehouse) = &options.warehouse {
         context = context.with_warehouse(warehouse.clone());
     }

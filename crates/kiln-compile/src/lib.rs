@@ -13,6 +13,7 @@ pub mod discover;
 pub mod docs;
 pub mod groups;
 pub mod manifest;
+pub mod microbatch;
 pub mod node;
 pub mod parse;
 pub mod semantic;

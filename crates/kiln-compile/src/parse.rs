@@ -267,8 +267,8 @@ pub fn parse(
 
 /// A strategy other than Kiln's own runs the macro `get_incremental_<name>_sql`, as in dbt: it
 /// must exist. dbt finds out when the model runs; Kiln says so at parse, with what would work.
-/// `insert_overwrite` is refused as dbt-postgres refuses it; `microbatch` parses (dbt-postgres
-/// has it) and fails its model when run: Kiln does not run batches yet.
+/// `insert_overwrite` is refused as dbt-postgres refuses it; `microbatch` needs its settings
+/// (`event_time`, `batch_size`, `begin`), as dbt checks them at parse.
 fn check_incremental_strategies(
     env: &JinjaEnv,
     nodes: &BTreeMap<String, Node>,
@@ -279,7 +279,13 @@ fn check_incremental_strategies(
         let Some(IncrementalStrategy::Macro(name)) = &node.config.incremental_strategy else {
             continue;
         };
-        if node.config.materialized != Materialization::Incremental || name == "microbatch" {
+        if node.config.materialized != Materialization::Incremental {
+            continue;
+        }
+        if name == "microbatch" {
+            if let Err(error) = crate::microbatch::Microbatch::from_node(node) {
+                sink.push(error);
+            }
             continue;
         }
         let strategy = IncrementalStrategy::Macro(name.clone());

@@ -59,8 +59,9 @@ pub fn ref_(state: &State<'_, '_>, args: Rest<Value>, kwargs: Kwargs) -> Result<
         }
     };
     let limit = ctx.empty().then_some(0);
+    let filter = ctx.event_time_filter(ctx.ref_event_time(&call));
     ctx.resolve_ref(call)
-        .map(|relation| RelationObject::limited(relation, limit))
+        .map(|relation| RelationObject::limited(relation, limit, filter))
         .map_err(invalid)
 }
 
@@ -68,8 +69,10 @@ pub fn ref_(state: &State<'_, '_>, args: Rest<Value>, kwargs: Kwargs) -> Result<
 pub fn source(state: &State<'_, '_>, source: String, table: String) -> Result<Value, Error> {
     let ctx = NodeContext::require(state, "source")?;
     let limit = ctx.empty().then_some(0);
-    ctx.resolve_source(SourceCall { source, table })
-        .map(|relation| RelationObject::limited(relation, limit))
+    let call = SourceCall { source, table };
+    let filter = ctx.event_time_filter(ctx.source_event_time(&call));
+    ctx.resolve_source(call)
+        .map(|relation| RelationObject::limited(relation, limit, filter))
         .map_err(invalid)
 }
 

@@ -42,6 +42,24 @@ pub struct NodeInfo {
 pub trait Resolver: Send + Sync {
     fn resolve_ref(&self, from: &NodeInfo, call: &RefCall) -> Result<Relation, UnknownName>;
     fn resolve_source(&self, call: &SourceCall) -> Result<Relation, UnknownName>;
+
+    /// The `event_time` column of the node a `ref` names, if it has one (microbatch runs
+    /// filter such parents to their window).
+    fn ref_event_time(&self, _from: &NodeInfo, _call: &RefCall) -> Option<String> {
+        None
+    }
+
+    /// The `event_time` column of a source table, if it has one.
+    fn source_event_time(&self, _call: &SourceCall) -> Option<String> {
+        None
+    }
+}
+
+/// The time window of a microbatch run: `[start, end)`, as Python prints UTC datetimes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventTimeWindow {
+    pub start: String,
+    pub end: String,
 }
 
 /// What a render recorded.
@@ -79,6 +97,8 @@ pub struct NodeContext {
     empty: bool,
     /// A unit test's `overrides:` (vars, env_vars; macros are in `extra`).
     overrides: Option<Arc<Overrides>>,
+    /// A microbatch run's window: parents with an `event_time` are read through it.
+    event_time_window: Option<EventTimeWindow>,
 }
 
 impl std::fmt::Debug for NodeContext {
@@ -132,7 +152,38 @@ impl NodeContext {
             }),
             empty: false,
             overrides: None,
+            event_time_window: None,
         }
+    }
+
+    pub fn with_event_time_window(mut self, window: Option<EventTimeWindow>) -> Self {
+        self.event_time_window = window;
+        self
+    }
+
+    /// The filter a parent whose `event_time` column is `column` is read through, in a
+    /// microbatch run.
+    pub fn event_time_filter(
+        &self,
+        column: Option<String>,
+    ) -> Option<crate::relation::EventTimeFilter> {
+        let window = self.event_time_window.as_ref()?;
+        Some(crate::relation::EventTimeFilter {
+            column: column?,
+            start: window.start.clone(),
+            end: window.end.clone(),
+        })
+    }
+
+    /// The `event_time` column of the node `call` names (see [`Resolver::ref_event_time`]).
+    pub fn ref_event_time(&self, call: &RefCall) -> Option<String> {
+        self.event_time_window.as_ref()?;
+        self.resolver.ref_event_time(&self.node, call)
+    }
+
+    pub fn source_event_time(&self, call: &SourceCall) -> Option<String> {
+        self.event_time_window.as_ref()?;
+        self.resolver.source_event_time(call)
     }
 
     /// Renders for a unit test: its `vars` and `env_vars` win over the project's, and each

@@ -21,11 +21,11 @@ mod modules;
 mod python_filters;
 pub mod relation;
 
-pub use context::{NodeContext, NodeInfo, Phase, Recorded, Resolver};
+pub use context::{EventTimeWindow, NodeContext, NodeInfo, Phase, Recorded, Resolver};
 pub use environment::{EnvOptions, JinjaEnv};
 pub use introspection::{QueryFailed, QueryResult, Warehouse};
 pub use python_filters::python_str_repr;
-pub use relation::RelationObject;
+pub use relation::{EventTimeFilter, RelationObject};
 
 /// Any serializable value (config, vars, JSON) as a template value.
 pub fn to_value<T: serde::Serialize>(value: T) -> minijinja::Value {

@@ -8,19 +8,34 @@ use kiln_core::Relation;
 use minijinja::value::{Kwargs, Object, ObjectRepr, from_args};
 use minijinja::{Error, ErrorKind, State, Value};
 
-/// A [`Relation`] as a template value: what `ref()`, `source()` and `this` return.
+/// A [`Relation`] as a template value: what `ref()`, `source()` and `this` return: the
+/// relation, a row limit (`--empty`) and a microbatch's event-time filter.
 #[derive(Debug, Clone)]
-pub struct RelationObject(pub Relation, pub Option<u64>);
+pub struct RelationObject(pub Relation, pub Option<u64>, pub Option<EventTimeFilter>);
+
+/// A microbatch run reads its parents' rows of one time window: `column >= start and column <
+/// end` (dbt's `EventTimeFilter`; the bounds as Python prints a UTC datetime).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventTimeFilter {
+    pub column: String,
+    pub start: String,
+    pub end: String,
+}
 
 impl RelationObject {
     /// The template value of `relation`.
     pub fn value(relation: Relation) -> Value {
-        Value::from_object(RelationObject(relation, None))
+        Value::from_object(RelationObject(relation, None, None))
     }
 
-    /// `relation` read through `limit` rows at most (`--empty`: 0), as dbt's `render_limited`.
-    pub fn limited(relation: Relation, limit: Option<u64>) -> Value {
-        Value::from_object(RelationObject(relation, limit))
+    /// `relation` read through `limit` rows at most (`--empty`: 0), as dbt's `render_limited`,
+    /// and through `filter`'s window.
+    pub fn limited(
+        relation: Relation,
+        limit: Option<u64>,
+        filter: Option<EventTimeFilter>,
+    ) -> Value {
+        Value::from_object(RelationObject(relation, limit, filter))
     }
 
     /// The relation a template value holds, if it is one.
@@ -185,7 +200,21 @@ impl Object for RelationObject {
 
     fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let table = &self.0.identifier;
-        match self.1 {
+        match (self.1, &self.2) {
+            (None, Some(EventTimeFilter { column, start, end })) => write!(
+                f,
+                "(select * from {} where {column} >= '{start}' and {column} < '{end}') _dbt_et_filter_subq_{table}",
+                self.0
+            ),
+            (limit, _) => self.render_limited(f, limit),
+        }
+    }
+}
+
+impl RelationObject {
+    fn render_limited(&self, f: &mut fmt::Formatter<'_>, limit: Option<u64>) -> fmt::Result {
+        let table = &self.0.identifier;
+        match limit {
             None => fmt::Display::fmt(&self.0, f),
             Some(0) => write!(
                 f,

@@ -5,7 +5,10 @@ use std::collections::BTreeMap;
 use kiln_adapter::AdapterError;
 use kiln_adapter::catalog::{self, RelationKind};
 use kiln_compile::RenderOptions;
-use kiln_core::{Diagnostic, IncrementalStrategy, Materialization, Node, Relation};
+use kiln_compile::microbatch::{self, Microbatch};
+use kiln_core::{
+    BuiltinStrategy, Diagnostic, IncrementalStrategy, Materialization, Node, Relation,
+};
 use kiln_jinja::RelationObject;
 use kiln_jinja::introspection::ColumnValue;
 use minijinja::Value;
@@ -33,7 +36,14 @@ impl Executor<'_> {
         let incremental = materialized == Materialization::Incremental
             && existing == Some(RelationKind::Table)
             && !node.config.should_full_refresh;
-        let options = self.render_options(conn, incremental);
+        let mut options = self.render_options(conn, incremental);
+        let configured = node.config.incremental_strategy();
+        let microbatch = materialized == Materialization::Incremental
+            && configured == IncrementalStrategy::Macro("microbatch".to_owned());
+        if microbatch {
+            let settings = Microbatch::from_node(node)?;
+            options.event_time_window = settings.window(microbatch::now_utc(), incremental);
+        }
         let sql = self.render_to_run(node, &options, result)?;
         let (pre_hooks, post_hooks) =
             crate::hooks::node_hooks(self.parsed, node, &self.resolver, &options)?;
@@ -43,7 +53,6 @@ impl Executor<'_> {
             Materialization::View => materialize::view(conn, &build),
             Materialization::Table => materialize::table(conn, &build),
             Materialization::Incremental if incremental => {
-                let configured = node.config.incremental_strategy();
                 let render = |temp: &str, columns: &[catalog::Column]| {
                     self.render_strategy(node, &options, &configured, temp, columns)
                         .map_err(|error| AdapterError::Other(error.to_string()))
@@ -55,16 +64,17 @@ impl Executor<'_> {
                     {
                         Strategy::Builtin(*builtin)
                     }
-                    IncrementalStrategy::Macro(name) if name == "microbatch" => {
-                        return Err(RunError::Render(
-                            Diagnostic::error(format!(
-                                "model `{}`: incremental_strategy `microbatch` is not supported \
-                                 by Kiln yet",
-                                node.name
-                            ))
-                            .at(node.location.clone())
-                            .help("use `merge` with a `unique_key` and an is_incremental() filter"),
-                        ));
+                    // dbt-postgres' microbatch: each window merged on the unique key.
+                    _ if microbatch => {
+                        if node.config.unique_key.is_empty() {
+                            return Err(RunError::Render(
+                                Diagnostic::error(
+                                    "dbt-postgres 'microbatch' requires a `unique_key` config",
+                                )
+                                .at(node.location.clone()),
+                            ));
+                        }
+                        Strategy::Builtin(BuiltinStrategy::Merge)
                     }
                     _ => Strategy::Macro(&render),
                 };
