@@ -164,10 +164,17 @@ pub fn show_parse_logs(env: &kiln_jinja::JinjaEnv, printer: &Printer) {
 /// Renders a query given on the command line (`--inline`) as a model of the root project
 /// would render: `ref`, `source`, macros and vars work.
 pub fn render_inline(
+    project: &kiln_project::Project,
     parsed: &kiln_compile::Parsed,
     sql: &str,
     options: &kiln_compile::RenderOptions,
 ) -> Result<String> {
+    // The parse fills in `graph` only when a model or macro mentions it.
+    if sql.contains("graph") {
+        parsed
+            .env
+            .set_graph(kiln_compile::manifest::graph_json(project, parsed));
+    }
     let root = parsed.env.registry().root();
     let template = parsed
         .nodes

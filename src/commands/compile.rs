@@ -51,7 +51,7 @@ pub fn run(args: &CompileArgs, printer: &Printer) -> Result<ExitCode> {
     }
     session::show_logs(&parsed.env, printer);
     if let Some(sql) = &args.inline {
-        let rendered = session::render_inline(&parsed, sql, &options);
+        let rendered = session::render_inline(&session.project, &parsed, sql, &options);
         for message in lazy.iter().flat_map(|warehouse| warehouse.take_messages()) {
             printer.info(&message);
         }

@@ -63,7 +63,7 @@ pub fn run(args: &ShowArgs, printer: &Printer) -> Result<ExitCode> {
                 warehouse: Some(Arc::new(shared.clone())),
                 ..RenderOptions::default()
             };
-            session::render_inline(&parsed, inline, &options)?
+            session::render_inline(&session.project, &parsed, inline, &options)?
         }
         (None, None) => {
             return Err(Diagnostics::from(

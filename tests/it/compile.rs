@@ -710,3 +710,19 @@ fn config_set_and_meta_get_work_as_in_dbt() {
         "config.set() at parse is a config"
     );
 }
+
+#[test]
+fn graph_is_one_dict_that_packages_can_use_as_a_cache() {
+    // elementary keeps its state in `graph.setdefault('elementary', {})` for the whole command.
+    let fixture = Fixture::new("jaffle");
+    let output = fixture.kiln(&[
+        "compile",
+        "--no-connect",
+        "--inline",
+        "{% do graph.setdefault('cache', {}).update({'hits': 1}) %}\
+         {% do graph.setdefault('cache', {}).update({'misses': 2}) %}\
+         {{ graph.cache.hits }} {{ graph.cache.misses }} {{ graph.nodes | length > 0 }}",
+    ]);
+    assert_eq!(output.code, 0, "{}", output.transcript());
+    assert_eq!(output.stdout.trim(), "1 2 True", "{}", output.transcript());
+}

@@ -264,6 +264,8 @@ fn on_run_end_sees_the_results_as_dbt_core_gives_them() {
     // tests/fixtures/run_end_results: the rows dbt-core 1.11.16's run of the same project left.
     let db = Database::new("run_end_results");
     let fixture = db.configure(Fixture::new("run_end_results"));
+    let deps = fixture.kiln(&["deps"]);
+    assert_eq!(deps.code, 0, "{}", deps.transcript());
     let build = fixture.kiln(&["build"]);
     assert_eq!(build.code, 1, "one model fails: {}", build.transcript());
     assert!(
@@ -281,6 +283,12 @@ fn on_run_end_sees_the_results_as_dbt_core_gives_them() {
             "model.run_end_results.orders|model|success|None|compile,execute|build|rer|t",
             "test.run_end_results.unique_orders_order_id.fed79b3a6e|test|pass|None|compile,execute|build|rer|t",
         ]
+    );
+    // The root project's hooks, then the package's (dbt 1.11's order), which reads its own
+    // version from `builtins.ref.config.dependencies`.
+    assert_eq!(
+        db.rows("select string_agg(who, ', ' order by n) from rer.hook_order"),
+        ["root, audit_pkg 1.2.3"]
     );
 }
 
@@ -312,5 +320,22 @@ fn microbatch_reads_its_parents_through_the_window_as_dbt_core_does() {
         !compile.stdout.contains("_dbt_et_filter"),
         "{}",
         compile.stdout
+    );
+}
+
+#[test]
+fn post_hooks_render_after_the_build_and_see_the_new_relation() {
+    // tests/fixtures/post_hook_reads_this: the rows dbt-core 1.11.16 leaves. A post-hook
+    // rendered before the build would fail on the first run (no relation yet) and count the
+    // previous table's rows on the second.
+    let db = Database::new("post_hook_reads_this");
+    let fixture = db.configure(Fixture::new("post_hook_reads_this"));
+    for vars in ["{rows: 3}", "{rows: 4}"] {
+        let run = fixture.kiln(&["run", "--vars", vars]);
+        assert_eq!(run.code, 0, "{}", run.transcript());
+    }
+    assert_eq!(
+        db.rows("select model || ' ' || row_count from phr.hook_log order by 1"),
+        ["three_rows 3", "three_rows 4", "two_rows 2", "two_rows 2"]
     );
 }

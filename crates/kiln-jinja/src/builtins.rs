@@ -65,6 +65,27 @@ pub fn ref_(state: &State<'_, '_>, args: Rest<Value>, kwargs: Kwargs) -> Result<
         .map_err(invalid)
 }
 
+/// `builtins.ref`: `ref()` itself, with dbt's `.config` (the RuntimeConfig) as an attribute.
+#[derive(Debug)]
+pub struct RefBuiltin {
+    pub config: Value,
+}
+
+impl Object for RefBuiltin {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        (key.as_str()? == "config").then(|| self.config.clone())
+    }
+
+    fn call(self: &Arc<Self>, state: &mut State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
+        let (rest, kwargs): (Rest<Value>, Kwargs) = from_args(args)?;
+        ref_(state, rest, kwargs)
+    }
+}
+
 /// `source('source_name', 'table_name')`.
 pub fn source(state: &State<'_, '_>, source: String, table: String) -> Result<Value, Error> {
     let ctx = NodeContext::require(state, "source")?;

@@ -384,7 +384,32 @@ fn add_globals(
     env.add_function("print", builtins::print);
     env.add_global("selected_resources", Value::from(Vec::<Value>::new()));
     let mut builtin_functions = BTreeMap::new();
-    builtin_functions.insert("ref", Value::from_function(builtins::ref_));
+    // `builtins.ref.config`: dbt's RuntimeConfig, which packages read the project's name,
+    // its packages' versions and the command's vars from.
+    let runtime_config = serde_json::json!({
+        "project_name": project.name(),
+        "version": project.root_package().file.version,
+        "profile_name": project.root_package().file.profile,
+        "target_name": options.target.get("name"),
+        "vars": project.root_package().file.vars,
+        "cli_vars": options.cli_vars,
+        "args": {"which": options.flags.get("WHICH"), "vars": options.cli_vars},
+        "dependencies": project
+            .packages
+            .iter()
+            .filter(|p| !p.is_root)
+            .map(|p| (p.name.clone(), serde_json::json!({
+                "project_name": p.name,
+                "version": p.file.version,
+            })))
+            .collect::<serde_json::Map<String, Json>>(),
+    });
+    builtin_functions.insert(
+        "ref",
+        Value::from_object(builtins::RefBuiltin {
+            config: crate::to_value(runtime_config),
+        }),
+    );
     builtin_functions.insert("source", Value::from_function(builtins::source));
     builtin_functions.insert("config", Value::from_function(builtins::config_via_context));
     env.add_global("builtins", Value::from(builtin_functions));
@@ -398,12 +423,29 @@ fn add_globals(
             }),
         );
     }
+    // dbt's macros that are Kiln functions, reachable as `dbt.<name>`.
+    let functions: BTreeMap<&'static str, Value> = [
+        ("run_query", Value::from_function(builtins::run_query)),
+        ("statement", Value::from_object(builtins::StatementFn)),
+        (
+            "is_incremental",
+            Value::from_function(builtins::is_incremental),
+        ),
+        ("load_result", Value::from_function(builtins::load_result)),
+    ]
+    .into_iter()
+    .collect();
     for package in registry.packages() {
+        let functions = match package == BUILTIN_PACKAGE {
+            true => functions.clone(),
+            false => BTreeMap::new(),
+        };
         env.add_global(
             package.to_owned(),
             Value::from_object(Namespace {
                 package: package.to_owned(),
                 registry: registry.clone(),
+                functions,
             }),
         );
     }

@@ -23,13 +23,33 @@ const GRAPH_KEYS: &[&str] = &[
     "unit_tests",
 ];
 
+/// The graph: empty until the parse fills it in. Like dbt's, it is one dict for the whole
+/// command, which packages also use as a cache (`graph.setdefault('elementary', {})`): its
+/// methods reach that dict.
 #[derive(Debug, Default)]
-pub struct GraphGlobal(OnceLock<Value>);
+pub struct GraphGlobal {
+    filled: OnceLock<Value>,
+    /// What `graph` is before the parse fills it in: each section empty.
+    empty: OnceLock<Value>,
+}
 
 impl GraphGlobal {
     pub fn set(&self, graph: Value) {
         // Set once per parse; a second parse builds a new environment.
-        let _ = self.0.set(graph);
+        let _ = self.filled.set(graph);
+    }
+
+    fn current(&self) -> &Value {
+        self.filled.get().unwrap_or_else(|| {
+            self.empty.get_or_init(|| {
+                crate::to_value(
+                    GRAPH_KEYS
+                        .iter()
+                        .map(|key| ((*key).to_owned(), serde_json::json!({})))
+                        .collect::<serde_json::Map<String, serde_json::Value>>(),
+                )
+            })
+        })
     }
 }
 
@@ -39,16 +59,24 @@ impl Object for GraphGlobal {
     }
 
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        match self.0.get() {
-            Some(graph) => graph.get_item(key).ok().filter(|v| !v.is_undefined()),
-            None => GRAPH_KEYS
-                .contains(&key.as_str()?)
-                .then(|| crate::to_value(serde_json::json!({}))),
-        }
+        self.current()
+            .get_item(key)
+            .ok()
+            .filter(|v| !v.is_undefined())
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
-        Enumerator::Str(GRAPH_KEYS)
+        let keys = self.current().try_iter().map(|keys| keys.collect());
+        Enumerator::Values(keys.unwrap_or_default())
+    }
+
+    fn call_method(
+        self: &Arc<Self>,
+        state: &mut State<'_, '_>,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Value, Error> {
+        self.current().call_method(state, method, args)
     }
 }
 

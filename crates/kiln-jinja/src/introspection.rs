@@ -120,10 +120,32 @@ impl Object for AgateTable {
         self: &Arc<Self>,
         _state: &mut State<'_, '_>,
         method: &str,
-        _args: &[Value],
+        args: &[Value],
     ) -> Result<Value, Error> {
         match method {
             "print_table" => Ok(Value::from("")),
+            // agate's `table.rename({'old': 'new'})` (or a list of new names): the same rows.
+            "rename" => {
+                let (names,): (Value,) = from_args(args)?;
+                let mut result = self.0.clone();
+                if let Ok(items) = names.try_iter() {
+                    if names.kind() == minijinja::value::ValueKind::Map {
+                        for old in items {
+                            let new = names.get_item(&old)?;
+                            for column in result.columns.iter_mut() {
+                                if Some(column.as_str()) == old.as_str() {
+                                    *column = new.to_string();
+                                }
+                            }
+                        }
+                    } else {
+                        for (column, new) in result.columns.iter_mut().zip(items) {
+                            *column = new.to_string();
+                        }
+                    }
+                }
+                Ok(AgateTable::to_value(result))
+            }
             _ => Err(Error::new(
                 ErrorKind::UnknownMethod,
                 format!("query results have no method `{method}`"),

@@ -260,6 +260,8 @@ impl Object for MacroRef {
 pub struct Namespace {
     pub package: String,
     pub registry: Arc<MacroRegistry>,
+    /// For `dbt`: dbt's macros that Kiln has as functions (`dbt.run_query(...)`).
+    pub functions: BTreeMap<&'static str, Value>,
 }
 
 impl Object for Namespace {
@@ -268,8 +270,11 @@ impl Object for Namespace {
     }
 
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        let def = self.registry.get(&self.package, key.as_str()?)?;
-        Some(Value::from_object(MacroRef(def.clone())))
+        let name = key.as_str()?;
+        match self.registry.get(&self.package, name) {
+            Some(def) => Some(Value::from_object(MacroRef(def.clone()))),
+            None => self.functions.get(name).cloned(),
+        }
     }
 
     fn call_method(
@@ -280,14 +285,9 @@ impl Object for Namespace {
     ) -> Result<Value, Error> {
         match self.registry.get(&self.package, method) {
             Some(def) => call(state, def, args),
-            // dbt's own macros that Kiln has as functions (`dbt.run_query(...)`,
-            // `dbt.is_incremental()`, `dbt.statement`): the global of that name.
-            None if self.package == BUILTIN_PACKAGE
-                && state.lookup(method).is_some_and(|f| !f.is_undefined()) =>
-            {
-                let function = state.lookup(method).unwrap_or_default();
-                function.call(state, args)
-            }
+            // dbt's own macros that Kiln has as functions: `dbt.run_query(...)` is that
+            // function even where a package defines a `run_query` of its own.
+            None if self.functions.contains_key(method) => self.functions[method].call(state, args),
             None => Err(Error::new(
                 ErrorKind::UnknownFunction,
                 format!("package `{}` has no macro `{method}`", self.package),

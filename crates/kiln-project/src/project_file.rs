@@ -59,7 +59,6 @@ const KNOWN_KEYS: &[&str] = &[
 #[serde(rename_all = "kebab-case")]
 struct RawProjectFile {
     name: String,
-    #[allow(dead_code)]
     version: Option<Json>,
     #[allow(dead_code)]
     config_version: Option<Json>,
@@ -160,6 +159,8 @@ pub struct ProjectFile {
     /// Which file it was read from, relative to the project root.
     pub file: PathBuf,
     pub name: String,
+    /// The project's `version:` as written (`1.0.0`), for `builtins.ref.config.dependencies`.
+    pub version: Option<String>,
     pub profile: Option<String>,
     pub model_paths: Vec<String>,
     pub macro_paths: Vec<String>,
@@ -279,6 +280,10 @@ pub fn load(
     Ok(ProjectFile {
         file: display.to_path_buf(),
         name: raw.name,
+        version: raw.version.map(|v| match v {
+            Json::String(text) => text,
+            other => other.to_string(),
+        }),
         profile: raw.profile,
         model_paths: strings(raw.model_paths, "models"),
         macro_paths: strings(raw.macro_paths, "macros"),

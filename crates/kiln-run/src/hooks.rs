@@ -12,15 +12,20 @@ use kiln_jinja::{NodeContext, NodeInfo, Phase, Resolver, Warehouse};
 use crate::connection::SharedConnection;
 use crate::error::RunError;
 use crate::events::{Event, Reporter};
-use crate::materialize::Hook;
+use crate::materialize::{Hook, PostHooks};
 
-/// A node's pre- and post-hooks, rendered.
-pub fn node_hooks(
+/// A node's pre-hooks (`pre-hook`) or post-hooks (`post-hook`), rendered.
+pub fn render_node_hooks(
     parsed: &Parsed,
     node: &Node,
+    which: &str,
     resolver: &Arc<dyn Resolver>,
     options: &RenderOptions,
-) -> Result<(Vec<Hook>, Vec<Hook>), RunError> {
+) -> Result<Vec<Hook>, RunError> {
+    let hooks = match which {
+        "pre-hook" => &node.config.pre_hook,
+        _ => &node.config.post_hook,
+    };
     let render = |which: &str, hooks: &[ConfiguredHook]| {
         hooks
             .iter()
@@ -44,10 +49,7 @@ pub fn node_hooks(
             })
             .collect::<Result<Vec<Hook>, RunError>>()
     };
-    Ok((
-        render("pre-hook", &node.config.pre_hook)?,
-        render("post-hook", &node.config.post_hook)?,
-    ))
+    render(which, hooks)
 }
 
 /// The context of an operation (a run hook, `kiln run-operation`): the root project's, with
@@ -142,4 +144,43 @@ pub fn run_hooks(
         }
     }
     true
+}
+
+/// A node's post-hooks, to render when they run ([`PostHooks`]).
+pub(crate) struct PostHookRenderer<'a> {
+    count: usize,
+    render: Box<dyn Fn() -> Result<Vec<Hook>, kiln_adapter::AdapterError> + 'a>,
+}
+
+impl PostHookRenderer<'_> {
+    pub(crate) fn hooks(&self) -> PostHooks<'_> {
+        PostHooks {
+            count: self.count,
+            render: &*self.render,
+        }
+    }
+}
+
+impl crate::runner::Executor<'_> {
+    pub(crate) fn pre_hooks(
+        &self,
+        node: &Node,
+        options: &RenderOptions,
+    ) -> Result<Vec<Hook>, RunError> {
+        render_node_hooks(self.parsed, node, "pre-hook", &self.resolver, options)
+    }
+
+    pub(crate) fn post_hooks_renderer<'a>(
+        &'a self,
+        node: &'a Node,
+        options: &'a RenderOptions,
+    ) -> PostHookRenderer<'a> {
+        PostHookRenderer {
+            count: node.config.post_hook.len(),
+            render: Box::new(move || {
+                render_node_hooks(self.parsed, node, "post-hook", &self.resolver, options)
+                    .map_err(|error| kiln_adapter::AdapterError::Other(error.to_string()))
+            }),
+        }
+    }
 }

@@ -28,6 +28,30 @@ pub struct Hook {
     pub transaction: bool,
 }
 
+/// A node's post-hooks, rendered when they run, as dbt does: a hook that reads the relation
+/// it follows (`{% do run_query('analyze ' ~ this) %}`) finds the one just built, in the
+/// build's transaction.
+#[derive(Clone, Copy)]
+pub struct PostHooks<'a> {
+    /// How many there are (none: nothing to render, no extra round trip).
+    pub count: usize,
+    pub render: &'a (dyn Fn() -> Result<Vec<Hook>, AdapterError> + 'a),
+}
+
+impl std::fmt::Debug for PostHooks<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PostHooks({})", self.count)
+    }
+}
+
+impl PostHooks<'_> {
+    /// No post-hooks.
+    pub const NONE: PostHooks<'static> = PostHooks {
+        count: 0,
+        render: &|| Ok(Vec::new()),
+    };
+}
+
 /// What to build.
 #[derive(Debug, Clone)]
 pub struct Build<'a> {
@@ -35,7 +59,7 @@ pub struct Build<'a> {
     /// The compiled `select`.
     pub sql: &'a str,
     pub pre_hooks: &'a [Hook],
-    pub post_hooks: &'a [Hook],
+    pub post_hooks: PostHooks<'a>,
     /// The `indexes` config: created on a table built from scratch, before it is swapped in.
     pub indexes: &'a [IndexConfig],
     /// The `persist_docs` config's comments, set on the relation before commit.
@@ -254,13 +278,7 @@ pub(crate) fn in_transaction<T>(
     if !opening.is_empty() {
         first.push(opening.to_owned());
     }
-    let mut last: Vec<String> = build
-        .post_hooks
-        .iter()
-        .filter(|h| h.transaction)
-        .map(|h| h.sql.clone())
-        .collect();
-    last.push("commit".to_owned());
+    let mut after_commit: Vec<Hook> = Vec::new();
     let mut attempt = 1;
     let result = loop {
         build.swapped_on_known.set(false);
@@ -273,6 +291,17 @@ pub(crate) fn in_transaction<T>(
                 build.pending.borrow_mut().extend(first.iter().cloned());
             }
             let value = body()?;
+            let mut last: Vec<String> = Vec::new();
+            if build.post_hooks.count > 0 {
+                // The hooks render against what the body built: send what waits first.
+                flush(conn, build, None)?;
+                let (inside, outside): (Vec<Hook>, Vec<Hook>) = (build.post_hooks.render)()?
+                    .into_iter()
+                    .partition(|h| h.transaction);
+                last.extend(inside.into_iter().map(|h| h.sql));
+                after_commit = outside;
+            }
+            last.push("commit".to_owned());
             flush(conn, build, Some(&last.join(";\n")))?;
             Ok(value)
         })();
@@ -298,7 +327,7 @@ pub(crate) fn in_transaction<T>(
             Ok(value) => break value,
         }
     };
-    for hook in build.post_hooks.iter().filter(|h| !h.transaction) {
+    for hook in &after_commit {
         exec(conn, &hook.sql)?;
     }
     Ok(result)

@@ -45,9 +45,9 @@ impl Executor<'_> {
             options.event_time_window = settings.window(microbatch::now_utc(), incremental);
         }
         let sql = self.render_to_run(node, &options, result)?;
-        let (pre_hooks, post_hooks) =
-            crate::hooks::node_hooks(self.parsed, node, &self.resolver, &options)?;
-        let build = self.build(conn, node, &sql, &pre_hooks, &post_hooks);
+        let pre_hooks = self.pre_hooks(node, &options)?;
+        let render_post = self.post_hooks_renderer(node, &options);
+        let build = self.build(conn, node, &sql, &pre_hooks, render_post.hooks());
         self.ensure_schema(conn, &node.relation)?;
         let outcome = match materialized {
             Materialization::View => materialize::view(conn, &build),
@@ -159,9 +159,9 @@ impl Executor<'_> {
         };
         let options = self.render_options(conn, false);
         let sql = self.render_to_run(node, &options, result)?;
-        let (pre_hooks, post_hooks) =
-            crate::hooks::node_hooks(self.parsed, node, &self.resolver, &options)?;
-        let build = self.build(conn, node, &sql, &pre_hooks, &post_hooks);
+        let pre_hooks = self.pre_hooks(node, &options)?;
+        let render_post = self.post_hooks_renderer(node, &options);
+        let build = self.build(conn, node, &sql, &pre_hooks, render_post.hooks());
         self.ensure_schema(conn, &node.relation)?;
         Ok(crate::snapshot::snapshot(conn, &build, settings)?)
     }

@@ -23,7 +23,7 @@ use crate::connection::SharedConnection;
 use crate::error::RunError;
 use crate::events::{Event, Reporter};
 use crate::hooks::run_hooks;
-use crate::materialize::{self, Build, Hook};
+use crate::materialize::{self, Build, Hook, PostHooks};
 use crate::plan::plan;
 use crate::results::{NodeResult, RunResults, Status};
 use crate::scheduler::{self, Cancel, Execute};
@@ -191,7 +191,7 @@ impl Executor<'_> {
         node: &'b Node,
         sql: &'b str,
         pre_hooks: &'b [Hook],
-        post_hooks: &'b [Hook],
+        post_hooks: PostHooks<'b>,
     ) -> Build<'b> {
         Build {
             relation: &node.relation,
@@ -381,7 +381,7 @@ pub fn run(
         parsed,
         adapter,
         "on-run-start",
-        &project.file().on_run_start,
+        &run_hooks_of(project, |file| &file.on_run_start),
         &[],
         reporter,
     ) {
@@ -439,7 +439,7 @@ pub fn run(
             parsed,
             adapter,
             "on-run-end",
-            &project.file().on_run_end,
+            &run_hooks_of(project, |file| &file.on_run_end),
             &end_of_run_values(parsed, project, &jobs, &results),
             reporter,
         )
@@ -463,7 +463,7 @@ fn end_of_run_values(
     jobs: &[crate::scheduler::Job],
     results: &RunResults,
 ) -> Vec<(&'static str, serde_json::Value)> {
-    if project.file().on_run_end.is_empty() {
+    if run_hooks_of(project, |file| &file.on_run_end).is_empty() {
         return Vec::new();
     }
     // A node's config in dbt's results is an object that answers None for a key it lacks
@@ -512,4 +512,18 @@ fn end_of_run_values(
         ("schemas", serde_json::json!(schemas)),
         ("database_schemas", serde_json::json!(built)),
     ]
+}
+
+/// A run's `on-run-start` or `on-run-end` hooks, as dbt 1.11 orders them: the root project's,
+/// then every package's (by package name), each in the order written.
+fn run_hooks_of(
+    project: &Project,
+    hooks: impl Fn(&kiln_project::project_file::ProjectFile) -> &Vec<String>,
+) -> Vec<String> {
+    let mut packages: Vec<&kiln_project::Package> = project.packages.iter().collect();
+    packages.sort_by_key(|package| (!package.is_root, package.name.clone()));
+    packages
+        .into_iter()
+        .flat_map(|package| hooks(&package.file).iter().cloned())
+        .collect()
 }

@@ -35,9 +35,9 @@ impl Executor<'_> {
         )
         .map_err(|error| error.shown_as(&node.display_path))?;
         let options = self.render_options(conn, false);
-        let (pre_hooks, post_hooks) =
-            crate::hooks::node_hooks(self.parsed, node, &self.resolver, &options)?;
-        let build = self.build(conn, node, "", &pre_hooks, &post_hooks);
+        let pre_hooks = self.pre_hooks(node, &options)?;
+        let render_post = self.post_hooks_renderer(node, &options);
+        let build = self.build(conn, node, "", &pre_hooks, render_post.hooks());
         let delimiter = quote_literal(&(delimiter as char).to_string());
         let copy_options = format!("format csv, header true, delimiter {delimiter}");
         self.ensure_schema(conn, &node.relation)?;

@@ -36,7 +36,7 @@ impl Executor<'_> {
         } = config;
         let mut failing_rows = sql.trim().trim_end_matches(';').to_owned();
         if *store {
-            let build = self.build(conn, node, &failing_rows, &[], &[]);
+            let build = self.build(conn, node, &failing_rows, &[], materialize::PostHooks::NONE);
             self.ensure_schema(conn, &node.relation)?;
             materialize::table(conn, &build)?;
             failing_rows = format!("select * from {}", node.relation);

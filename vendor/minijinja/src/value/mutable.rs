@@ -311,7 +311,9 @@ impl Object for MutableMap {
                 lock(&self.0).clear();
                 Ok(none())
             }
-            "copy" => {
+            // `to_dict()`: dbt's objects (a run result's node and timing, configs) are dicts in
+            // Kiln; packages call their `to_dict()` to get one (Kiln patch, as `copy`).
+            "copy" | "to_dict" => {
                 from_args::<()>(args)?;
                 Ok(MutableMap::new_value(lock(&self.0).clone()))
             }
