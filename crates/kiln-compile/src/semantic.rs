@@ -265,29 +265,25 @@ pub fn discover(
                         .collect(),
                 ),
             };
-        for measure in measures_used {
-            let Some(measure) = measure["name"].as_str() else {
-                continue;
-            };
-            match measures.get(measure) {
-                Some(model) => depend(model.clone()),
-                None => sink.push(
-                    Diagnostic::warning(format!(
-                        "metric `{name}` uses measure `{measure}`, which no semantic model defines"
-                    ))
-                    .at(location.clone()),
-                ),
-            }
-        }
-        for input in metrics_used {
+        // Each input is found among the measures (the semantic model defining it) or the
+        // metrics; one that is neither is said, and left out.
+        let inputs = measures_used
+            .into_iter()
+            .map(|m| (m, "measure", &measures, "no semantic model defines it"))
+            .chain(
+                metrics_used
+                    .into_iter()
+                    .map(|m| (m, "metric", &names, "it is not declared")),
+            );
+        for (input, kind, known, missing) in inputs {
             let Some(input) = input["name"].as_str() else {
                 continue;
             };
-            match names.get(input) {
+            match known.get(input) {
                 Some(id) => depend(id.clone()),
                 None => sink.push(
                     Diagnostic::warning(format!(
-                        "metric `{name}` uses metric `{input}`, which is not declared"
+                        "metric `{name}` uses {kind} `{input}`, but {missing}"
                     ))
                     .at(location.clone()),
                 ),
