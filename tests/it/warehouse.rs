@@ -924,6 +924,11 @@ fn adapter_methods_act_on_the_warehouse_in_run_operation() {
   {{ log('backup: ' ~ make_backup_relation(renamed, 'view') ~ ' ' ~ make_backup_relation(renamed, 'view').type, info=True) }}
   {% set empty = run_query(get_empty_subquery_sql('select id, name from ' ~ renamed)) %}
   {{ log('empty: ' ~ (empty.rows | length) ~ ' rows, ' ~ empty.column_names | join(','), info=True) }}
+  {% set table = run_query('/* a comment first, as packages write */ select 1 as ID, 2 as b union all select 3, 4 order by 1') %}
+  {% set renamed_columns = table.rename({'id': 'key'}).column_names | join(',') %}
+  {% set items = table.rows[0].items() | list %}
+  {% set found = 3 in table.columns['id'] %}
+  {{ log('agate: ' ~ (table.rows | length) ~ ' rows; ' ~ renamed_columns ~ '; items ' ~ items ~ '; get ' ~ table.rows[1].get('b') ~ '; column ' ~ found ~ ' ' ~ (table.columns['b'] | list), info=True) }}
   {% do drop_relation_if_exists(none) %}
   {% do drop_relation_if_exists(renamed) %}
   {{ log('dropped: ' ~ (adapter.get_relation(database=none, schema=scratch.schema, identifier='renamed_thing') is none), info=True) }}
@@ -945,6 +950,8 @@ fn adapter_methods_act_on_the_warehouse_in_run_operation() {
         &format!("intermediate: {}__dbt_tmp 63", "x".repeat(54)),
         "backup: \"analytics_scratch\".\"renamed_thing__dbt_backup\" view",
         "empty: 0 rows, id,name",
+        // agate's Table, Row and Column as elementary and dbt_artifacts use them.
+        "agate: 2 rows; key,b; items [['id', 1], ['b', 2]]; get 4; column True [2, 4]",
         "dropped: True",
     ] {
         assert!(

@@ -565,7 +565,7 @@ pub fn inject_ctes(sql: &str, ctes: &[(String, String)]) -> String {
 }
 
 /// Length of leading whitespace and SQL comments.
-fn leading_trivia_len(sql: &str) -> usize {
+pub fn leading_trivia_len(sql: &str) -> usize {
     let mut pos = 0;
     loop {
         let rest = &sql[pos..];

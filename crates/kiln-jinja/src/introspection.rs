@@ -3,6 +3,7 @@
 //! `adapter.get_relation`. The runner implements [`Warehouse`] over its connection; this crate
 //! only sees the trait, so the dependency arrows keep pointing one way.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use minijinja::value::{Object, ObjectRepr, from_args};
@@ -224,13 +225,22 @@ struct AgateColumn {
     values: Vec<Json>,
 }
 
+/// agate's Column: a sequence of the column's values (`for v in table.columns['x']`,
+/// `v in column`, `column | list`), with `name` and `values()`.
 impl Object for AgateColumn {
     fn repr(self: &Arc<Self>) -> ObjectRepr {
-        ObjectRepr::Plain
+        ObjectRepr::Seq
     }
 
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        if let Some(index) = key.as_usize() {
+            return self.values.get(index).map(crate::to_value);
+        }
         (key.as_str()? == "name").then(|| Value::from(self.name.clone()))
+    }
+
+    fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
+        minijinja::value::Enumerator::Seq(self.values.len())
     }
 
     fn call_method(
@@ -273,6 +283,45 @@ impl Object for AgateRow {
 
     fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
         minijinja::value::Enumerator::Seq(self.cells.len())
+    }
+
+    /// agate's Row is also a mapping of column names: `keys()`, `values()`, `items()`,
+    /// `get(name, default)`, `dict(row)` as `row.dict()`.
+    fn call_method(
+        self: &Arc<Self>,
+        _state: &mut State<'_, '_>,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Value, Error> {
+        let cells = || self.cells.iter().map(crate::to_value);
+        let names = || self.columns.iter().map(|c| Value::from(c.clone()));
+        match method {
+            "keys" => Ok(Value::from(names().collect::<Vec<_>>())),
+            "values" => Ok(Value::from(cells().collect::<Vec<_>>())),
+            "items" => Ok(Value::from(
+                names()
+                    .zip(cells())
+                    .map(|(name, cell)| Value::from(vec![name, cell]))
+                    .collect::<Vec<_>>(),
+            )),
+            "dict" => Ok(Value::from(
+                self.columns
+                    .iter()
+                    .cloned()
+                    .zip(cells())
+                    .collect::<BTreeMap<String, Value>>(),
+            )),
+            "get" => {
+                let (key, default): (Value, Option<Value>) = from_args(args)?;
+                Ok(self
+                    .get_value(&key)
+                    .unwrap_or_else(|| default.unwrap_or(Value::from(()))))
+            }
+            _ => Err(Error::new(
+                ErrorKind::UnknownMethod,
+                format!("rows have no method `{method}`"),
+            )),
+        }
     }
 }
 

@@ -28,9 +28,11 @@ fn failed(error: AdapterError) -> QueryFailed {
     }
 }
 
-/// Statements that return rows; anything else runs as a command with no result rows.
+/// Statements that return rows; anything else runs as a command with no result rows. Leading
+/// comments do not count (packages put a comment of metadata before their queries).
 fn returns_rows(sql: &str) -> bool {
-    let start = sql.trim_start().trim_start_matches('(').trim_start();
+    let start = &sql[kiln_compile::leading_trivia_len(sql)..];
+    let start = start.trim_start_matches('(').trim_start();
     let word: String = start
         .chars()
         .take_while(|c| c.is_ascii_alphabetic())
@@ -167,6 +169,13 @@ pub fn existing_kind(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_query_after_a_comment_returns_rows() {
+        assert!(returns_rows("/* --METADATA-- {} */\n select 1"));
+        assert!(returns_rows("-- note\n(select 1)"));
+        assert!(!returns_rows("/* select */ insert into t values (1)"));
+    }
 
     #[test]
     fn knows_which_statements_return_rows() {
