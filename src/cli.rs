@@ -150,6 +150,13 @@ pub struct RunArgs {
     /// Keep the failing rows of every test in a table of the audit schema.
     #[arg(long)]
     pub store_failures: bool,
+    /// Microbatch models: build the window from this time (UTC; a date or a datetime) instead
+    /// of their lookback, as dbt's flag of the same name.
+    #[arg(long, requires = "event_time_end", value_name = "DATETIME")]
+    pub event_time_start: Option<String>,
+    /// Microbatch models: build the window up to this time (UTC).
+    #[arg(long, requires = "event_time_start", value_name = "DATETIME")]
+    pub event_time_end: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

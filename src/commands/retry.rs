@@ -115,6 +115,8 @@ pub fn run(args: &CommonArgs, printer: &Printer) -> Result<ExitCode> {
         fail_fast: flag("fail_fast"),
         empty: flag("empty"),
         store_failures: flag("store_failures"),
+        event_time_start: previous["event_time_start"].as_str().map(str::to_owned),
+        event_time_end: previous["event_time_end"].as_str().map(str::to_owned),
     };
     printer.info(&format!(
         "Retrying `kiln {which}`: {} node{} failed or skipped last time",

@@ -196,6 +196,7 @@ pub fn execute(
         fail_fast: args.fail_fast,
         invocation_id: uuid::Uuid::new_v4().to_string(),
         empty: args.empty,
+        event_time: event_time_flags(args)?,
     };
     // Models log as they run.
     session::show_logs(&parsed.env, printer);
@@ -227,6 +228,8 @@ pub fn execute(
         "store_failures": args.store_failures,
         "fail_fast": args.fail_fast,
         "empty": args.empty,
+        "event_time_start": args.event_time_start,
+        "event_time_end": args.event_time_end,
         "warn_error": args.common.warnings_are_errors(),
         "threads": options.threads,
         "target": session.profile.target_name,
@@ -344,4 +347,34 @@ fn defer(
         }
     }
     Ok(deferred)
+}
+
+/// `--event-time-start` / `--event-time-end`, read as dbt reads them (UTC).
+fn event_time_flags(
+    args: &RunArgs,
+) -> Result<Option<(jiff::civil::DateTime, jiff::civil::DateTime)>> {
+    let read = |flag: &str, text: &Option<String>| -> Result<Option<jiff::civil::DateTime>> {
+        let Some(text) = text else { return Ok(None) };
+        let at = kiln_compile::microbatch::parse_datetime(text).ok_or_else(|| {
+            kiln_core::Diagnostics::from(
+                kiln_core::Diagnostic::error(format!(
+                    "--{flag} `{text}` is not a date or a datetime"
+                ))
+                .help(format!(
+                    "for example --{flag} 2024-01-01 or --{flag} '2024-01-01 06:00:00'"
+                )),
+            )
+        })?;
+        Ok(Some(at))
+    };
+    let start = read("event-time-start", &args.event_time_start)?;
+    let end = read("event-time-end", &args.event_time_end)?;
+    match (start, end) {
+        (Some(start), Some(end)) if start >= end => Err(kiln_core::Diagnostics::from(
+            kiln_core::Diagnostic::error("--event-time-start must be before --event-time-end"),
+        )
+        .into()),
+        (Some(start), Some(end)) => Ok(Some((start, end))),
+        _ => Ok(None),
+    }
 }

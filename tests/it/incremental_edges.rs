@@ -313,6 +313,39 @@ fn microbatch_reads_its_parents_through_the_window_as_dbt_core_does() {
     // Later runs read yesterday and today: today's change and new event are merged on the key;
     // the changes 5 and 10 days back are outside the window, as in dbt.
     assert_eq!(rows(), ["2 b", "3 C", "4 d"]);
+    // --event-time-start/--event-time-end: the window asked for (the event 5 days back is
+    // picked up now; the one 60 days back is still outside).
+    let now = jiff::Timestamp::now();
+    let start = (now - jiff::SignedDuration::from_hours(24 * 7)).to_string();
+    let end = now.to_string();
+    let backfill = fixture.kiln(&[
+        "run",
+        "-s",
+        "event_status",
+        "--vars",
+        "{step: 2}",
+        "--event-time-start",
+        &start,
+        "--event-time-end",
+        &end,
+    ]);
+    assert_eq!(backfill.code, 0, "{}", backfill.transcript());
+    assert_eq!(rows(), ["2 b", "3 C", "4 d", "5 e"]);
+    let wrong = fixture.kiln(&[
+        "run",
+        "--event-time-start",
+        "soon",
+        "--event-time-end",
+        &end,
+    ]);
+    assert_eq!(wrong.code, 2, "{}", wrong.transcript());
+    assert!(
+        wrong
+            .stderr
+            .contains("--event-time-start `soon` is not a date"),
+        "{}",
+        wrong.stderr
+    );
     // `kiln compile` shows the model unfiltered, as `dbt compile` does.
     let compile = fixture.kiln(&["compile", "-s", "event_status"]);
     assert_eq!(compile.code, 0, "{}", compile.transcript());

@@ -909,6 +909,11 @@ fn adapter_methods_act_on_the_warehouse_in_run_operation() {
   {% do run_query('create table ' ~ scratch ~ ' (id int, name text)') %}
   {% do run_query('insert into ' ~ scratch ~ ' values (1, \\'a\\')') %}
   {{ log('exists: ' ~ adapter.check_schema_exists(none, target.schema ~ '_scratch'), info=True) }}
+  {% set in_table = check_schema_exists(none, target.schema ~ '_scratch').rows[0][0] %}
+  {% set listed_schemas = list_schemas(target.database).columns['nspname'] | list %}
+  {{ log('schemas: ' ~ (target.schema ~ '_scratch' in adapter.list_schemas(target.database)) ~ ' ' ~ in_table ~ ' ' ~ (target.schema ~ '_scratch' in listed_schemas), info=True) }}
+  {% set new_columns = diff_columns(adapter.get_columns_in_relation(scratch), [api.Column.create('id', 'integer')]) %}
+  {{ log('new columns: ' ~ new_columns | map(attribute='name') | join(','), info=True) }}
   {{ log('columns: ' ~ adapter.get_columns_in_query('select 1 as a, 2 as b') | join(','), info=True) }}
   {% set listed = adapter.list_relations_without_caching(scratch) %}
   {{ log('listed: ' ~ listed | map(attribute='identifier') | join(','), info=True) }}
@@ -940,6 +945,8 @@ fn adapter_methods_act_on_the_warehouse_in_run_operation() {
     assert_ok(&output);
     for line in [
         "exists: True",
+        "schemas: True 1 True",
+        "new columns: name",
         "columns: a,b",
         "listed: old_thing",
         "rows after truncate: 0",

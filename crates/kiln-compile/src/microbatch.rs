@@ -142,6 +142,17 @@ impl Microbatch {
     }
 }
 
+impl Microbatch {
+    /// The window `--event-time-start` / `--event-time-end` ask for: the start truncated to
+    /// the batch size, the end moved up to its ceiling, as dbt does.
+    pub fn explicit_window(&self, start: DateTime, end: DateTime) -> Option<EventTimeWindow> {
+        Some(EventTimeWindow {
+            start: python_utc(self.batch_size.truncate(start)),
+            end: python_utc(self.batch_size.ceiling(end)?),
+        })
+    }
+}
+
 /// A datetime as Python prints a UTC one: `2024-01-01 00:00:00+00:00`.
 fn python_utc(at: DateTime) -> String {
     let base = at.strftime("%Y-%m-%d %H:%M:%S").to_string();
@@ -153,7 +164,7 @@ fn python_utc(at: DateTime) -> String {
 
 /// `begin` as dbt reads it: a date, or a datetime (ISO, `T` or a space), with or without an
 /// offset; the result in UTC.
-fn parse_datetime(text: &str) -> Option<DateTime> {
+pub fn parse_datetime(text: &str) -> Option<DateTime> {
     let text = text.trim();
     if let Ok(timestamp) = text.parse::<jiff::Timestamp>() {
         return Some(timestamp.to_zoned(jiff::tz::TimeZone::UTC).datetime());

@@ -1074,3 +1074,20 @@ where parent.to_field is null
         {% if not loop.last %} || '|' || {% endif %}
     {%- endfor -%})
 {%- endmacro %}
+
+{#- The catalog questions dbt's macros answer with a table (the adapter methods of the same
+    names answer with a list or a boolean). -#}
+{% macro list_schemas(database) -%}
+    {{ return(run_query('select distinct nspname from pg_namespace')) }}
+{%- endmacro %}
+{% macro check_schema_exists(information_schema, schema) -%}
+    {{ return(run_query("select count(*) from pg_namespace where nspname = '" ~ schema ~ "'")) }}
+{%- endmacro %}
+{% macro diff_columns(source_columns, target_columns) -%}
+    {%- set target_names = target_columns | map(attribute='column') | list -%}
+    {%- set result = [] -%}
+    {%- for column in source_columns if column.name not in target_names -%}
+        {%- do result.append(column) -%}
+    {%- endfor -%}
+    {{ return(result) }}
+{%- endmacro %}

@@ -416,6 +416,23 @@ impl Object for AdapterObject {
                     .collect();
                 Ok(Value::from(relations))
             }
+            // `adapter.list_schemas(database)`: the schema names.
+            "list_schemas" => {
+                let (_database,): (Option<Value>,) = from_args(args)?;
+                let Some((_, warehouse)) = warehouse(state) else {
+                    return Ok(Value::from(Vec::<Value>::new()));
+                };
+                let result = warehouse
+                    .query("select nspname::text from pg_namespace order by 1")
+                    .map_err(invalid)?;
+                Ok(Value::from(
+                    result
+                        .rows
+                        .iter()
+                        .filter_map(|row| row.first()?.as_str().map(str::to_owned))
+                        .collect::<Vec<_>>(),
+                ))
+            }
             "check_schema_exists" => {
                 let (_database, schema): (Value, String) = from_args(args)?;
                 let Some((_, warehouse)) = warehouse(state) else {

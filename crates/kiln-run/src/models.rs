@@ -42,7 +42,10 @@ impl Executor<'_> {
             && configured == IncrementalStrategy::Macro("microbatch".to_owned());
         if microbatch {
             let settings = Microbatch::from_node(node)?;
-            options.event_time_window = settings.window(microbatch::now_utc(), incremental);
+            options.event_time_window = match self.options.event_time {
+                Some((start, end)) => settings.explicit_window(start, end),
+                None => settings.window(microbatch::now_utc(), incremental),
+            };
         }
         let sql = self.render_to_run(node, &options, result)?;
         let pre_hooks = self.pre_hooks(node, &options)?;

@@ -38,6 +38,8 @@ pub struct RunOptions {
     pub invocation_id: String,
     /// `--empty`: models are built from refs and sources that read no rows.
     pub empty: bool,
+    /// `--event-time-start` / `--event-time-end`: microbatch models build this window.
+    pub event_time: Option<(jiff::civil::DateTime, jiff::civil::DateTime)>,
 }
 
 /// What every node's execution in one run shares.
