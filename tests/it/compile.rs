@@ -726,3 +726,33 @@ fn graph_is_one_dict_that_packages_can_use_as_a_cache() {
     assert_eq!(output.code, 0, "{}", output.transcript());
     assert_eq!(output.stdout.trim(), "1 2 True", "{}", output.transcript());
 }
+
+#[test]
+fn model_shows_the_nodes_documented_properties() {
+    // dbt's `model` is the whole node: macros (persist-docs-like post-hooks, masking, audits)
+    // read its description, columns, tags and meta.
+    let fixture = Fixture::new("jaffle");
+    fixture.write(
+        "macros/describe.sql",
+        "{% macro describe() %}{{ model.description }} | {{ model.columns.keys() | list }} | \
+         {{ model.columns['amount'].meta.pii }} | {{ model.tags }} | {{ model.path }}{% endmacro %}\n",
+    );
+    fixture.write(
+        "models/described.sql",
+        "{{ config(tags=['finance']) }}\nselect 1 as id, 2 as amount -- {{ describe() }}\n",
+    );
+    fixture.write(
+        "models/described.yml",
+        "version: 2\nmodels:\n  - name: described\n    description: One row per thing.\n    columns:\n      \
+         - name: id\n      - name: amount\n        meta: {pii: false}\n",
+    );
+    let output = fixture.kiln(&["compile", "--no-connect", "-s", "described"]);
+    assert_eq!(output.code, 0, "{}", output.transcript());
+    assert!(
+        output.stdout.contains(
+            "-- One row per thing. | ['id', 'amount'] | False | ['finance'] | described.sql"
+        ),
+        "{}",
+        output.stdout
+    );
+}

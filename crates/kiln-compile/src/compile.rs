@@ -217,6 +217,23 @@ fn context(node: &Node, resolver: &Arc<dyn Resolver>, options: &RenderOptions) -
     context
 }
 
+/// `context` with `model`'s documented properties when the SQL or a macro may read them
+/// (building them for every render of a large project costs about 5 % of a compile).
+fn with_model_properties(
+    context: NodeContext,
+    parsed: &Parsed,
+    node: &Node,
+    sql: &str,
+) -> NodeContext {
+    if parsed.env.macros_read_model_properties()
+        || kiln_jinja::environment::reads_model_properties(sql)
+    {
+        context.with_model_properties(crate::parse::model_properties(node))
+    } else {
+        context
+    }
+}
+
 /// Renders a node's SQL with `ref` resolved (without ephemeral CTEs).
 pub fn render(
     parsed: &Parsed,
@@ -224,7 +241,12 @@ pub fn render(
     resolver: &Arc<dyn Resolver>,
     options: &RenderOptions,
 ) -> Result<String, Diagnostic> {
-    let context = context(node, resolver, options);
+    let context = with_model_properties(
+        context(node, resolver, options),
+        parsed,
+        node,
+        &node.raw_code,
+    );
     parsed
         .env
         .render(
@@ -376,7 +398,7 @@ pub fn render_snippet_with(
     values: Vec<(&str, minijinja::Value)>,
 ) -> Result<String, Diagnostic> {
     let context = values.into_iter().fold(
-        context(node, resolver, options),
+        with_model_properties(context(node, resolver, options), parsed, node, sql),
         |context, (name, value)| context.with_extra(name, value),
     );
     let name = format!("{} ({what})", node.display_path.display());

@@ -89,6 +89,39 @@ pub(crate) fn node_info(node: &Node) -> NodeInfo {
     }
 }
 
+/// What `model` shows of a node besides its name and relation: its documented properties,
+/// as dbt's node has them.
+pub(crate) fn model_properties(node: &Node) -> Json {
+    let columns: serde_json::Map<String, Json> = node
+        .columns
+        .iter()
+        .map(|c| {
+            (
+                c.name.clone(),
+                serde_json::json!({
+                    "name": c.name,
+                    "description": c.description,
+                    "data_type": c.data_type,
+                    "quote": c.quote,
+                    "meta": c.meta,
+                    "tags": c.tags,
+                }),
+            )
+        })
+        .collect();
+    serde_json::json!({
+        "description": node.description,
+        "columns": columns,
+        "tags": node.config.tags,
+        "meta": node.config.meta,
+        "path": node.original_file_path.components().skip(1).collect::<std::path::PathBuf>(),
+        "patch_path": node.patch_path,
+        "version": node.version,
+        "latest_version": node.latest_version,
+        "language": "sql",
+    })
+}
+
 /// The `node` argument of `generate_schema_name` and friends.
 fn node_value(node: &Node) -> Value {
     Value::from(minijinja::value::Serde(serde_json::json!({

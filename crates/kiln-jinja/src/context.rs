@@ -156,6 +156,22 @@ impl NodeContext {
         }
     }
 
+    /// More of the node for `model` (dbt's `model` is the whole node): `description`,
+    /// `columns`, `tags`, `meta`, `path`, `patch_path`... merged over the keys it has.
+    pub fn with_model_properties(mut self, properties: Json) -> Self {
+        let Json::Object(extra) = properties else {
+            return self;
+        };
+        let mut model: serde_json::Map<String, Json> = extra;
+        if let Ok(Json::Object(base)) = serde_json::to_value(&self.model) {
+            for (key, value) in base {
+                model.entry(key).or_insert(value);
+            }
+        }
+        self.model = crate::to_value(Json::Object(model));
+        self
+    }
+
     pub fn with_event_time_window(mut self, window: Option<EventTimeWindow>) -> Self {
         self.event_time_window = window;
         self

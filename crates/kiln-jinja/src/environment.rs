@@ -46,6 +46,31 @@ pub struct JinjaEnv {
     graph: Arc<crate::graph::GraphGlobal>,
     /// Whether a macro mentions `graph` (then the parse fills it in).
     macros_mention_graph: bool,
+    /// Whether a macro reads `model`'s documented properties (see [`reads_model_properties`]).
+    macros_read_model_properties: bool,
+}
+
+/// Whether `text` reads more of `model` than its name and relation (`model.columns`,
+/// `model.description`...): only then do renders pay for building them.
+pub fn reads_model_properties(text: &str) -> bool {
+    const READS: &[&str] = &[
+        "model.columns",
+        "model.description",
+        "model.tags",
+        "model.meta",
+        "model.path",
+        "model.patch_path",
+        "model.version",
+        "model.latest_version",
+        "model.language",
+        "model[",
+        "model.get(",
+        "model.items(",
+        "model.keys(",
+        "model |",
+        "model|",
+    ];
+    READS.iter().any(|needle| text.contains(needle))
 }
 
 impl JinjaEnv {
@@ -96,8 +121,10 @@ impl JinjaEnv {
             }
         }
         let mut macros_mention_graph = false;
+        let mut macros_read_model_properties = false;
         for (package, file, text) in sources {
             macros_mention_graph |= text.contains("graph");
+            macros_read_model_properties |= reads_model_properties(&text);
             register_file(&mut env, &mut registry, &package, &file, &text, &mut sink);
         }
         let graph = Arc::new(crate::graph::GraphGlobal::default());
@@ -134,9 +161,15 @@ impl JinjaEnv {
                 logs,
                 graph,
                 macros_mention_graph,
+                macros_read_model_properties,
             },
             warnings,
         ))
+    }
+
+    /// Whether any macro reads `model`'s documented properties.
+    pub fn macros_read_model_properties(&self) -> bool {
+        self.macros_read_model_properties
     }
 
     /// Whether any macro mentions `graph`: building it costs a serialization of every node,
