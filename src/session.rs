@@ -104,10 +104,23 @@ pub fn load(args: &CommonArgs, which: &str, cli: CliFlags, printer: &Printer) ->
     };
     let dirs = profiles::search_dirs(args.profiles_dir.as_deref(), &root);
     let nothing_asked = args.profiles_dir.is_none() && args.target.is_none();
-    let profile = if nothing_asked && profiles::find_file(&dirs).is_none() {
+    // Commands that never connect (parse, ls) need only the target's names: a profiles.yml
+    // without this project's profile (another project's, in ~/.dbt) does not stop them. dbt
+    // fails its parse there; a run still fails, so that a nightly job never builds elsewhere.
+    let offline = matches!(which, "parse" | "list");
+    let found = profiles::find_file(&dirs);
+    let missing = match &found {
+        None => Some("no profiles.yml found".to_owned()),
+        Some(path) if offline && !profiles::defines_profile(path, &profile_name) => Some(format!(
+            "profile `{profile_name}` is not in {}",
+            path.display()
+        )),
+        Some(_) => None,
+    };
+    let profile = if let (true, Some(why)) = (nothing_asked, missing) {
         printer.diagnostic(
             &Diagnostic::warning(format!(
-                "no profiles.yml found: using Kiln's own PostgreSQL for profile `{profile_name}` (target `dev`, schema `analytics`)"
+                "{why}: using Kiln's own PostgreSQL for profile `{profile_name}` (target `dev`, schema `analytics`)"
             ))
             .help("`kiln init` shows a profiles.yml to copy next to the project file, with a target for an existing server"),
         );

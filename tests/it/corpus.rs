@@ -73,6 +73,32 @@ fn dbt_utils_integration_project_parses_as_checked_out() {
         parse.stderr
     );
     assert!(!dir.join("dbt_packages").exists(), "nothing was installed");
+
+    // A machine whose ~/.dbt/profiles.yml holds other projects' profiles only: parse (which
+    // never connects) still works, with a warning naming the file; a run fails, naming it.
+    let dbt_home = fixture.home_dir().join(".dbt");
+    std::fs::create_dir_all(&dbt_home).unwrap();
+    std::fs::write(
+        dbt_home.join("profiles.yml"),
+        "other_project:\n  target: dev\n  outputs:\n    dev: {type: postgres, host: localhost, user: u, password: p, dbname: d, schema: s}\n",
+    )
+    .unwrap();
+    let parse = fixture.kiln(&["parse", "--project-dir", dir.to_str().unwrap()]);
+    assert_eq!(parse.code, 0, "{}", parse.transcript());
+    assert!(
+        parse
+            .stderr
+            .contains("profile `integration_tests` is not in [home]/.dbt/profiles.yml"),
+        "{}",
+        parse.stderr
+    );
+    let run = fixture.kiln(&["run", "--project-dir", dir.to_str().unwrap()]);
+    assert_eq!(run.code, 2, "{}", run.transcript());
+    assert!(
+        run.stderr.contains("profile `integration_tests` not found"),
+        "{}",
+        run.stderr
+    );
 }
 
 /// dbt_utils' integration suite is self-checking: most models are compared with expected seeds

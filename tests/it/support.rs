@@ -62,6 +62,11 @@ impl Fixture {
         self.env.push((key.to_owned(), value.to_owned()));
     }
 
+    /// The empty HOME the commands run with (a test may put a `~/.dbt` in it).
+    pub fn home_dir(&self) -> &std::path::Path {
+        &self.home
+    }
+
     /// A `kiln` command ready to run in the project (for tests that start it themselves).
     pub fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_kiln"));

@@ -221,6 +221,15 @@ pub fn find_file(dirs: &[PathBuf]) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// Whether the profiles.yml at `path` has a profile `profile_name`. A file that cannot be read
+/// or parsed counts as having it: loading it then says what is wrong.
+pub fn defines_profile(path: &Path, profile_name: &str) -> bool {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return true;
+    };
+    yaml::parse(path, &text).map_or(true, |root| root.get(profile_name).is_some())
+}
+
 /// The profile a project gets when no profiles.yml exists anywhere: Kiln's own managed
 /// PostgreSQL, target `dev`, schema `analytics` (what `kiln init` writes), so that a project
 /// cloned without its profile parses, compiles and builds with nothing to set up.
@@ -253,11 +262,7 @@ pub fn load(
     profile_name: &str,
     target: Option<&str>,
 ) -> Result<Profile, Diagnostic> {
-    let Some(path) = dirs
-        .iter()
-        .map(|dir| dir.join("profiles.yml"))
-        .find(|p| p.is_file())
-    else {
+    let Some(path) = find_file(dirs) else {
         let looked: Vec<_> = dirs.iter().map(|d| d.display().to_string()).collect();
         return Err(Diagnostic::error("no profiles.yml found")
             .note(format!("looked in: {}", looked.join(", ")))
