@@ -210,6 +210,31 @@ struct ColumnOut<'a> {
     doc_blocks: [(); 0],
 }
 
+impl<'a> ColumnOut<'a> {
+    fn of(c: &'a kiln_core::Column) -> Self {
+        ColumnOut {
+            name: &c.name,
+            description: &c.description,
+            meta: &c.meta,
+            data_type: &c.data_type,
+            constraints: [],
+            quote: c.quote,
+            config: ColumnConfig {
+                meta: &c.meta,
+                tags: &c.tags,
+            },
+            tags: &c.tags,
+            granularity: None,
+            doc_blocks: [],
+        }
+    }
+}
+
+/// A documented column as the manifest (and `model.columns`) shows it.
+pub(crate) fn column_json(c: &kiln_core::Column) -> Json {
+    serde_json::to_value(ColumnOut::of(c)).unwrap_or(Json::Null)
+}
+
 #[derive(Serialize)]
 struct ColumnConfig<'a> {
     meta: &'a BTreeMap<String, Json>,
@@ -442,21 +467,7 @@ fn node_out<'a>(node: &'a Node, project: &Project, created_at: f64) -> NodeOut<'
             .columns
             .iter()
             .map(|c| {
-                let column = ColumnOut {
-                    name: &c.name,
-                    description: &c.description,
-                    meta: &c.meta,
-                    data_type: &c.data_type,
-                    constraints: [],
-                    quote: c.quote,
-                    config: ColumnConfig {
-                        meta: &c.meta,
-                        tags: &c.tags,
-                    },
-                    tags: &c.tags,
-                    granularity: None,
-                    doc_blocks: [],
-                };
+                let column = ColumnOut::of(c);
                 (c.name.as_str(), column)
             })
             .collect(),

@@ -95,19 +95,7 @@ pub(crate) fn model_properties(node: &Node) -> Json {
     let columns: serde_json::Map<String, Json> = node
         .columns
         .iter()
-        .map(|c| {
-            (
-                c.name.clone(),
-                serde_json::json!({
-                    "name": c.name,
-                    "description": c.description,
-                    "data_type": c.data_type,
-                    "quote": c.quote,
-                    "meta": c.meta,
-                    "tags": c.tags,
-                }),
-            )
-        })
+        .map(|c| (c.name.clone(), crate::manifest::column_json(c)))
         .collect();
     serde_json::json!({
         "description": node.description,

@@ -10,6 +10,7 @@ use std::path::Path;
 
 use kiln_core::diagnostic::DiagnosticSink;
 use kiln_core::{Diagnostic, Location, Node, ResourceType};
+use kiln_project::schema::SchemaFile;
 use kiln_project::{Package, Profile, Project};
 use serde_json::{Value as Json, json};
 
@@ -150,12 +151,38 @@ fn window(value: &Json) -> Json {
     }
 }
 
-/// A measure input of a metric (`measure: revenue` or `{name: revenue, filter: ...}`).
-fn measure_input(value: &Json) -> Json {
-    let (name, entry) = match value {
+/// An input written as its name (`revenue`) or as a mapping (`{name: revenue, ...}`): the name,
+/// and the mapping (null for the short form).
+fn named_input(value: &Json) -> (Json, &Json) {
+    match value {
         Json::String(name) => (json!(name), &Json::Null),
         other => (field(other, "name"), other),
-    };
+    }
+}
+
+/// Every entry of one kind (`|file| &file.metrics`) in the schema files of every package,
+/// with where it was declared.
+fn declared<'a>(
+    project: &'a Project,
+    entries: fn(&SchemaFile) -> &Vec<(Json, usize)>,
+) -> impl Iterator<Item = (Declared<'a>, &'a Json)> {
+    project.packages.iter().flat_map(move |package| {
+        package.schema_files.iter().flat_map(move |file| {
+            entries(file).iter().map(move |(entry, line)| {
+                let at = Declared {
+                    package,
+                    file: &file.path,
+                    line: *line,
+                };
+                (at, entry)
+            })
+        })
+    })
+}
+
+/// A measure input of a metric (`measure: revenue` or `{name: revenue, filter: ...}`).
+fn measure_input(value: &Json) -> Json {
+    let (name, entry) = named_input(value);
     json!({
         "name": name,
         "filter": entry.get("filter").map_or(Json::Null, where_filter),
@@ -167,10 +194,7 @@ fn measure_input(value: &Json) -> Json {
 
 /// A metric input of a ratio or derived metric (`revenue` or `{name, alias, offset_window}`).
 fn metric_input(value: &Json) -> Json {
-    let (name, entry) = match value {
-        Json::String(name) => (json!(name), &Json::Null),
-        other => (field(other, "name"), other),
-    };
+    let (name, entry) = named_input(value);
     json!({
         "name": name,
         "filter": entry.get("filter").map_or(Json::Null, where_filter),
@@ -191,44 +215,26 @@ pub fn discover(
     let mut layer = SemanticLayer::default();
     // Measure name -> the semantic model defining it.
     let mut measures: BTreeMap<String, String> = BTreeMap::new();
-    for package in &project.packages {
-        for file in &package.schema_files {
-            for (entry, line) in &file.semantic_models {
-                let at = Declared {
-                    package,
-                    file: &file.path,
-                    line: *line,
-                };
-                if let Some((id, out)) = semantic_model(&at, entry, nodes, sink) {
-                    for measure in out["measures"].as_array().into_iter().flatten() {
-                        if let Some(name) = measure["name"].as_str() {
-                            measures.insert(name.to_owned(), id.clone());
-                        }
-                    }
-                    layer.semantic_models.insert(id, out);
+    for (at, entry) in declared(project, |file| &file.semantic_models) {
+        if let Some((id, out)) = semantic_model(&at, entry, nodes, sink) {
+            for measure in out["measures"].as_array().into_iter().flatten() {
+                if let Some(name) = measure["name"].as_str() {
+                    measures.insert(name.to_owned(), id.clone());
                 }
             }
+            layer.semantic_models.insert(id, out);
         }
     }
     // Metrics first as written; their measure inputs and dependencies once all are known.
-    let mut metrics: BTreeMap<String, (Json, Location, String)> = BTreeMap::new();
-    for package in &project.packages {
-        for file in &package.schema_files {
-            for (entry, line) in &file.metrics {
-                let at = Declared {
-                    package,
-                    file: &file.path,
-                    line: *line,
-                };
-                if let Some((name, out)) = metric(&at, entry, sink) {
-                    metrics.insert(name, (out, at.location(), package.name.clone()));
-                }
-            }
+    let mut metrics: BTreeMap<String, (Json, Location)> = BTreeMap::new();
+    for (at, entry) in declared(project, |file| &file.metrics) {
+        if let Some((name, out)) = metric(&at, entry, sink) {
+            metrics.insert(name, (out, at.location()));
         }
     }
     let names: BTreeMap<String, String> = metrics
         .iter()
-        .map(|(name, (out, _, _))| {
+        .map(|(name, (out, _))| {
             (
                 name.clone(),
                 out["unique_id"].as_str().unwrap_or_default().to_owned(),
@@ -237,7 +243,7 @@ pub fn discover(
         .collect();
     for name in metrics.keys().cloned().collect::<Vec<_>>() {
         let inputs = input_measures(&name, &metrics, &mut BTreeSet::new());
-        let (out, location, _) = &metrics[&name];
+        let (out, location) = &metrics[&name];
         let mut out = out.clone();
         out["type_params"]["input_measures"] = json!(inputs);
         let mut depends_on: Vec<String> = Vec::new();
@@ -293,18 +299,9 @@ pub fn discover(
         let id = out["unique_id"].as_str().unwrap_or_default().to_owned();
         layer.metrics.insert(id, out);
     }
-    for package in &project.packages {
-        for file in &package.schema_files {
-            for (entry, line) in &file.saved_queries {
-                let at = Declared {
-                    package,
-                    file: &file.path,
-                    line: *line,
-                };
-                if let Some((id, out)) = saved_query(&at, entry, profile, &names, sink) {
-                    layer.saved_queries.insert(id, out);
-                }
-            }
+    for (at, entry) in declared(project, |file| &file.saved_queries) {
+        if let Some((id, out)) = saved_query(&at, entry, profile, &names, sink) {
+            layer.saved_queries.insert(id, out);
         }
     }
     layer
@@ -313,10 +310,10 @@ pub fn discover(
 /// The measures a metric reads, through the metrics it is made of (each once, in order).
 fn input_measures(
     name: &str,
-    metrics: &BTreeMap<String, (Json, Location, String)>,
+    metrics: &BTreeMap<String, (Json, Location)>,
     visiting: &mut BTreeSet<String>,
 ) -> Vec<Json> {
-    let Some((out, _, _)) = metrics.get(name) else {
+    let Some((out, _)) = metrics.get(name) else {
         return Vec::new();
     };
     if !visiting.insert(name.to_owned()) {

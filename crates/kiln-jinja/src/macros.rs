@@ -283,11 +283,13 @@ impl Object for Namespace {
         method: &str,
         args: &[Value],
     ) -> Result<Value, Error> {
-        match self.registry.get(&self.package, method) {
-            Some(def) => call(state, def, args),
-            // dbt's own macros that Kiln has as functions: `dbt.run_query(...)` is that
-            // function even where a package defines a `run_query` of its own.
-            None if self.functions.contains_key(method) => self.functions[method].call(state, args),
+        if let Some(def) = self.registry.get(&self.package, method) {
+            return call(state, def, args);
+        }
+        // dbt's own macros that Kiln has as functions: `dbt.run_query(...)` is that function
+        // even where a package defines a `run_query` of its own.
+        match self.functions.get(method) {
+            Some(function) => function.call(state, args),
             None => Err(Error::new(
                 ErrorKind::UnknownFunction,
                 format!("package `{}` has no macro `{method}`", self.package),
