@@ -13,6 +13,7 @@ mod data_tests;
 mod freshness;
 mod incremental_edges;
 mod init_show;
+mod materializations;
 mod packages;
 mod pg;
 mod scripts;

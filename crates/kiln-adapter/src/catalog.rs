@@ -80,6 +80,49 @@ pub fn relation_kind(
         .map(|row| RelationKind::from_relkind(&text(&row[0]))))
 }
 
+/// An index as dbt-postgres compares indexes: on which columns, unique or not, which method.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Index {
+    /// Column names, lower case unless quoted.
+    pub columns: Vec<String>,
+    pub unique: bool,
+    /// `btree`, `hash`, `gist`...
+    pub method: String,
+}
+
+/// The indexes of `schema.name` (on plain columns; expression indexes have `None` columns
+/// and are left out).
+pub fn indexes(
+    conn: &mut dyn Connection,
+    schema: &str,
+    name: &str,
+) -> Result<Vec<Index>, AdapterError> {
+    let table = conn.query(&format!(
+        "select ix.indisunique::text, am.amname::text, \
+         string_agg(a.attname::text, ',' order by k.n)::text \
+         from pg_index ix \
+         join pg_class t on t.oid = ix.indrelid \
+         join pg_namespace ns on ns.oid = t.relnamespace \
+         join pg_class i on i.oid = ix.indexrelid \
+         join pg_am am on am.oid = i.relam \
+         cross join lateral unnest(ix.indkey::int2[]) with ordinality as k(attnum, n) \
+         join pg_attribute a on a.attrelid = t.oid and a.attnum = k.attnum \
+         where ns.nspname = {} and t.relname = {} \
+         group by ix.indexrelid, ix.indisunique, am.amname",
+        literal(schema),
+        literal(name)
+    ))?;
+    Ok(table
+        .rows
+        .iter()
+        .map(|row| Index {
+            unique: text(&row[0]) == "true",
+            method: text(&row[1]),
+            columns: text(&row[2]).split(',').map(str::to_owned).collect(),
+        })
+        .collect())
+}
+
 /// A column of a relation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Column {

@@ -405,6 +405,37 @@ pub fn render_snippet_with(
     parsed.env.render(&name, sql, Arc::new(context))
 }
 
+/// Runs a materialization macro (`{% materialization %}`, registered as `def`) for `node`, as
+/// dbt runs one: in the node's context, with `sql` and `compiled_code` holding its compiled
+/// SQL, `model` its documented properties and `compiled_code` (materializations hand `model`
+/// to `persist_docs`), and `values` (the hooks) besides. Its statements run as it renders.
+pub fn render_materialization(
+    parsed: &Parsed,
+    node: &Node,
+    def: &kiln_jinja::macros::MacroDef,
+    compiled: &str,
+    resolver: &Arc<dyn Resolver>,
+    options: &RenderOptions,
+    values: Vec<(&str, minijinja::Value)>,
+) -> Result<String, Diagnostic> {
+    let mut properties = crate::parse::model_properties(node);
+    if let Some(map) = properties.as_object_mut() {
+        map.insert("compiled_code".to_owned(), compiled.into());
+        map.insert("compiled".to_owned(), true.into());
+    }
+    let context = [("sql", compiled), ("compiled_code", compiled)]
+        .into_iter()
+        .map(|(name, value)| (name, minijinja::Value::from(value)))
+        .chain(values)
+        .fold(
+            context(node, resolver, options).with_model_properties(properties),
+            |context, (name, value)| context.with_extra(name, value),
+        );
+    let name = format!("{} (materialization)", node.display_path.display());
+    let call = format!("{{{{ {}.{}() }}}}", def.package, def.name);
+    parsed.env.render(&name, &call, Arc::new(context))
+}
+
 /// The ephemeral models that the nodes in `selected` use, directly or through other ephemeral
 /// models (with the selected ones that are ephemeral themselves).
 pub fn ephemeral_inputs(

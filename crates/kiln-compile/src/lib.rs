@@ -22,8 +22,8 @@ pub mod test_nodes;
 pub mod unit_tests;
 
 pub use compile::{
-    RenderOptions, compile, leading_trivia_len, render, render_snippet, render_snippet_with,
-    resolver, with_ephemeral_ctes,
+    RenderOptions, compile, leading_trivia_len, render, render_materialization, render_snippet,
+    render_snippet_with, resolver, with_ephemeral_ctes,
 };
 pub use kiln_core::Node;
 pub use parse::{Options, Parsed, Timings, parse};

@@ -244,6 +244,7 @@ pub fn parse(
     crate::groups::check(&nodes, &groups, &mut sink);
     check_relation_names(&nodes, &mut sink);
     check_incremental_strategies(&env, &nodes, &mut sink);
+    check_materializations(&env, &nodes, &mut sink);
     if sink.has_errors() {
         return Err(finish_err(sink));
     }
@@ -334,6 +335,59 @@ fn check_incremental_strategies(
                 )),
             }
             };
+        sink.push(error.at(node.location.clone()));
+    }
+}
+
+/// A materialization other than Kiln's own runs the project's or a package's
+/// `{% materialization %}` block: one must exist. dbt finds out when the model runs; Kiln
+/// says so at parse.
+fn check_materializations(
+    env: &JinjaEnv,
+    nodes: &BTreeMap<String, Node>,
+    sink: &mut DiagnosticSink,
+) {
+    for node in nodes.values() {
+        if node.config.materialized == Materialization::MaterializedView {
+            let configured = node.config.other.get("on_configuration_change");
+            if let Some(Err(error)) = configured.map(|value| {
+                kiln_core::OnConfigurationChange::parse(value.as_str().unwrap_or_default())
+            }) {
+                let error = kiln_core::InvalidValue {
+                    value: configured.map_or_else(String::new, |v| {
+                        v.as_str().map_or_else(|| v.to_string(), str::to_owned)
+                    }),
+                    ..error
+                };
+                sink.push(
+                    error
+                        .to_diagnostic(node.resource_type, &node.name)
+                        .at(node.location.clone()),
+                );
+            }
+        }
+        let Materialization::Custom(name) = &node.config.materialized else {
+            continue;
+        };
+        if env.materialization_macro(name).is_some() {
+            continue;
+        }
+        let error = Diagnostic::error(format!(
+            "{} `{}` has unknown materialization `{name}`",
+            node.resource_type, node.name
+        ));
+        let known = Materialization::FOR_MODELS
+            .iter()
+            .copied()
+            .chain(env.materialization_names());
+        let error = match kiln_core::diagnostic::closest(name, known) {
+            Some(known) => error.help(format!("did you mean `{known}`?")),
+            None => error.help(format!(
+                "use one of {}, or define it in a macro file: \
+                 `{{% materialization {name}, default %}}` ... `{{% endmaterialization %}}`",
+                Materialization::FOR_MODELS.join(", ")
+            )),
+        };
         sink.push(error.at(node.location.clone()));
     }
 }
@@ -493,6 +547,7 @@ fn relation_for(
     };
     let kind = match node.config.materialized {
         Materialization::View => "view",
+        Materialization::MaterializedView => "materialized_view",
         _ => "table",
     };
     Ok(Relation::new(database, schema, alias).with_kind(kind))

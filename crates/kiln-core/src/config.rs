@@ -107,22 +107,88 @@ macro_rules! config_enum {
     };
 }
 
-config_enum! {
-    /// How a node is built (`materialized`).
-    Materialization as "materialization" {
-        View = "view",
-        Table = "table",
-        Incremental = "incremental",
-        Ephemeral = "ephemeral",
-        Seed = "seed",
-        Test = "test",
-        Snapshot = "snapshot",
-    }
+/// How a node is built (`materialized`): one of Kiln's own materializations, or a name that a
+/// `{% materialization %}` block of the project or a package defines (whether one does is
+/// known only with the macros, so the parse checks it, not this type).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Materialization {
+    View,
+    Table,
+    Incremental,
+    Ephemeral,
+    Seed,
+    Test,
+    Snapshot,
+    /// dbt-postgres' `materialized_view`: created once, refreshed on later runs.
+    MaterializedView,
+    /// A `{% materialization <name> %}` block, run as dbt runs it.
+    Custom(String),
 }
 
 impl Materialization {
-    /// What a model may be built as.
-    pub const FOR_MODELS: &'static [&'static str] = &["view", "table", "incremental", "ephemeral"];
+    /// Kiln's own materializations, as a config spells them.
+    pub const NAMES: &'static [&'static str] = &[
+        "view",
+        "table",
+        "incremental",
+        "ephemeral",
+        "seed",
+        "test",
+        "snapshot",
+        "materialized_view",
+    ];
+
+    /// What a model may be built as without a materialization macro.
+    pub const FOR_MODELS: &'static [&'static str] = &[
+        "view",
+        "table",
+        "incremental",
+        "ephemeral",
+        "materialized_view",
+    ];
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            Materialization::View => "view",
+            Materialization::Table => "table",
+            Materialization::Incremental => "incremental",
+            Materialization::Ephemeral => "ephemeral",
+            Materialization::Seed => "seed",
+            Materialization::Test => "test",
+            Materialization::Snapshot => "snapshot",
+            Materialization::MaterializedView => "materialized_view",
+            Materialization::Custom(name) => name,
+        }
+    }
+
+    /// One of Kiln's own materializations, as written in a config.
+    pub fn parse(text: &str) -> Result<Self, InvalidValue> {
+        Ok(match text {
+            "view" => Materialization::View,
+            "table" => Materialization::Table,
+            "incremental" => Materialization::Incremental,
+            "ephemeral" => Materialization::Ephemeral,
+            "seed" => Materialization::Seed,
+            "test" => Materialization::Test,
+            "snapshot" => Materialization::Snapshot,
+            "materialized_view" => Materialization::MaterializedView,
+            _ => {
+                return Err(InvalidValue {
+                    key: "materialization",
+                    value: text.to_owned(),
+                    allowed: Self::NAMES,
+                });
+            }
+        })
+    }
+
+    /// A model's materialization: Kiln's own, or the name of a materialization macro.
+    pub fn for_model(text: &str) -> Self {
+        match Self::parse(text) {
+            Ok(own) if Self::FOR_MODELS.contains(&own.as_str()) => own,
+            _ => Materialization::Custom(text.to_owned()),
+        }
+    }
 
     /// The materialization a node has when none is configured.
     pub fn default_for(resource: ResourceType) -> Materialization {
@@ -135,6 +201,31 @@ impl Materialization {
             | ResourceType::Analysis
             | ResourceType::Exposure => Materialization::View,
         }
+    }
+}
+
+impl fmt::Display for Materialization {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Materialization {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+config_enum! {
+    /// What a run does when a materialized view's configured indexes differ from the ones it
+    /// has (`on_configuration_change`).
+    OnConfigurationChange as "on_configuration_change" {
+        /// Build it anew with the configured indexes (dbt's default).
+        Apply = "apply",
+        /// Leave it as it is, not even refreshed (dbt warns and skips it).
+        Continue = "continue",
+        /// Fail the model; the materialized view is left as it is.
+        Fail = "fail",
     }
 }
 
@@ -550,14 +641,7 @@ impl RawConfig {
     ) -> Result<NodeConfig, InvalidValue> {
         let materialized = match self.materialized.as_deref() {
             None => Materialization::default_for(resource),
-            Some(text) if resource == ResourceType::Model => Materialization::parse(text)
-                .ok()
-                .filter(|m| Materialization::FOR_MODELS.contains(&m.as_str()))
-                .ok_or_else(|| InvalidValue {
-                    key: "materialization",
-                    value: text.to_owned(),
-                    allowed: Materialization::FOR_MODELS,
-                })?,
+            Some(text) if resource == ResourceType::Model => Materialization::for_model(text),
             Some(text) => Materialization::parse(text)?,
         };
         let test = (resource == ResourceType::Test)
@@ -804,10 +888,14 @@ mod tests {
             message.contains("did you mean `append_new_columns`?"),
             "{message}"
         );
-        let bad = layer(json!({"materialized": "seed"}))
+        // A name Kiln does not build itself is a materialization macro's (checked at parse).
+        let custom = layer(json!({"materialized": "seed"}))
             .resolve(ResourceType::Model, &cli)
-            .unwrap_err();
-        assert_eq!(bad.allowed, Materialization::FOR_MODELS);
+            .unwrap();
+        assert_eq!(
+            custom.materialized,
+            Materialization::Custom("seed".to_owned())
+        );
         let bad = layer(json!({"severity": "fatal"}))
             .resolve(ResourceType::Test, &cli)
             .unwrap_err();

@@ -28,8 +28,8 @@ pub mod unit_test;
 
 pub use config::{
     BuiltinStrategy, CliFlags, HardDeletes, IncrementalStrategy, IndexConfig, IndexMethod,
-    InvalidValue, Materialization, NodeConfig, OnSchemaChange, RawConfig, TestConfig, TestSeverity,
-    WrongType,
+    InvalidValue, Materialization, NodeConfig, OnConfigurationChange, OnSchemaChange, RawConfig,
+    TestConfig, TestSeverity, WrongType,
 };
 pub use diagnostic::{Diagnostic, Diagnostics, Location, Severity};
 pub use names::UnknownName;

@@ -1091,3 +1091,204 @@ where parent.to_field is null
     {%- endfor -%}
     {{ return(result) }}
 {%- endmacro %}
+
+{#- What a materialization macro (`{% materialization %}`) calls, written for Kiln: hooks in and
+    out of the transaction, indexes, grants, comments, and the relations of a swap. -#}
+{% macro run_hooks(hooks, inside_transaction=True) -%}
+    {%- set selected = hooks | selectattr('transaction', 'equalto', inside_transaction) | list -%}
+    {%- if selected and not inside_transaction -%}
+        {#- Hooks outside the transaction run after what it holds is committed. -#}
+        {%- do adapter.commit() -%}
+    {%- endif -%}
+    {%- for hook in selected -%}
+        {%- set hook_sql = render(hook['sql']) | trim -%}
+        {%- if hook_sql -%}
+            {%- call statement(auto_begin=inside_transaction) -%}{{ hook_sql }}{%- endcall -%}
+        {%- endif -%}
+    {%- endfor -%}
+{%- endmacro %}
+{% macro make_hook_config(sql, inside_transaction) -%}
+    {{ tojson({'sql': sql, 'transaction': inside_transaction}) }}
+{%- endmacro %}
+{% macro before_begin(sql) -%}{{ make_hook_config(sql, inside_transaction=False) }}{%- endmacro %}
+{% macro in_transaction(sql) -%}{{ make_hook_config(sql, inside_transaction=True) }}{%- endmacro %}
+{% macro after_commit(sql) -%}{{ make_hook_config(sql, inside_transaction=False) }}{%- endmacro %}
+{% macro noop_statement(name=None, message=None, code=None, rows_affected=None, res=None) -%}
+    {%- call statement(name) -%}select 1 where false{%- endcall -%}
+{%- endmacro %}
+{% macro get_create_index_sql(relation, index_dict) -%}
+    {{ return(adapter.dispatch('get_create_index_sql', 'dbt')(relation, index_dict)) }}
+{%- endmacro %}
+{% macro postgres__get_create_index_sql(relation, index_dict) -%}
+    {%- set columns = index_dict['columns'] -%}
+    {%- set unique = index_dict.get('unique', false) -%}
+    {%- set method = index_dict.get('type') -%}
+    {%- set index_name = local_md5([columns | join('_'), relation.render(), unique, method, run_started_at] | join('_')) -%}
+    create {% if unique %}unique {% endif %}index if not exists "{{ index_name }}"
+    on {{ relation }} {% if method %}using {{ method }} {% endif %}({{ columns | join(', ') }});
+{%- endmacro %}
+{% macro create_indexes(relation) -%}
+    {{ adapter.dispatch('create_indexes', 'dbt')(relation) }}
+{%- endmacro %}
+{% macro default__create_indexes(relation) -%}
+    {%- for index_dict in config.get('indexes', default=[]) -%}
+        {%- call statement('add_index') -%}{{ get_create_index_sql(relation, index_dict) }}{%- endcall -%}
+    {%- endfor -%}
+{%- endmacro %}
+{% macro get_show_indexes_sql(relation) -%}
+    {{ return(adapter.dispatch('get_show_indexes_sql', 'dbt')(relation)) }}
+{%- endmacro %}
+{% macro postgres__get_show_indexes_sql(relation) -%}
+    select i.relname as name, m.amname as method, ix.indisunique as "unique",
+        array_to_string(array_agg(a.attname), ',') as column_names
+    from pg_index ix
+    join pg_class i on i.oid = ix.indexrelid
+    join pg_am m on m.oid = i.relam
+    join pg_class t on t.oid = ix.indrelid
+    join pg_namespace n on n.oid = t.relnamespace
+    join pg_attribute a on a.attrelid = t.oid and a.attnum = any(ix.indkey)
+    where t.relname = '{{ relation.identifier }}' and n.nspname = '{{ relation.schema }}'
+        and t.relkind in ('r', 'm')
+    group by 1, 2, 3
+    order by 1, 2, 3
+{%- endmacro %}
+{% macro apply_grants(relation, grant_config, should_revoke=True) -%}
+    {{ adapter.dispatch('apply_grants', 'dbt')(relation, grant_config, should_revoke) }}
+{%- endmacro %}
+{% macro default__apply_grants(relation, grant_config, should_revoke=True) -%}
+    {%- if grant_config -%}
+        {%- set revokes = {} -%}
+        {%- if should_revoke -%}
+            {%- for row in run_query(get_show_grant_sql(relation)).rows -%}
+                {%- set privilege = row[1] | lower -%}
+                {%- set wanted = grant_config.get(privilege, []) | map('lower') | list -%}
+                {%- if (row[0] | lower) not in wanted -%}
+                    {%- do revokes.setdefault(privilege, []).append(row[0]) -%}
+                {%- endif -%}
+            {%- endfor -%}
+        {%- endif -%}
+        {%- set statements = get_dcl_statement_list(relation, revokes, get_revoke_sql)
+            + get_dcl_statement_list(relation, grant_config, get_grant_sql) -%}
+        {%- if statements -%}{{ call_dcl_statements(statements) }}{%- endif -%}
+    {%- endif -%}
+{%- endmacro %}
+{% macro persist_docs(relation, model, for_relation=true, for_columns=true) -%}
+    {{ adapter.dispatch('persist_docs', 'dbt')(relation, model, for_relation, for_columns) }}
+{%- endmacro %}
+{% macro default__persist_docs(relation, node, for_relation, for_columns) -%}
+    {%- if for_relation and config.persist_relation_docs() and node.description -%}
+        {%- do run_query(alter_relation_comment(relation, node.description)) -%}
+    {%- endif -%}
+    {%- if for_columns and config.persist_column_docs() and node.columns -%}
+        {%- do run_query(alter_column_comment(relation, node.columns)) -%}
+    {%- endif -%}
+{%- endmacro %}
+{% macro get_create_sql(relation, sql) -%}
+    {%- if relation.type == 'view' -%}{{ return(get_create_view_as_sql(relation, sql)) }}
+    {%- elif relation.type == 'table' -%}{{ return(get_create_table_as_sql(false, relation, sql)) }}
+    {%- elif relation.type == 'materialized_view' -%}{{ return(get_create_materialized_view_as_sql(relation, sql)) }}
+    {%- else -%}{{ exceptions.raise_compiler_error('get_create_sql is not implemented for ' ~ relation.type) }}
+    {%- endif -%}
+{%- endmacro %}
+{% macro get_create_intermediate_sql(relation, sql) -%}
+    {{ return(get_create_sql(make_intermediate_relation(relation), sql)) }}
+{%- endmacro %}
+{% macro get_create_backup_sql(relation) -%}
+    {%- set backup = make_backup_relation(relation, relation.type) -%}
+    {{ get_drop_sql(backup) }};
+    {{ get_rename_sql(relation, backup.identifier) }}
+{%- endmacro %}
+{% macro get_drop_backup_sql(relation) -%}
+    {{ get_drop_sql(make_backup_relation(relation, relation.type)) }}
+{%- endmacro %}
+{% macro get_rename_intermediate_sql(relation) -%}
+    {{ get_rename_sql(make_intermediate_relation(relation), relation.identifier) }}
+{%- endmacro %}
+{% macro get_rename_sql(relation, new_name) -%}
+    {%- set kind = 'materialized view' if relation.type == 'materialized_view' else relation.type -%}
+    alter {{ kind }} {{ relation }} rename to {{ adapter.quote(new_name) }}
+{%- endmacro %}
+{% macro get_rename_table_sql(relation, new_name) -%}alter table {{ relation }} rename to {{ adapter.quote(new_name) }}{%- endmacro %}
+{% macro get_rename_view_sql(relation, new_name) -%}alter view {{ relation }} rename to {{ adapter.quote(new_name) }}{%- endmacro %}
+{% macro get_rename_materialized_view_sql(relation, new_name) -%}alter materialized view {{ relation }} rename to {{ adapter.quote(new_name) }}{%- endmacro %}
+{% macro get_replace_sql(existing_relation, target_relation, sql) -%}
+    {{ get_create_intermediate_sql(target_relation, sql) }};
+    {%- if existing_relation is not none %}
+    {{ get_create_backup_sql(existing_relation) }};
+    {%- endif %}
+    {{ get_rename_intermediate_sql(target_relation) }};
+    {%- if existing_relation is not none %}
+    {{ get_drop_backup_sql(existing_relation) }}
+    {%- endif %}
+{%- endmacro %}
+{% macro get_replace_view_sql(relation, sql) -%}
+    {{ exceptions.raise_not_implemented('get_replace_view_sql is not implemented on PostgreSQL: use get_replace_sql') }}
+{%- endmacro %}
+{% macro get_replace_table_sql(relation, sql) -%}
+    {{ exceptions.raise_not_implemented('get_replace_table_sql is not implemented on PostgreSQL: use get_replace_sql') }}
+{%- endmacro %}
+{% macro get_create_materialized_view_as_sql(relation, sql) -%}
+    create materialized view if not exists {{ relation }} as {{ sql }};
+    {%- for index_dict in config.get('indexes', default=[]) %}
+    {{ get_create_index_sql(relation, index_dict) }}
+    {%- endfor %}
+{%- endmacro %}
+{% macro get_replace_materialized_view_sql(relation, sql) -%}
+    {{ get_replace_sql(relation, relation, sql) }}
+{%- endmacro %}
+{% macro refresh_materialized_view(relation) -%}
+    refresh materialized view {{ relation }}
+{%- endmacro %}
+{% macro drop_materialized_view(relation) -%}
+    drop materialized view if exists {{ relation }} cascade
+{%- endmacro %}
+{% macro create_or_replace_view() -%}
+    {%- set identifier = this.identifier -%}
+    {%- set old_relation = adapter.get_relation(database=database, schema=schema, identifier=identifier) -%}
+    {%- set target_relation = api.Relation.create(identifier=identifier, schema=schema, database=database, type='view') -%}
+    {{ run_hooks(pre_hooks) }}
+    {%- if old_relation is not none and old_relation.type != 'view' -%}
+        {{ drop_relation_if_exists(old_relation) }}
+    {%- endif -%}
+    {%- call statement('main') -%}
+        create or replace view {{ target_relation }} as (
+            {{ sql }}
+        )
+    {%- endcall -%}
+    {{ apply_grants(target_relation, config.get('grants'), should_revoke=True) }}
+    {{ run_hooks(post_hooks) }}
+    {{ return({'relations': [target_relation]}) }}
+{%- endmacro %}
+{% macro list_relations_without_caching(schema_relation) -%}
+    {{ return(adapter.list_relations_without_caching(schema_relation)) }}
+{%- endmacro %}
+{% macro get_relations() -%}
+    {{ return(run_query("select distinct dependent_namespace.nspname as dependent_schema, dependent_class.relname as dependent_name, referenced_namespace.nspname as referenced_schema, referenced_class.relname as referenced_name from pg_rewrite join pg_depend on pg_depend.objid = pg_rewrite.oid and pg_depend.classid = 'pg_rewrite'::regclass join pg_class as dependent_class on pg_rewrite.ev_class = dependent_class.oid join pg_class as referenced_class on pg_depend.refobjid = referenced_class.oid and pg_depend.refclassid = 'pg_class'::regclass join pg_namespace as dependent_namespace on dependent_class.relnamespace = dependent_namespace.oid join pg_namespace as referenced_namespace on referenced_class.relnamespace = referenced_namespace.oid where referenced_class.oid <> dependent_class.oid")) }}
+{%- endmacro %}
+{% macro postgres_get_relations() -%}{{ return(get_relations()) }}{%- endmacro %}
+{% macro alter_column_type(relation, column_name, new_column_type) -%}
+    {%- set tmp_column = column_name ~ '__dbt_alter' -%}
+    {%- call statement('alter_column_type') -%}
+        alter table {{ relation }} add column {{ adapter.quote(tmp_column) }} {{ new_column_type }};
+        update {{ relation }} set {{ adapter.quote(tmp_column) }} = {{ adapter.quote(column_name) }};
+        alter table {{ relation }} drop column {{ adapter.quote(column_name) }} cascade;
+        alter table {{ relation }} rename column {{ adapter.quote(tmp_column) }} to {{ adapter.quote(column_name) }}
+    {%- endcall -%}
+{%- endmacro %}
+{% macro alter_relation_add_remove_columns(relation, add_columns=none, remove_columns=none) -%}
+    {%- if add_columns is none -%}{%- set add_columns = [] -%}{%- endif -%}
+    {%- if remove_columns is none -%}{%- set remove_columns = [] -%}{%- endif -%}
+    {%- set clauses = [] -%}
+    {%- for column in add_columns -%}
+        {%- do clauses.append('add column ' ~ adapter.quote(column.name) ~ ' ' ~ column.data_type) -%}
+    {%- endfor -%}
+    {%- for column in remove_columns -%}
+        {%- do clauses.append('drop column ' ~ adapter.quote(column.name)) -%}
+    {%- endfor -%}
+    {%- if clauses -%}
+        {%- do run_query('alter table ' ~ relation ~ ' ' ~ clauses | join(', ')) -%}
+    {%- endif -%}
+{%- endmacro %}
+{% macro get_select_subquery(sql) -%}
+    select * from ({{ sql }}) as model_subq
+{%- endmacro %}

@@ -509,10 +509,20 @@ impl Object for AdapterObject {
                         }
                     }
                 };
-                warehouse.query(&sql).map_err(invalid)?;
+                // As dbt's macros: a drop runs outside any transaction unless one is open.
+                let auto_begin = method != "drop_relation";
+                warehouse
+                    .statement(method, &sql, auto_begin)
+                    .map_err(invalid)?;
                 Ok(Value::from(""))
             }
-            "expand_target_column_types" | "commit" => Ok(Value::from("")),
+            "commit" => {
+                if let Some((_, warehouse)) = warehouse(state) {
+                    warehouse.commit().map_err(invalid)?;
+                }
+                Ok(Value::from(""))
+            }
+            "expand_target_column_types" => Ok(Value::from("")),
             _ => Err(Error::new(
                 ErrorKind::UnknownMethod,
                 format!("adapter.{method}() is not supported by Kiln yet"),
@@ -542,7 +552,7 @@ fn warehouse(state: &State<'_, '_>) -> Option<(Arc<NodeContext>, Arc<dyn Warehou
 pub fn run_query(state: &State<'_, '_>, sql: Value) -> Result<Value, Error> {
     match warehouse(state) {
         Some((_, warehouse)) => warehouse
-            .query(&sql.to_string())
+            .statement("run_query_statement", &sql.to_string(), false)
             .map(AgateTable::to_value)
             .map_err(invalid),
         None => Ok(Value::from(())),
@@ -561,8 +571,10 @@ impl Object for StatementFn {
 
     fn call(self: &Arc<Self>, state: &mut State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
         let (name, _rest, kwargs): (Option<Value>, Rest<Value>, Kwargs) = from_args(args)?;
-        let name = name.map_or_else(|| "main".to_owned(), |n| n.to_string());
+        // As dbt: a statement without a name keeps no result.
+        let name = name.filter(|n| !n.is_none()).map(|n| n.to_string());
         let fetch_result = kwargs.get::<Option<bool>>("fetch_result")?.unwrap_or(false);
+        let auto_begin = kwargs.get::<Option<bool>>("auto_begin")?.unwrap_or(true);
         let caller: Option<Value> = kwargs.get("caller")?;
         for key in kwargs.args() {
             kwargs.get::<Value>(key)?;
@@ -576,13 +588,27 @@ impl Object for StatementFn {
             ));
         };
         let sql = caller.call(state, &[])?.to_string();
-        let mut result = warehouse.query(&sql).map_err(invalid)?;
+        let mut result = warehouse
+            .statement(name.as_deref().unwrap_or_default(), &sql, auto_begin)
+            .map_err(invalid)?;
         if !fetch_result {
             result.rows.clear();
         }
-        ctx.store_statement(&name, result);
+        if let Some(name) = name {
+            ctx.store_statement(&name, result);
+        }
         Ok(Value::from(""))
     }
+}
+
+/// dbt's `render(text)`: `text` rendered as a template in the current node's context (how
+/// `run_hooks` renders a hook when it runs).
+pub fn render(state: &State<'_, '_>, text: String) -> Result<Value, Error> {
+    let context = NodeContext::require(state, "render")?;
+    state
+        .env()
+        .render_str(&text, Value::from_dyn_object(context))
+        .map(Value::from)
 }
 
 /// `load_result('name')`: `{data, table, response}` of a statement; none if it did not run.

@@ -440,6 +440,20 @@ impl Object for ConfigObject {
                 self.0.apply_config(Json::Object(layer))?;
                 Ok(Value::from(""))
             }
+            // dbt's `config.persist_relation_docs()` / `persist_column_docs()`.
+            "persist_relation_docs" | "persist_column_docs" => {
+                let key = if method == "persist_relation_docs" {
+                    "relation"
+                } else {
+                    "columns"
+                };
+                let on = self
+                    .0
+                    .config_value("persist_docs")
+                    .and_then(|docs| docs.get(key).and_then(Json::as_bool))
+                    .unwrap_or(false);
+                Ok(Value::from(on))
+            }
             // dbt 1.10's `config.meta_get(key, default)` / `config.meta_require(key)`.
             "meta_get" | "meta_require" => {
                 let (key, default): (String, Option<Value>) = from_args(args)?;

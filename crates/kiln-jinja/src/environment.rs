@@ -203,6 +203,37 @@ impl JinjaEnv {
             .any(|p| p != BUILTIN_PACKAGE && self.registry.get(p, name).is_some())
     }
 
+    /// The macro of a materialization that is not Kiln's own, as dbt finds it: the root
+    /// project's, then the packages' (by name), then the built-ins; in each, the adapter's
+    /// (`materialization_<name>_postgres`) before `materialization_<name>_default`.
+    pub fn materialization_macro(&self, name: &str) -> Option<&Arc<MacroDef>> {
+        let root = self.registry.root();
+        let packages = std::iter::once(root).chain(
+            self.registry
+                .packages()
+                .filter(|p| *p != root && *p != BUILTIN_PACKAGE),
+        );
+        let adapter = self.registry.adapter_type();
+        packages.chain([BUILTIN_PACKAGE]).find_map(|package| {
+            [adapter, "default"].into_iter().find_map(|suffix| {
+                self.registry
+                    .get(package, &format!("materialization_{name}_{suffix}"))
+            })
+        })
+    }
+
+    /// The names of the materializations that macros define (`{% materialization name %}`).
+    pub fn materialization_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self
+            .registry
+            .names()
+            .filter_map(|name| name.strip_prefix("materialization_")?.rsplit_once('_'))
+            .map(|(name, _adapter)| name)
+            .collect();
+        names.dedup();
+        names
+    }
+
     /// Whether a macro of this name exists anywhere: a built-in, the project or a package.
     pub fn has_macro(&self, name: &str) -> bool {
         self.registry
@@ -298,14 +329,28 @@ fn register_file(
             BlockKind::Macro => source.name.clone(),
             BlockKind::Test => format!("test_{}", source.name),
             BlockKind::Materialization => {
-                sink.push(
-                    Diagnostic::warning(format!(
-                        "custom materialization `{}` is ignored: Kiln has its own materializations",
-                        source.name
-                    ))
-                    .at(Location::new(file, source.line)),
-                );
-                continue;
+                // `materialization_<name>_<adapter>`; adapter names have no `_`.
+                let materialized = source
+                    .name
+                    .strip_prefix("materialization_")
+                    .and_then(|rest| rest.rsplit_once('_'))
+                    .map_or("", |(name, _adapter)| name);
+                let own = kiln_core::Materialization::NAMES
+                    .iter()
+                    .find(|own| **own == materialized);
+                match own {
+                    Some(own) if package != BUILTIN_PACKAGE => {
+                        sink.push(
+                            Diagnostic::warning(format!(
+                                "materialization `{own}` is ignored: Kiln builds `{own}` \
+                                 models itself"
+                            ))
+                            .at(Location::new(file, source.line)),
+                        );
+                        continue;
+                    }
+                    _ => source.name.clone(),
+                }
             }
         };
         let template = format!("{}{TEMPLATE_SEPARATOR}{name}", file.display());
@@ -355,6 +400,7 @@ fn add_globals(
     env.add_function("run_query", builtins::run_query);
     env.add_global("statement", Value::from_object(builtins::StatementFn));
     env.add_function("load_result", builtins::load_result);
+    env.add_function("render", builtins::render);
     env.add_function("fromjson", builtins::fromjson);
     env.add_function("tojson", builtins::tojson);
     env.add_function("fromyaml", builtins::fromyaml);

@@ -31,6 +31,22 @@ pub struct QueryFailed {
 /// A live warehouse session, as templates see it.
 pub trait Warehouse: Send + Sync {
     fn query(&self, sql: &str) -> Result<QueryResult, QueryFailed>;
+    /// Runs `sql` as dbt's `{% call statement(name, auto_begin=...) %}` does. A session that
+    /// keeps dbt's transactions (a materialization macro's) first opens one when `auto_begin`
+    /// is true and none is open; elsewhere each statement commits as it runs.
+    fn statement(
+        &self,
+        name: &str,
+        sql: &str,
+        auto_begin: bool,
+    ) -> Result<QueryResult, QueryFailed> {
+        let _ = (name, auto_begin);
+        self.query(sql)
+    }
+    /// `adapter.commit()`: commits the open transaction, if one is open.
+    fn commit(&self) -> Result<(), QueryFailed> {
+        Ok(())
+    }
     /// Columns of a relation: `(name, data type)`.
     fn columns(&self, relation: &Relation) -> Result<Vec<(String, String)>, QueryFailed>;
     /// The relation under that name with its type (`table`, `view`), if it exists.

@@ -98,7 +98,23 @@ fn block_name(rest: &str) -> &str {
     rest.split(['(', ',', ' ']).next().unwrap_or("").trim()
 }
 
-/// Splits a macro file into its macros.
+/// The adapter of `{% materialization name, default %}` or
+/// `{% materialization name, adapter='postgres', supported_languages=['sql'] %}`.
+fn materialization_adapter(rest: &str) -> &str {
+    for argument in rest.split(',').skip(1).map(str::trim) {
+        if argument == "default" {
+            return "default";
+        }
+        if let Some(value) = argument.strip_prefix("adapter") {
+            let value = value.trim_start().trim_start_matches('=').trim();
+            return value.trim_matches(['\'', '"']);
+        }
+    }
+    "default"
+}
+
+/// Splits a macro file into its macros (a `materialization` block as the macro
+/// `materialization_<name>_<adapter>`, as dbt names it).
 pub fn split(file: &Path, text: &str) -> Result<Vec<MacroSource>, Diagnostic> {
     let mut macros = Vec::new();
     let mut open: Option<(Tag<'_>, BlockKind)> = None;
@@ -141,7 +157,7 @@ pub fn split(file: &Path, text: &str) -> Result<Vec<MacroSource>, Diagnostic> {
                 ))
                 .at(Location::new(file, line_of(text, tag.start))));
             }
-            let name = block_name(start_tag.rest).to_owned();
+            let mut name = block_name(start_tag.rest).to_owned();
             let line = line_of(text, start_tag.start);
             let body = &text[start_tag.end..tag.start];
             let mut template = "\n".repeat(line - 1);
@@ -152,7 +168,16 @@ pub fn split(file: &Path, text: &str) -> Result<Vec<MacroSource>, Diagnostic> {
                     template.push_str(body);
                     template.push_str("{% endmacro %}");
                 }
-                BlockKind::Materialization => {}
+                BlockKind::Materialization => {
+                    // dbt's name for it: `materialization_<name>_<adapter>`.
+                    name = format!(
+                        "materialization_{name}_{}",
+                        materialization_adapter(start_tag.rest)
+                    );
+                    template.push_str(&format!("{{% macro {name}() %}}"));
+                    template.push_str(body);
+                    template.push_str("{% endmacro %}");
+                }
             }
             macros.push(MacroSource {
                 name,
@@ -202,6 +227,26 @@ mod tests {
                 .starts_with("{% macro test_positive(model, column_name) %}")
         );
         assert!(macros[0].template.ends_with("{% endmacro %}"));
+    }
+
+    #[test]
+    fn materializations_become_macros_named_as_dbt_names_them() {
+        let text = "{% materialization a, default %}x{% endmaterialization %}\n\
+                    {%- materialization b, adapter='postgres', supported_languages=['sql'] -%}\n\
+                    y{% endmaterialization %}";
+        let macros = split(Path::new("m.sql"), text).unwrap();
+        let names: Vec<_> = macros.iter().map(|m| (m.name.as_str(), m.line)).collect();
+        assert_eq!(
+            names,
+            [
+                ("materialization_a_default", 1),
+                ("materialization_b_postgres", 2)
+            ]
+        );
+        assert_eq!(
+            macros[1].template,
+            "\n{% macro materialization_b_postgres() %}\ny{% endmacro %}"
+        );
     }
 
     #[test]

@@ -66,6 +66,11 @@ impl MacroRegistry {
         self.by_package.get(package)?.get(name)
     }
 
+    /// The warehouse type macros are dispatched for (`postgres`).
+    pub fn adapter_type(&self) -> &str {
+        &self.adapter_type
+    }
+
     /// The root project's name.
     pub fn root(&self) -> &str {
         &self.root

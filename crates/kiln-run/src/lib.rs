@@ -15,6 +15,7 @@
 //! Errors of one node are [`RunError`]s that become its result. This crate never prints.
 
 pub mod connection;
+mod custom;
 pub mod error;
 pub mod events;
 pub mod freshness;

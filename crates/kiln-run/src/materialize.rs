@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use kiln_adapter::catalog::{self, Column, RelationKind, ident, literal, qualified};
 use kiln_adapter::{AdapterError, ExecResult};
-use kiln_core::{BuiltinStrategy, IndexConfig, OnSchemaChange, Relation};
+use kiln_core::{BuiltinStrategy, IndexConfig, OnConfigurationChange, OnSchemaChange, Relation};
 
 use crate::connection::SharedConnection;
 
@@ -494,6 +494,89 @@ pub fn table(conn: &SharedConnection, build: &Build<'_>) -> Result<Outcome, Adap
             recreated,
         ))
     })
+}
+
+/// dbt-postgres' materialized view. When one exists under the model's name and no full
+/// refresh is asked for (`refresh`), it is refreshed, unless its indexes differ from the
+/// configured ones: then [`OnConfigurationChange`] says whether it is built anew, left as it
+/// is (`continue`, as dbt: not even refreshed) or the model fails. Otherwise it is created under a temporary name
+/// with its indexes and swapped in, as a table is (dependent views kept).
+pub fn materialized_view(
+    conn: &SharedConnection,
+    build: &Build<'_>,
+    refresh: bool,
+    on_change: OnConfigurationChange,
+) -> Result<Outcome, AdapterError> {
+    let changed = refresh && !indexes_match(conn, build)?;
+    if changed && on_change == OnConfigurationChange::Continue {
+        // As dbt: neither changed nor refreshed.
+        return Ok(outcome(
+            "SKIP (its indexes differ from the config; on_configuration_change: continue)",
+            None,
+            Vec::new(),
+        ));
+    }
+    if refresh && !changed {
+        return in_transaction(conn, build, "", || {
+            exec(
+                conn,
+                &format!("refresh materialized view {}", build.qualified()),
+            )?;
+            grant(build, &build.grants);
+            persist_docs(conn, build, RelationKind::MaterializedView)?;
+            Ok(outcome("REFRESH MATERIALIZED VIEW", None, Vec::new()))
+        });
+    }
+    if changed && on_change == OnConfigurationChange::Fail {
+        return Err(AdapterError::Other(format!(
+            "the indexes of materialized view {} differ from its `indexes` config and \
+             `on_configuration_change` is `fail`\n  nothing was changed; set it to `apply` \
+             (or run with --full-refresh) to rebuild it with the configured indexes",
+            build.qualified()
+        )));
+    }
+    let temp = temp_name(build.name(), "tmp", build.suffix);
+    in_transaction(conn, build, "", || {
+        let created = exec(
+            conn,
+            &build.with_header(format!(
+                "create materialized view {} as (\n{}\n)",
+                qualified(build.schema(), &temp),
+                build.sql
+            )),
+        )?;
+        create_indexes(conn, build, &temp)?;
+        let recreated = swap(conn, build, &temp, RelationKind::MaterializedView)?;
+        grant(build, &build.grants);
+        persist_docs(conn, build, RelationKind::MaterializedView)?;
+        Ok(outcome(
+            format!("SELECT {}", created.rows_affected),
+            Some(created.rows_affected),
+            recreated,
+        ))
+    })
+}
+
+/// Whether the relation has exactly the configured indexes (columns, uniqueness, method), as
+/// dbt-postgres compares them; their names do not matter.
+fn indexes_match(conn: &SharedConnection, build: &Build<'_>) -> Result<bool, AdapterError> {
+    let existing = catalog::indexes(conn.lock().as_mut(), build.schema(), build.name())?;
+    let configured: BTreeSet<catalog::Index> = build
+        .indexes
+        .iter()
+        .map(|index| catalog::Index {
+            columns: index
+                .columns
+                .iter()
+                .map(|c| c.trim().trim_matches('"').to_lowercase())
+                .collect(),
+            unique: index.unique,
+            method: index
+                .method
+                .map_or_else(|| "btree".to_owned(), |m| m.as_str().to_owned()),
+        })
+        .collect();
+    Ok(existing.into_iter().collect::<BTreeSet<_>>() == configured)
 }
 
 /// A table loaded from CSV data with `COPY`, swapped in atomically (seeds). `data` opens the

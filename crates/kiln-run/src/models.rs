@@ -7,7 +7,8 @@ use kiln_adapter::catalog::{self, RelationKind};
 use kiln_compile::RenderOptions;
 use kiln_compile::microbatch::{self, Microbatch};
 use kiln_core::{
-    BuiltinStrategy, Diagnostic, IncrementalStrategy, Materialization, Node, Relation,
+    BuiltinStrategy, Diagnostic, IncrementalStrategy, Materialization, Node, OnConfigurationChange,
+    Relation,
 };
 use kiln_jinja::RelationObject;
 use kiln_jinja::introspection::ColumnValue;
@@ -19,6 +20,16 @@ use crate::materialize::{self, Incremental, Outcome, Strategy};
 use crate::results::NodeResult;
 use crate::runner::Executor;
 
+/// The model's `on_configuration_change` (checked at parse; `apply` when not set).
+fn on_configuration_change(node: &Node) -> OnConfigurationChange {
+    node.config
+        .other
+        .get("on_configuration_change")
+        .and_then(|value| value.as_str())
+        .and_then(|text| OnConfigurationChange::parse(text).ok())
+        .unwrap_or(OnConfigurationChange::Apply)
+}
+
 impl Executor<'_> {
     pub(crate) fn run_model(
         &self,
@@ -26,19 +37,25 @@ impl Executor<'_> {
         conn: &SharedConnection,
         result: &mut NodeResult,
     ) -> Result<Outcome, RunError> {
-        let materialized = node.config.materialized;
-        // Only an incremental model needs to know what exists before it renders.
-        let existing = if materialized == Materialization::Incremental {
+        let materialized = &node.config.materialized;
+        if let Materialization::Custom(name) = materialized {
+            return self.run_custom(node, name, conn, result);
+        }
+        // Only incremental models and materialized views need to know what exists first.
+        let existing = if matches!(
+            materialized,
+            Materialization::Incremental | Materialization::MaterializedView
+        ) {
             existing_kind(conn, &node.relation)?
         } else {
             None
         };
-        let incremental = materialized == Materialization::Incremental
+        let incremental = *materialized == Materialization::Incremental
             && existing == Some(RelationKind::Table)
             && !node.config.should_full_refresh;
         let mut options = self.render_options(conn, incremental);
         let configured = node.config.incremental_strategy();
-        let microbatch = materialized == Materialization::Incremental
+        let microbatch = *materialized == Materialization::Incremental
             && configured == IncrementalStrategy::Macro("microbatch".to_owned());
         if microbatch {
             let settings = Microbatch::from_node(node)?;
@@ -90,10 +107,16 @@ impl Executor<'_> {
                 materialize::incremental(conn, &build, &settings)
             }
             Materialization::Incremental => materialize::table(conn, &build),
+            Materialization::MaterializedView => {
+                let refresh = existing == Some(RelationKind::MaterializedView)
+                    && !node.config.should_full_refresh;
+                materialize::materialized_view(conn, &build, refresh, on_configuration_change(node))
+            }
             other @ (Materialization::Ephemeral
             | Materialization::Seed
             | Materialization::Test
-            | Materialization::Snapshot) => return Err(RunError::NotRunnable(other)),
+            | Materialization::Snapshot
+            | Materialization::Custom(_)) => return Err(RunError::NotRunnable(other.clone())),
         };
         Ok(outcome?)
     }

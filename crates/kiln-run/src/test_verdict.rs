@@ -23,8 +23,8 @@ impl Executor<'_> {
         let options = self.render_options(conn, false);
         let sql = self.render_to_run(node, &options, result)?;
         // Every test node's config is resolved with its test settings.
-        let config =
-            (node.config.test.as_ref()).ok_or(RunError::NotRunnable(node.config.materialized))?;
+        let config = (node.config.test.as_ref())
+            .ok_or(RunError::NotRunnable(node.config.materialized.clone()))?;
         let TestConfig {
             severity,
             fail_calc,

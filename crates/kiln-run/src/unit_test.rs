@@ -64,7 +64,7 @@ impl Executor<'_> {
         let spec = node
             .unit_test
             .as_deref()
-            .ok_or(RunError::NotRunnable(node.config.materialized))?;
+            .ok_or(RunError::NotRunnable(node.config.materialized.clone()))?;
         let model = &self.parsed.nodes[&spec.model];
         let fail =
             |message: String| RunError::UnitTest(format!("unit test `{}`: {message}", node.name));
