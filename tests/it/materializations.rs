@@ -162,3 +162,54 @@ fn materialized_views_and_project_materializations_leave_what_dbt_core_leaves() 
         ]
     );
 }
+
+#[test]
+fn a_projects_incremental_materialization_uses_dbts_schema_change_macros() {
+    // tests/fixtures/custom_materialization, `appended`: the columns and rows dbt-core 1.11.16
+    // left after each of the same runs (README).
+    let db = Database::new("custom_materialization_appended");
+    let fixture = db.configure(Fixture::new("custom_materialization"));
+    let state = || {
+        [
+            db.rows(
+                "select string_agg(column_name || ' ' || data_type, ', ' \
+                 order by ordinal_position) from information_schema.columns \
+                 where table_schema = 'cmat' and table_name = 'appended'",
+            )
+            .join(""),
+            // Each row's values in column order, nulls left out.
+            db.rows(
+                "select (select string_agg(value, '|') from json_each_text(row_to_json(a))) \
+                 from cmat.appended a order by batch",
+            )
+            .join(", "),
+        ]
+    };
+    let step = |vars: &str, code: i32| {
+        let run = fixture.kiln(&["run", "-s", "appended", "--vars", vars]);
+        assert_eq!(run.code, code, "{}", run.transcript());
+        run
+    };
+    step("{}", 0);
+    assert_eq!(state(), ["batch integer, tag text", "10|b10"]);
+    // append_new_columns: the new column is added, the old rows get null.
+    step("{rows: 13, extra: true}", 0);
+    let with_extra = "batch integer, tag text, extra integer";
+    assert_eq!(state(), [with_extra, "10|b10, 13|b13|1300"]);
+    // A column the model no longer selects stays, null in the new row.
+    step("{rows: 14}", 0);
+    assert_eq!(state(), [with_extra, "10|b10, 13|b13|1300, 14|b14"]);
+    let fail = step("{rows: 15, schema_change: fail}", 1);
+    assert!(
+        fail.transcript().contains("out of sync"),
+        "{}",
+        fail.transcript()
+    );
+    assert_eq!(state(), [with_extra, "10|b10, 13|b13|1300, 14|b14"]);
+    // sync_all_columns: the column the model dropped goes.
+    step("{rows: 16, schema_change: sync_all_columns}", 0);
+    assert_eq!(
+        state(),
+        ["batch integer, tag text", "10|b10, 13|b13, 14|b14, 16|b16"]
+    );
+}

@@ -458,9 +458,27 @@ pub enum Hooks {
 
 impl Hooks {
     fn into_vec(self) -> Vec<Hook> {
-        match self {
+        let hooks = match self {
             Hooks::One(hook) => vec![hook],
             Hooks::Many(hooks) => hooks,
+        };
+        hooks.into_iter().map(Hook::read_hook_config).collect()
+    }
+}
+
+impl Hook {
+    /// dbt's `before_begin(sql)` / `after_commit(sql)` / `in_transaction(sql)` write a hook as
+    /// JSON text (`{"sql": "vacuum", "transaction": false}`), which dbt reads back as the
+    /// detailed form.
+    fn read_hook_config(self) -> Hook {
+        match &self {
+            Hook::Sql(text) if text.trim_start().starts_with('{') => {
+                serde_json::from_str::<Hook>(text.trim())
+                    .ok()
+                    .filter(|hook| matches!(hook, Hook::Detailed { .. }))
+                    .unwrap_or(self)
+            }
+            _ => self,
         }
     }
 }
@@ -860,6 +878,28 @@ mod tests {
             .map(|h| h.sql().to_owned())
             .collect();
         assert_eq!(hooks, ["select 1", "select 2", "select 3"]);
+    }
+
+    #[test]
+    fn hooks_written_by_before_begin_are_read_back_as_dbt_reads_them() {
+        let config = layer(json!({"post-hook": [
+            "\n    {\"sql\": \"vacuum t\", \"transaction\": false}\n",
+            "{ not json }",
+        ]}));
+        let hooks = config
+            .resolve(ResourceType::Model, &CliFlags::default())
+            .unwrap()
+            .post_hook;
+        assert_eq!(
+            hooks,
+            [
+                Hook::Detailed {
+                    sql: "vacuum t".to_owned(),
+                    transaction: false
+                },
+                Hook::Sql("{ not json }".to_owned()),
+            ]
+        );
     }
 
     #[test]

@@ -1107,12 +1107,18 @@ where parent.to_field is null
         {%- endif -%}
     {%- endfor -%}
 {%- endmacro %}
-{% macro make_hook_config(sql, inside_transaction) -%}
+{% macro make_hook_config(sql, inside_transaction) %}
     {{ tojson({'sql': sql, 'transaction': inside_transaction}) }}
-{%- endmacro %}
-{% macro before_begin(sql) -%}{{ make_hook_config(sql, inside_transaction=False) }}{%- endmacro %}
-{% macro in_transaction(sql) -%}{{ make_hook_config(sql, inside_transaction=True) }}{%- endmacro %}
-{% macro after_commit(sql) -%}{{ make_hook_config(sql, inside_transaction=False) }}{%- endmacro %}
+{% endmacro %}
+{% macro before_begin(sql) %}
+    {{ make_hook_config(sql, inside_transaction=False) }}
+{% endmacro %}
+{% macro in_transaction(sql) %}
+    {{ make_hook_config(sql, inside_transaction=True) }}
+{% endmacro %}
+{% macro after_commit(sql) %}
+    {{ make_hook_config(sql, inside_transaction=False) }}
+{% endmacro %}
 {% macro noop_statement(name=None, message=None, code=None, rows_affected=None, res=None) -%}
     {%- call statement(name) -%}select 1 where false{%- endcall -%}
 {%- endmacro %}
@@ -1204,13 +1210,19 @@ where parent.to_field is null
 {% macro get_rename_intermediate_sql(relation) -%}
     {{ get_rename_sql(make_intermediate_relation(relation), relation.identifier) }}
 {%- endmacro %}
-{% macro get_rename_sql(relation, new_name) -%}
-    {%- set kind = 'materialized view' if relation.type == 'materialized_view' else relation.type -%}
-    alter {{ kind }} {{ relation }} rename to {{ adapter.quote(new_name) }}
-{%- endmacro %}
-{% macro get_rename_table_sql(relation, new_name) -%}alter table {{ relation }} rename to {{ adapter.quote(new_name) }}{%- endmacro %}
-{% macro get_rename_view_sql(relation, new_name) -%}alter view {{ relation }} rename to {{ adapter.quote(new_name) }}{%- endmacro %}
-{% macro get_rename_materialized_view_sql(relation, new_name) -%}alter materialized view {{ relation }} rename to {{ adapter.quote(new_name) }}{%- endmacro %}
+{% macro get_rename_sql(relation, new_name) %}
+    {%- set kind = 'materialized view' if relation.type == 'materialized_view' else relation.type %}
+    alter {{ kind }} {{ relation }} rename to {{ new_name }}
+{% endmacro %}
+{% macro get_rename_table_sql(relation, new_name) %}
+    alter table {{ relation }} rename to {{ new_name }}
+{% endmacro %}
+{% macro get_rename_view_sql(relation, new_name) %}
+    alter view {{ relation }} rename to {{ new_name }}
+{% endmacro %}
+{% macro get_rename_materialized_view_sql(relation, new_name) %}
+    alter materialized view {{ relation }} rename to {{ new_name }}
+{% endmacro %}
 {% macro get_replace_sql(existing_relation, target_relation, sql) -%}
     {{ get_create_intermediate_sql(target_relation, sql) }};
     {%- if existing_relation is not none %}
@@ -1227,18 +1239,18 @@ where parent.to_field is null
 {% macro get_replace_table_sql(relation, sql) -%}
     {{ exceptions.raise_not_implemented('get_replace_table_sql is not implemented on PostgreSQL: use get_replace_sql') }}
 {%- endmacro %}
-{% macro get_create_materialized_view_as_sql(relation, sql) -%}
+{% macro get_create_materialized_view_as_sql(relation, sql) %}
     create materialized view if not exists {{ relation }} as {{ sql }};
-    {%- for index_dict in config.get('indexes', default=[]) %}
+    {% for index_dict in config.get('indexes', default=[]) -%}
     {{ get_create_index_sql(relation, index_dict) }}
-    {%- endfor %}
-{%- endmacro %}
+    {% endfor %}
+{% endmacro %}
 {% macro get_replace_materialized_view_sql(relation, sql) -%}
     {{ get_replace_sql(relation, relation, sql) }}
 {%- endmacro %}
-{% macro refresh_materialized_view(relation) -%}
+{% macro refresh_materialized_view(relation) %}
     refresh materialized view {{ relation }}
-{%- endmacro %}
+{% endmacro %}
 {% macro drop_materialized_view(relation) -%}
     drop materialized view if exists {{ relation }} cascade
 {%- endmacro %}
@@ -1291,4 +1303,111 @@ where parent.to_field is null
 {%- endmacro %}
 {% macro get_select_subquery(sql) -%}
     select * from ({{ sql }}) as model_subq
+{%- endmacro %}
+{#- Schema changes of an incremental model, for materializations that handle them as dbt's. -#}
+{% macro incremental_validate_on_schema_change(on_schema_change, default='ignore') -%}
+    {%- if on_schema_change not in ['sync_all_columns', 'append_new_columns', 'fail', 'ignore'] -%}
+        {%- do log('Invalid value for on_schema_change (' ~ on_schema_change ~ ') specified. Setting default value of ' ~ default ~ '.', info=True) -%}
+        {{ return(default) }}
+    {%- else -%}
+        {{ return(on_schema_change) }}
+    {%- endif -%}
+{%- endmacro %}
+{% macro diff_column_data_types(source_columns, target_columns) -%}
+    {%- set changed = [] -%}
+    {%- for source_column in source_columns -%}
+        {%- for target_column in target_columns
+            if target_column.name == source_column.name and target_column.data_type != source_column.data_type -%}
+            {%- do changed.append({'column_name': target_column.name, 'new_type': source_column.data_type}) -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    {{ return(changed) }}
+{%- endmacro %}
+{% macro check_for_schema_changes(source_relation, target_relation) -%}
+    {%- set source_columns = adapter.get_columns_in_relation(source_relation) -%}
+    {%- set target_columns = adapter.get_columns_in_relation(target_relation) -%}
+    {%- set source_not_in_target = diff_columns(source_columns, target_columns) -%}
+    {%- set target_not_in_source = diff_columns(target_columns, source_columns) -%}
+    {%- set new_target_types = diff_column_data_types(source_columns, target_columns) -%}
+    {{ return({
+        'schema_changed': (source_not_in_target or target_not_in_source or new_target_types) | length > 0,
+        'source_not_in_target': source_not_in_target,
+        'target_not_in_source': target_not_in_source,
+        'source_columns': source_columns,
+        'target_columns': target_columns,
+        'new_target_types': new_target_types,
+    }) }}
+{%- endmacro %}
+{% macro sync_column_schemas(on_schema_change, target_relation, schema_changes_dict) -%}
+    {%- set add_to_target = schema_changes_dict['source_not_in_target'] -%}
+    {%- if on_schema_change == 'append_new_columns' -%}
+        {%- if add_to_target -%}
+            {%- do alter_relation_add_remove_columns(target_relation, add_to_target, none) -%}
+        {%- endif -%}
+    {%- elif on_schema_change == 'sync_all_columns' -%}
+        {%- set remove_from_target = schema_changes_dict['target_not_in_source'] -%}
+        {%- if add_to_target or remove_from_target -%}
+            {%- do alter_relation_add_remove_columns(target_relation, add_to_target, remove_from_target) -%}
+        {%- endif -%}
+        {%- for change in schema_changes_dict['new_target_types'] -%}
+            {%- do alter_column_type(target_relation, change['column_name'], change['new_type']) -%}
+        {%- endfor -%}
+    {%- endif -%}
+{%- endmacro %}
+{% macro process_schema_changes(on_schema_change, source_relation, target_relation) -%}
+    {%- if on_schema_change == 'ignore' -%}
+        {{ return({}) }}
+    {%- endif -%}
+    {%- set changes = check_for_schema_changes(source_relation, target_relation) -%}
+    {%- if changes['schema_changed'] -%}
+        {%- if on_schema_change == 'fail' -%}
+            {{ exceptions.raise_compiler_error('The source and target schemas on this incremental model are out of sync! They can be reconciled in several ways: set the `on_schema_change` config to `append_new_columns` or `sync_all_columns`, or re-run the model with --full-refresh. Source columns not in target: ' ~ changes['source_not_in_target'] | map(attribute='name') | list ~ '; target columns not in source: ' ~ changes['target_not_in_source'] | map(attribute='name') | list ~ '; new column types: ' ~ changes['new_target_types']) }}
+        {%- endif -%}
+        {%- do sync_column_schemas(on_schema_change, target_relation, changes) -%}
+    {%- endif -%}
+    {{ return(changes['source_columns']) }}
+{%- endmacro %}
+{% macro create_columns(relation, columns) -%}
+    {%- for column in columns -%}
+        {%- call statement() -%}
+            alter table {{ relation }} add column {{ adapter.quote(column.name) }} {{ column.data_type }}
+        {%- endcall -%}
+    {%- endfor -%}
+{%- endmacro %}
+{% macro handle_existing_table(full_refresh, old_relation) -%}
+    {%- do log('Dropping relation ' ~ old_relation ~ ' because it is of type ' ~ old_relation.type) -%}
+    {%- do adapter.drop_relation(old_relation) -%}
+{%- endmacro %}
+{% macro get_test_sql(main_sql, fail_calc, warn_if, error_if, limit) -%}
+    select
+      {{ fail_calc }} as failures,
+      {{ fail_calc }} {{ warn_if }} as should_warn,
+      {{ fail_calc }} {{ error_if }} as should_error
+    from (
+      {{ main_sql }}
+      {{ "limit " ~ limit if limit != none }}
+    ) dbt_internal_test
+{%- endmacro %}
+{% macro collect_freshness(source, loaded_at_field, filter) -%}
+    {%- call statement('collect_freshness', fetch_result=True, auto_begin=False) -%}
+    select
+      max({{ loaded_at_field }}) as max_loaded_at,
+      {{ current_timestamp() }} as snapshotted_at
+    from {{ source }}
+    {% if filter %}
+    where {{ filter }}
+    {% endif %}
+    {%- endcall -%}
+    {{ return(load_result('collect_freshness')) }}
+{%- endmacro %}
+{% macro get_list_of_column_names(columns) -%}
+    {%- set names = [] -%}
+    {%- for column in columns -%}{%- do names.append(column.name) -%}{%- endfor -%}
+    {{ return(names) }}
+{%- endmacro %}
+{% macro get_empty_schema_sql(columns) -%}
+    select
+    {%- for column in columns.values() %}
+        cast(null as {{ column['data_type'] }}) as {{ adapter.quote(column['name']) if column.get('quote') else column['name'] }}{{ ',' if not loop.last }}
+    {%- endfor %}
 {%- endmacro %}
