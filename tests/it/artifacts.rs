@@ -134,6 +134,29 @@ fn dbt_utils_node_ids_are_dbt_cores() {
         "dbt's ids Kiln lacks: {missing:#?}\nKiln's ids dbt lacks: {extra:#?}"
     );
     assert_eq!(kiln.len(), 238);
+
+    // `depends_on.macros` as dbt records it: the macros each node's template calls itself, in
+    // call order, and for a generic test its test macro (as dbt looks it up) and
+    // `get_where_subquery`.
+    let recorded: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(fixtures_dir().join("dbt_reference/dbt_utils_node_macros.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let mut differ = Vec::new();
+    for id in &kiln {
+        let ours = &manifest["nodes"][*id]["depends_on"]["macros"];
+        if *ours != recorded[*id] {
+            differ.push(format!("{id}: dbt {} kiln {ours}", recorded[*id]));
+        }
+    }
+    assert!(differ.is_empty(), "{differ:#?}");
+    assert!(
+        kiln.iter()
+            .filter(|id| manifest["nodes"][**id]["depends_on"]["macros"] != serde_json::json!([]))
+            .count()
+            > 150
+    );
 }
 
 #[test]
@@ -219,4 +242,45 @@ fn the_semantic_layer_is_in_the_manifest_as_dbt_core_writes_it() {
             assert_eq!(&manifest[map][id], expected, "{map}[{id}]");
         }
     }
+}
+
+#[test]
+fn config_blocks_and_column_constraints_reach_the_manifest_as_dbt_writes_them() {
+    // tests/fixtures/manifest_properties: the values dbt-core 1.11.16's `dbt parse` wrote
+    // (README).
+    let fixture = Fixture::new("manifest_properties");
+    let parse = fixture.kiln(&["parse"]);
+    assert_eq!(parse.code, 0, "{}", parse.transcript());
+    let manifest: serde_json::Value =
+        serde_json::from_str(&fixture.read("target/manifest.json")).unwrap();
+    let source =
+        |table: &str| &manifest["sources"][format!("source.manifest_properties.shop.{table}")];
+    let unset = serde_json::json!({"count": null, "period": null});
+    assert_eq!(
+        source("orders")["freshness"],
+        serde_json::json!({"warn_after": {"count": 12, "period": "hour"}, "error_after": unset, "filter": null})
+    );
+    assert_eq!(source("orders")["loaded_at_field"], "_loaded_at");
+    assert_eq!(source("payments")["freshness"], serde_json::Value::Null);
+    assert_eq!(
+        source("refunds")["freshness"],
+        serde_json::json!({"warn_after": {"count": 12, "period": "hour"}, "error_after": {"count": 2, "period": "day"}, "filter": null})
+    );
+    let orders = &manifest["nodes"]["model.manifest_properties.orders"];
+    assert_eq!(
+        orders["config"]["contract"],
+        serde_json::json!({"enforced": true, "alias_types": true})
+    );
+    assert_eq!(orders["contract"]["enforced"], true);
+    let constraint = |kind: &str, expression: Option<&str>| {
+        serde_json::json!({"type": kind, "name": null, "expression": expression,
+            "warn_unenforced": true, "warn_unsupported": true, "to": null, "to_columns": []})
+    };
+    assert_eq!(
+        orders["columns"]["id"]["constraints"],
+        serde_json::json!([
+            constraint("not_null", None),
+            constraint("check", Some("id > 0"))
+        ])
+    );
 }

@@ -77,10 +77,8 @@ fn manifest_describes_nodes_like_dbt() {
     assert_eq!(orders["schema"], "analytics_marts");
     assert_eq!(orders["database"], "warehouse");
     assert_eq!(orders["config"]["materialized"], "incremental");
-    assert_eq!(
-        orders["config"]["unique_key"],
-        serde_json::json!(["order_id"])
-    );
+    // As dbt keeps it: the string written (`unique_key='order_id'`).
+    assert_eq!(orders["config"]["unique_key"], "order_id");
     assert_eq!(
         orders["config"]["tags"],
         serde_json::json!(["nightly", "finance"])

@@ -4,12 +4,19 @@
 use crate::pg::Database;
 use crate::support::Fixture;
 
+/// The fixture with its local package installed.
+fn installed(fixture: Fixture) -> Fixture {
+    let deps = fixture.kiln(&["deps"]);
+    assert_eq!(deps.code, 0, "{}", deps.transcript());
+    fixture
+}
+
 #[test]
 fn materialized_views_and_project_materializations_leave_what_dbt_core_leaves() {
     // tests/fixtures/custom_materialization: each step's expected state is what dbt-core
     // 1.11.16 left after the same step (README).
     let db = Database::new("custom_materialization");
-    let fixture = db.configure(Fixture::new("custom_materialization"));
+    let fixture = installed(db.configure(Fixture::new("custom_materialization")));
     let state = || {
         [
             db.rows(
@@ -168,7 +175,7 @@ fn a_projects_incremental_materialization_uses_dbts_schema_change_macros() {
     // tests/fixtures/custom_materialization, `appended`: the columns and rows dbt-core 1.11.16
     // left after each of the same runs (README).
     let db = Database::new("custom_materialization_appended");
-    let fixture = db.configure(Fixture::new("custom_materialization"));
+    let fixture = installed(db.configure(Fixture::new("custom_materialization")));
     let state = || {
         [
             db.rows(
@@ -211,5 +218,35 @@ fn a_projects_incremental_materialization_uses_dbts_schema_change_macros() {
     assert_eq!(
         state(),
         ["batch integer, tag text", "10|b10, 13|b13, 14|b14, 16|b16"]
+    );
+}
+
+#[test]
+fn a_packages_materialization_resolves_macros_as_dbt_core_does() {
+    // tests/fixtures/custom_materialization, `batched`: batch_pkg's `insert_by_batch` inserts
+    // a day at a time with the package's `dateadd`, whose default calls `dateadd` unqualified
+    // (AutomateDV's pattern): dbt resolves that to dbt's own macro, not back to the package's
+    // (Kiln recursed until its limit). Rows and messages as dbt-core 1.11.16's (README).
+    let db = Database::new("custom_materialization_batched");
+    let fixture = installed(db.configure(Fixture::new("custom_materialization")));
+    let rows = || {
+        db.rows("select string_agg(id || '@' || day, ' ' order by day, id) from cmat.batched")
+            .join("")
+    };
+    let first = fixture.kiln(&["run", "-s", "batched"]);
+    assert_eq!(first.code, 0, "{}", first.transcript());
+    // The noop_statement's message reports the model.
+    assert!(first.stdout.contains("[INSERT 6 "), "{}", first.stdout);
+    assert_eq!(
+        rows(),
+        "4@2024-01-01 8@2024-01-01 1@2024-01-02 5@2024-01-02 2@2024-01-03 6@2024-01-03"
+    );
+    let second = fixture.kiln(&["run", "-s", "batched", "--vars", "{days: 1}"]);
+    assert_eq!(second.code, 0, "{}", second.transcript());
+    assert!(second.stdout.contains("[INSERT 2 "), "{}", second.stdout);
+    assert_eq!(
+        rows(),
+        "4@2024-01-01 4@2024-01-01 8@2024-01-01 8@2024-01-01 1@2024-01-02 5@2024-01-02 \
+         2@2024-01-03 6@2024-01-03"
     );
 }

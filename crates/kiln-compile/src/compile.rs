@@ -417,7 +417,7 @@ pub fn render_materialization(
     resolver: &Arc<dyn Resolver>,
     options: &RenderOptions,
     values: Vec<(&str, minijinja::Value)>,
-) -> Result<String, Diagnostic> {
+) -> Result<Materialized, Diagnostic> {
     let mut properties = crate::parse::model_properties(node);
     if let Some(map) = properties.as_object_mut() {
         map.insert("compiled_code".to_owned(), compiled.into());
@@ -433,7 +433,19 @@ pub fn render_materialization(
         );
     let name = format!("{} (materialization)", node.display_path.display());
     let call = format!("{{{{ {}.{}() }}}}", def.package, def.name);
-    parsed.env.render(&name, &call, Arc::new(context))
+    let context = Arc::new(context);
+    let output = parsed.env.render(&name, &call, context.clone())?;
+    Ok(Materialized {
+        output,
+        main: context.statement_result("main"),
+    })
+}
+
+/// What a materialization macro left.
+pub struct Materialized {
+    pub output: String,
+    /// The last result kept under the name `main` (dbt's adapter response for the model).
+    pub main: Option<kiln_jinja::QueryResult>,
 }
 
 /// The ephemeral models that the nodes in `selected` use, directly or through other ephemeral

@@ -4,6 +4,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
+use serde_json::Value as Json;
+
 use kiln_core::diagnostic::DiagnosticSink;
 use kiln_core::{
     CliFlags, Diagnostic, Location, Node, NodeConfig, RawConfig, Relation, ResourceType, SourceInfo,
@@ -341,6 +343,7 @@ pub fn discover(
                 refs: Vec::new(),
                 sources: Vec::new(),
                 depends_on: Vec::new(),
+                macros: Vec::new(),
                 compiled_code: None,
                 source: None,
                 patch_path: entry.map(|(_, file)| file.to_path_buf()),
@@ -514,6 +517,7 @@ fn sources(
                     refs: Vec::new(),
                     sources: Vec::new(),
                     depends_on: Vec::new(),
+                    macros: Vec::new(),
                     compiled_code: None,
                     source: Some(SourceInfo {
                         source_name: source.name.clone(),
@@ -522,8 +526,19 @@ fn sources(
                         loaded_at_field: table
                             .loaded_at_field
                             .clone()
-                            .or_else(|| source.loaded_at_field.clone()),
-                        freshness: table.freshness.clone().or_else(|| source.freshness.clone()),
+                            .or_else(|| config_text(&table.config, "loaded_at_field"))
+                            .or_else(|| source.loaded_at_field.clone())
+                            .or_else(|| config_text(&source.config, "loaded_at_field")),
+                        freshness: freshness(
+                            source
+                                .freshness
+                                .clone()
+                                .or_else(|| config_key(&source.config, "freshness")),
+                            table
+                                .freshness
+                                .clone()
+                                .or_else(|| config_key(&table.config, "freshness")),
+                        ),
                     }),
                     patch_path: Some(file.path.clone()),
                     test: None,
@@ -541,6 +556,30 @@ fn sources(
         }
     }
     out
+}
+
+/// A source table's freshness as dbt merges it: the source's (`freshness:` or, dbt 1.10,
+/// under `config:`), with the table's keys (`warn_after`, `error_after`, `filter`) over it;
+/// `freshness: null` at the table opts out.
+fn freshness(source: Option<Json>, table: Option<Json>) -> Option<Json> {
+    match (source, table) {
+        (Some(Json::Object(mut merged)), Some(Json::Object(table))) => {
+            merged.extend(table);
+            Some(Json::Object(merged))
+        }
+        (source, None) => source,
+        (_, table) => table,
+    }
+}
+
+/// A key of a `config:` block, when written (`Some(null)` for `key: null`).
+fn config_key(config: &Option<Json>, key: &str) -> Option<Json> {
+    config.as_ref()?.get(key).cloned()
+}
+
+/// A text value of a `config:` block.
+fn config_text(config: &Option<Json>, key: &str) -> Option<String> {
+    config_key(config, key)?.as_str().map(str::to_owned)
 }
 
 /// A schema file's path relative to the model path that holds it (dbt's `path` of exposures
@@ -687,6 +726,7 @@ fn exposures(package: &Package, sink: &mut DiagnosticSink) -> Vec<Discovered> {
                 refs,
                 sources,
                 depends_on: Vec::new(),
+                macros: Vec::new(),
                 compiled_code: None,
                 source: None,
                 patch_path: None,

@@ -150,6 +150,11 @@ fn config_json(node: &Node) -> Json {
         ResourceType::Seed => default("delimiter", json!(",")),
         _ => {}
     }
+    // A `contract:` config gets dbt's defaults for the keys it leaves out.
+    if let Some(Json::Object(contract)) = out.get_mut("contract") {
+        contract.entry("enforced").or_insert(json!(false));
+        contract.entry("alias_types").or_insert(json!(true));
+    }
     if let Some(snapshot) = &config.snapshot {
         let strategy = serde_json::to_value(&snapshot.strategy).unwrap_or(Json::Null);
         out.insert("strategy".to_owned(), strategy["strategy"].clone());
@@ -195,6 +200,39 @@ fn config_json(node: &Node) -> Json {
     Json::Object(out)
 }
 
+/// A source's freshness as dbt's manifest shows it: both thresholds and the filter, unset
+/// ones null (`null` when the table opts out).
+fn freshness_json(written: &Json) -> Json {
+    let Json::Object(written) = written else {
+        return written.clone();
+    };
+    let mut out = json!({
+        "warn_after": {"count": null, "period": null},
+        "error_after": {"count": null, "period": null},
+        "filter": null,
+    });
+    if let Some(out) = out.as_object_mut() {
+        for (key, value) in written {
+            out.insert(key.clone(), value.clone());
+        }
+    }
+    out
+}
+
+/// A column constraint as dbt's manifest shows it: what was written, with dbt's defaults.
+fn constraint_json(written: &Json) -> Json {
+    let mut out = json!({
+        "type": null, "name": null, "expression": null, "warn_unenforced": true,
+        "warn_unsupported": true, "to": null, "to_columns": [],
+    });
+    if let (Some(out), Some(written)) = (out.as_object_mut(), written.as_object()) {
+        for (key, value) in written {
+            out.insert(key.clone(), value.clone());
+        }
+    }
+    out
+}
+
 /// A column as the manifest shows it.
 #[derive(Serialize)]
 struct ColumnOut<'a> {
@@ -202,7 +240,7 @@ struct ColumnOut<'a> {
     description: &'a str,
     meta: &'a BTreeMap<String, Json>,
     data_type: &'a Option<String>,
-    constraints: [(); 0],
+    constraints: Vec<Json>,
     quote: Option<bool>,
     config: ColumnConfig<'a>,
     tags: &'a [String],
@@ -217,7 +255,7 @@ impl<'a> ColumnOut<'a> {
             description: &c.description,
             meta: &c.meta,
             data_type: &c.data_type,
-            constraints: [],
+            constraints: c.constraints.iter().map(constraint_json).collect(),
             quote: c.quote,
             config: ColumnConfig {
                 meta: &c.meta,
@@ -250,7 +288,7 @@ struct RefOut<'a> {
 
 #[derive(Serialize)]
 struct DependsOn<'a> {
-    macros: [(); 0],
+    macros: &'a [String],
     #[serde(skip_serializing_if = "Option::is_none")]
     nodes: Option<&'a [String]>,
 }
@@ -284,7 +322,7 @@ struct SourceOut<'a> {
     quoting: Json,
     loaded_at_field: &'a Option<String>,
     loaded_at_query: Option<()>,
-    freshness: &'a Option<Json>,
+    freshness: Option<Json>,
     external: Option<()>,
     source_meta: Empty,
     unrendered_database: Option<()>,
@@ -356,6 +394,7 @@ struct NodeOut<'a> {
     created_at: f64,
     relation_name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// As dbt has it: the file with leading and trailing whitespace stripped.
     raw_code: Option<&'a str>,
     doc_blocks: [(); 0],
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -421,6 +460,11 @@ fn node_out<'a>(node: &'a Node, project: &Project, created_at: f64) -> NodeOut<'
     } else {
         node.relation.identifier.clone()
     };
+    let freshness = node
+        .source
+        .as_ref()
+        .and_then(|source| source.freshness.as_ref())
+        .map(freshness_json);
     let source = node.source.as_ref().map(|source| SourceOut {
         source_name: &source.source_name,
         source_description: &source.source_description,
@@ -429,7 +473,7 @@ fn node_out<'a>(node: &'a Node, project: &Project, created_at: f64) -> NodeOut<'
         quoting: json!({"database": null, "schema": null, "identifier": null, "column": null}),
         loaded_at_field: &source.loaded_at_field,
         loaded_at_query: None,
-        freshness: &source.freshness,
+        freshness: freshness.clone(),
         external: None,
         source_meta: Empty {},
         unrendered_database: None,
@@ -439,7 +483,7 @@ fn node_out<'a>(node: &'a Node, project: &Project, created_at: f64) -> NodeOut<'
         Some(source) => json!({
             "enabled": node.config.enabled,
             "event_time": null,
-            "freshness": source.freshness,
+            "freshness": freshness,
             "loaded_at_field": source.loaded_at_field,
             "loaded_at_query": null,
             "meta": node.config.meta,
@@ -484,7 +528,7 @@ fn node_out<'a>(node: &'a Node, project: &Project, created_at: f64) -> NodeOut<'
         created_at,
         relation_name: (!node.is_ephemeral() && kind != ResourceType::Analysis)
             .then(|| node.relation.to_string()),
-        raw_code: (!is_source).then_some(node.raw_code.as_str()),
+        raw_code: (!is_source).then_some(node.raw_code.trim()),
         doc_blocks: [],
         root_path: is_seed.then(|| {
             project
@@ -514,7 +558,7 @@ fn node_out<'a>(node: &'a Node, project: &Project, created_at: f64) -> NodeOut<'
         metrics: has_sql.then_some([]),
         functions: has_sql.then_some([]),
         depends_on: (!is_source).then_some(DependsOn {
-            macros: [],
+            macros: &node.macros,
             nodes: has_sql.then_some(node.depends_on.as_slice()),
         }),
         compiled_path: has_sql.then(|| {
@@ -526,10 +570,19 @@ fn node_out<'a>(node: &'a Node, project: &Project, created_at: f64) -> NodeOut<'
         compiled_code: node.compiled_code.as_deref(),
         extra_ctes_injected: node.compiled_code.as_ref().map(|_| true),
         extra_ctes: node.compiled_code.as_ref().map(|_| []),
-        contract: has_sql.then_some(Contract {
-            enforced: false,
-            alias_types: true,
-            checksum: None,
+        contract: has_sql.then(|| {
+            let configured = node.config.other.get("contract");
+            let flag = |key: &str, default: bool| {
+                configured
+                    .and_then(|c| c.get(key))
+                    .and_then(Json::as_bool)
+                    .unwrap_or(default)
+            };
+            Contract {
+                enforced: flag("enforced", false),
+                alias_types: flag("alias_types", true),
+                checksum: None,
+            }
         }),
         model: (kind == ResourceType::Model).then_some(ModelOut {
             access: node
@@ -601,7 +654,7 @@ fn unit_test_out(node: &Node, created_at: f64) -> Json {
         "fqn": node.fqn,
         "description": node.description,
         "overrides": overrides,
-        "depends_on": {"macros": [], "nodes": node.depends_on},
+        "depends_on": {"macros": node.macros, "nodes": node.depends_on},
         "config": {"tags": node.config.tags, "meta": node.config.meta, "enabled": node.config.enabled},
         "checksum": null,
         "schema": node.relation.schema,
@@ -648,7 +701,7 @@ fn exposure_out(node: &Node, created_at: f64) -> Json {
         "config": {"enabled": node.config.enabled, "tags": node.config.tags, "meta": node.config.meta},
         "unrendered_config": {},
         "url": info.and_then(|i| i.url.as_deref()),
-        "depends_on": {"macros": [], "nodes": node.depends_on},
+        "depends_on": {"macros": node.macros, "nodes": node.depends_on},
         "refs": refs,
         "sources": sources,
         "metrics": [],

@@ -15,6 +15,7 @@ pub(crate) fn column(props: &ColumnProps) -> Column {
         quote: props.quote,
         meta: props.meta.clone(),
         tags: props.tags.clone(),
+        constraints: props.constraints.clone(),
     }
 }
 
@@ -94,6 +95,12 @@ pub(crate) fn apply_recorded(
 ) -> Result<(), Diagnostic> {
     node.refs = recorded.refs;
     node.sources = recorded.sources;
+    // A generic test's macro comes first (set when the test was made).
+    for id in recorded.macros {
+        if !node.macros.contains(&id) {
+            node.macros.push(id);
+        }
+    }
     node.config = resolve_config(node, recorded.config, cli)?;
     Ok(())
 }

@@ -392,6 +392,68 @@ fn check_materializations(
     }
 }
 
+/// dbt's `depends_on.macros` of a generic test: its test macro, then `get_where_subquery`,
+/// which dbt calls on the test's `model` argument, except for its own `unique` and `not_null`
+/// (which dbt parses without rendering). dbt names the test macro by looking `test_<name>` up
+/// from the test's package, whatever namespace the test names (`dbt_utils.not_empty_string`
+/// is recorded as the project's own `test_not_empty_string` when it has one, though
+/// dbt_utils' runs); Kiln records what dbt records.
+fn generic_test_macros(env: &JinjaEnv, node: &mut Node) {
+    let Some(test) = node
+        .test
+        .as_ref()
+        .filter(|t| t.kind == kiln_core::TestKind::Generic)
+    else {
+        return;
+    };
+    let registry = env.registry();
+    let name = format!("test_{}", test.test_name);
+    let others = registry
+        .packages()
+        .filter(|p| *p != kiln_jinja::macros::BUILTIN_PACKAGE);
+    let recorded_as = [node.package.as_str(), registry.root()]
+        .into_iter()
+        .chain(others)
+        .chain([kiln_jinja::macros::BUILTIN_PACKAGE])
+        .find(|package| registry.get(package, &name).is_some())
+        .map(|package| format!("macro.{package}.{name}"));
+    if let Some(id) = recorded_as {
+        let is_test_macro = |m: &String| m.rsplit('.').next() == Some(name.as_str());
+        node.macros.retain(|m| !is_test_macro(m));
+        node.macros.insert(0, id);
+    }
+    const WHERE: &str = "macro.dbt.get_where_subquery";
+    let shortcut = matches!(
+        node.macros.first().map(String::as_str),
+        Some("macro.dbt.test_unique" | "macro.dbt.test_not_null")
+    );
+    if !shortcut && !node.macros.iter().any(|m| m == WHERE) {
+        let at = node.macros.len().min(1);
+        node.macros.insert(at, WHERE.to_owned());
+    }
+}
+
+/// dbt renders a node's hooks at parse to find the macros they call (its `depends_on.macros`
+/// lists them after the node's own); their output is not used.
+fn hook_macros(env: &JinjaEnv, node: &mut Node, context: Arc<NodeContext>) {
+    // Plain SQL calls nothing: only templates are rendered.
+    let hooks = (node.config.pre_hook.iter().chain(&node.config.post_hook))
+        .filter(|hook| hook.sql().contains("{{") || hook.sql().contains("{%"));
+    let mut rendered_any = false;
+    for hook in hooks {
+        rendered_any = true;
+        // A hook that fails here fails when it runs, with its own message.
+        let _ = env.render("hook", hook.sql(), context.clone());
+    }
+    if rendered_any {
+        for id in context.into_recorded().macros {
+            if !node.macros.contains(&id) {
+                node.macros.push(id);
+            }
+        }
+    }
+}
+
 fn finish_err(sink: DiagnosticSink) -> Diagnostics {
     match sink.finish() {
         Err(errors) => errors,
@@ -439,6 +501,10 @@ fn parse_node(
     if let Some((refs, sources)) = static_calls {
         node.refs = refs;
         node.sources = sources;
+        if let Some(test) = &node.test {
+            node.macros = vec![format!("macro.dbt.test_{}", test.test_name)];
+        }
+        generic_test_macros(env, &mut node);
         node.config = crate::node::resolve_config(&node, base_config, cli)?;
     } else if matches!(
         node.resource_type,
@@ -461,6 +527,8 @@ fn parse_node(
         )
         .map_err(|error| crate::compile::at_declaration(&node, error))?;
         crate::node::apply_recorded(&mut node, context.into_recorded(), cli)?;
+        generic_test_macros(env, &mut node);
+        hook_macros(env, &mut node, context);
     } else {
         node.config = crate::node::resolve_config(&node, base_config, cli)?;
     }

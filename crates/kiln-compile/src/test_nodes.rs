@@ -500,6 +500,7 @@ fn test_node(
         refs: Vec::new(),
         sources: Vec::new(),
         depends_on: Vec::new(),
+        macros: Vec::new(),
         compiled_code: None,
         source: None,
         patch_path: None,

@@ -178,6 +178,7 @@ fn unit_test_node(
         refs: Vec::new(),
         sources: Vec::new(),
         depends_on: vec![model_id.clone()],
+        macros: Vec::new(),
         compiled_code: None,
         source: None,
         patch_path: Some(yaml_path.to_path_buf()),

@@ -740,6 +740,8 @@ pub struct NodeConfig {
     pub database: Option<String>,
     pub alias: Option<String>,
     pub tags: Vec<String>,
+    /// Templates see it as dbt has it: none when not set, a string for one column.
+    #[serde(serialize_with = "unique_key_as_dbt")]
     pub unique_key: Vec<String>,
     /// As configured; [`NodeConfig::incremental_strategy`] gives the one that runs.
     pub incremental_strategy: Option<IncrementalStrategy>,
@@ -821,6 +823,14 @@ impl NodeConfig {
     /// The config as the JSON map that Jinja's `config.get()` and the manifest see.
     pub fn to_json(&self) -> Json {
         serde_json::to_value(self).unwrap_or(Json::Null)
+    }
+}
+
+fn unique_key_as_dbt<S: Serializer>(keys: &[String], serializer: S) -> Result<S::Ok, S::Error> {
+    match keys {
+        [] => serializer.serialize_none(),
+        [one] => serializer.serialize_str(one),
+        many => many.serialize(serializer),
     }
 }
 

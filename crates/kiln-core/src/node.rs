@@ -51,6 +51,8 @@ pub struct Column {
     pub quote: Option<bool>,
     pub meta: BTreeMap<String, Json>,
     pub tags: Vec<String>,
+    /// Its `constraints:` as written (`[{type: not_null}]`).
+    pub constraints: Vec<Json>,
 }
 
 /// What a source node has that others do not.
@@ -130,6 +132,9 @@ pub struct Node {
     pub sources: Vec<SourceCall>,
     /// Unique ids of its parents, sorted.
     pub depends_on: Vec<String>,
+    /// dbt's `depends_on.macros`: the macros its template calls itself, in call order
+    /// (`macro.dbt_utils.star`); for a generic test, its test macro first.
+    pub macros: Vec<String>,
     /// The SQL that runs, once compiled (models only).
     pub compiled_code: Option<String>,
     pub source: Option<SourceInfo>,

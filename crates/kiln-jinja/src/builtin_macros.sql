@@ -1120,7 +1120,11 @@ where parent.to_field is null
     {{ make_hook_config(sql, inside_transaction=False) }}
 {% endmacro %}
 {% macro noop_statement(name=None, message=None, code=None, rows_affected=None, res=None) -%}
-    {%- call statement(name) -%}select 1 where false{%- endcall -%}
+    {#- Runs nothing: keeps the message given as the statement's result. -#}
+    {%- set sql = caller() -%}
+    {%- if name is not none -%}
+        {{ store_raw_result(name, message=message, code=code, rows_affected=rows_affected, agate_table=res) }}
+    {%- endif -%}
 {%- endmacro %}
 {% macro get_create_index_sql(relation, index_dict) -%}
     {{ return(adapter.dispatch('get_create_index_sql', 'dbt')(relation, index_dict)) }}
@@ -1410,4 +1414,129 @@ where parent.to_field is null
     {%- for column in columns.values() %}
         cast(null as {{ column['data_type'] }}) as {{ adapter.quote(column['name']) if column.get('quote') else column['name'] }}{{ ',' if not loop.last }}
     {%- endfor %}
+{%- endmacro %}
+{#- Snapshot building blocks, for materializations and strategies written as dbt's. -#}
+{% macro get_snapshot_table_column_names() -%}
+    {{ return({'dbt_valid_to': 'dbt_valid_to', 'dbt_valid_from': 'dbt_valid_from', 'dbt_scd_id': 'dbt_scd_id', 'dbt_updated_at': 'dbt_updated_at', 'dbt_is_deleted': 'dbt_is_deleted'}) }}
+{%- endmacro %}
+{% macro unique_key_fields(unique_key) -%}
+    {%- if unique_key is sequence and unique_key is not string -%}
+        {%- for key in unique_key %}
+        {{ key }} as dbt_unique_key_{{ loop.index }}{{ ' ,' if not loop.last }}
+        {%- endfor %}
+    {%- else %}
+        {{ unique_key }} as dbt_unique_key
+    {%- endif %}
+{% endmacro %}
+{% macro unique_key_join_on(unique_key, identifier, from_identifier) -%}
+    {%- if unique_key is sequence and unique_key is not string -%}
+        {%- for key in unique_key %}
+        {{ equals(identifier ~ '.dbt_unique_key_' ~ loop.index, from_identifier ~ '.dbt_unique_key_' ~ loop.index) }}{{ ' and' if not loop.last }}
+        {%- endfor %}
+    {%- else %}
+        {{ identifier }}.dbt_unique_key = {{ from_identifier }}.dbt_unique_key
+    {%- endif %}
+{% endmacro %}
+{% macro unique_key_is_null(unique_key, identifier) %}
+    {{ identifier }}.{{ 'dbt_unique_key_1' if unique_key is sequence and unique_key is not string else 'dbt_unique_key' }} is null
+{% endmacro %}
+{% macro unique_key_is_not_null(unique_key, identifier) %}
+    {{ identifier }}.{{ 'dbt_unique_key_1' if unique_key is sequence and unique_key is not string else 'dbt_unique_key' }} is not null
+{% endmacro %}
+{% macro get_dbt_valid_to_current(strategy, columns) %}
+    {%- set valid_to_current = config.get('dbt_valid_to_current') or 'null' %}
+    coalesce(nullif({{ strategy.updated_at }}, {{ strategy.updated_at }}), {{ valid_to_current }}) as {{ columns.dbt_valid_to }}
+{% endmacro %}
+{% macro snapshot_merge_sql(target, source, insert_cols) -%}
+    {{ adapter.dispatch('snapshot_merge_sql', 'dbt')(target, source, insert_cols) }}
+{%- endmacro %}
+{% macro postgres__snapshot_merge_sql(target, source, insert_cols) -%}
+    {%- set columns = config.get('snapshot_table_column_names') or get_snapshot_table_column_names() -%}
+    {%- set valid_to_current = config.get('dbt_valid_to_current') -%}
+    update {{ target }}
+    set {{ columns.dbt_valid_to }} = DBT_INTERNAL_SOURCE.{{ columns.dbt_valid_to }}
+    from {{ source }} as DBT_INTERNAL_SOURCE
+    where DBT_INTERNAL_SOURCE.{{ columns.dbt_scd_id }}::text = {{ target }}.{{ columns.dbt_scd_id }}::text
+      and DBT_INTERNAL_SOURCE.dbt_change_type::text in ('update'::text, 'delete'::text)
+    {%- if valid_to_current %}
+      and ({{ target }}.{{ columns.dbt_valid_to }} = {{ valid_to_current }} or {{ target }}.{{ columns.dbt_valid_to }} is null);
+    {%- else %}
+      and {{ target }}.{{ columns.dbt_valid_to }} is null;
+    {%- endif %}
+
+    insert into {{ target }} ({{ insert_cols | join(', ') }})
+    select
+    {%- for column in insert_cols %}{{ ' ' if loop.first }}DBT_INTERNAL_SOURCE.{{ column }}{{ ',' if not loop.last }}{% endfor %}
+    from {{ source }} as DBT_INTERNAL_SOURCE
+    where DBT_INTERNAL_SOURCE.dbt_change_type::text = 'insert'::text;
+{% endmacro %}
+{% macro build_snapshot_table(strategy, sql) -%}
+    {{ adapter.dispatch('build_snapshot_table', 'dbt')(strategy, sql) }}
+{%- endmacro %}
+{% macro default__build_snapshot_table(strategy, sql) %}
+    {%- set columns = config.get('snapshot_table_column_names') or get_snapshot_table_column_names() %}
+    select *,
+        {{ strategy.scd_id }} as {{ columns.dbt_scd_id }},
+        {{ strategy.updated_at }} as {{ columns.dbt_updated_at }},
+        {{ strategy.updated_at }} as {{ columns.dbt_valid_from }},
+        {{ get_dbt_valid_to_current(strategy, columns) }}
+    {%- if strategy.hard_deletes == 'new_record' %}
+        , 'False' as {{ columns.dbt_is_deleted }}
+    {%- endif %}
+    from (
+        {{ sql }}
+    ) sbq
+{% endmacro %}
+{% macro post_snapshot(staging_relation) -%}
+    {{ adapter.dispatch('post_snapshot', 'dbt')(staging_relation) }}
+{%- endmacro %}
+{% macro default__post_snapshot(staging_relation) -%}{%- endmacro %}
+{% macro strategy_dispatch(name) -%}
+    {%- set package_name, strategy_name = name.split('.', 1) if '.' in name else (none, name) -%}
+    {%- set namespace_ = context if package_name is none else context.get(package_name) -%}
+    {%- if namespace_ is none -%}
+        {{ exceptions.raise_compiler_error("Could not find package '" ~ package_name ~ "', called with '" ~ name ~ "'") }}
+    {%- endif -%}
+    {%- set found = namespace_.get('snapshot_' ~ strategy_name ~ '_strategy') -%}
+    {%- if found is none or found is undefined -%}
+        {{ exceptions.raise_compiler_error("The specified strategy macro '" ~ strategy_name ~ "' was not found in package '" ~ package_name ~ "'") }}
+    {%- endif -%}
+    {{ return(found) }}
+{%- endmacro %}
+{% macro snapshot_timestamp_strategy(node, snapshotted_rel, current_rel, model_config, target_exists) -%}
+    {%- set primary_key = config.get('unique_key') -%}
+    {%- set updated_at = config.get('updated_at') -%}
+    {%- set hard_deletes = adapter.get_hard_deletes_behavior(config) -%}
+    {%- set columns = config.get('snapshot_table_column_names') or get_snapshot_table_column_names() -%}
+    {{ return({
+        'unique_key': primary_key,
+        'updated_at': updated_at,
+        'row_changed': '(' ~ snapshotted_rel ~ '.' ~ columns.dbt_valid_from ~ ' < ' ~ current_rel ~ '.' ~ updated_at ~ ')',
+        'scd_id': snapshot_hash_arguments(api.Relation.scd_args(primary_key, updated_at)),
+        'invalidate_hard_deletes': hard_deletes == 'invalidate',
+        'hard_deletes': hard_deletes,
+    }) }}
+{%- endmacro %}
+{% macro can_clone_table() -%}
+    {{ return(adapter.dispatch('can_clone_table', 'dbt')()) }}
+{%- endmacro %}
+{% macro default__can_clone_table() -%}
+    {{ return(false) }}
+{%- endmacro %}
+{% macro create_or_replace_clone(this_relation, defer_relation) -%}
+    {{ return(adapter.dispatch('create_or_replace_clone', 'dbt')(this_relation, defer_relation)) }}
+{%- endmacro %}
+{% macro default__create_or_replace_clone(this_relation, defer_relation) %}
+    create or replace table {{ this_relation.render() }} clone {{ defer_relation.render() }}
+{% endmacro %}
+{% macro collect_freshness_custom_sql(source, loaded_at_query) -%}
+    {%- call statement('collect_freshness', fetch_result=True, auto_begin=False) -%}
+    with source_query as (
+        {{ loaded_at_query }}
+    )
+    select
+        (select * from source_query) as max_loaded_at,
+        {{ current_timestamp() }} as snapshotted_at
+    {%- endcall -%}
+    {{ return(load_result('collect_freshness')) }}
 {%- endmacro %}

@@ -15,7 +15,7 @@ use kiln_core::{RefCall, Relation, SourceCall, quote_identifier, quote_literal};
 use crate::context::NodeContext;
 use crate::macros::{self, MacroRegistry};
 
-use crate::introspection::{AgateTable, ColumnValue, Warehouse, relation_args};
+use crate::introspection::{AgateTable, ColumnValue, QueryResult, Warehouse, relation_args};
 use crate::relation::RelationObject;
 
 fn invalid(message: impl std::fmt::Display) -> Error {
@@ -107,6 +107,7 @@ pub fn config_via_context(state: &mut State<'_, '_>, args: Rest<Value>) -> Resul
 }
 
 pub fn is_incremental(state: &State<'_, '_>) -> bool {
+    macros::record_if_called_by_the_node(state, "dbt", "is_incremental");
     NodeContext::current(state).is_some_and(|ctx| ctx.is_incremental)
 }
 
@@ -523,6 +524,24 @@ impl Object for AdapterObject {
                 Ok(Value::from(""))
             }
             "expand_target_column_types" => Ok(Value::from("")),
+            // dbt's `adapter.get_hard_deletes_behavior(config)`: `hard_deletes`, else what the
+            // older `invalidate_hard_deletes: true` meant.
+            "get_hard_deletes_behavior" => {
+                let (config,): (Value,) = from_args(args)?;
+                let mut get = |key: &str| -> Result<Value, Error> {
+                    config.call_method(state, "get", &[Value::from(key)])
+                };
+                let hard_deletes = get("hard_deletes")?;
+                if !hard_deletes.is_none() && !hard_deletes.is_undefined() {
+                    return Ok(hard_deletes);
+                }
+                let invalidate = get("invalidate_hard_deletes")?.is_true();
+                Ok(Value::from(if invalidate {
+                    "invalidate"
+                } else {
+                    "ignore"
+                }))
+            }
             _ => Err(Error::new(
                 ErrorKind::UnknownMethod,
                 format!("adapter.{method}() is not supported by Kiln yet"),
@@ -550,6 +569,7 @@ fn warehouse(state: &State<'_, '_>) -> Option<(Arc<NodeContext>, Arc<dyn Warehou
 /// `run_query(sql)`: the rows as an agate-like table; none when no warehouse is connected
 /// (as in dbt's parse phase).
 pub fn run_query(state: &State<'_, '_>, sql: Value) -> Result<Value, Error> {
+    macros::record_if_called_by_the_node(state, "dbt", "run_query");
     match warehouse(state) {
         Some((_, warehouse)) => warehouse
             .statement("run_query_statement", &sql.to_string(), false)
@@ -570,6 +590,7 @@ impl Object for StatementFn {
     }
 
     fn call(self: &Arc<Self>, state: &mut State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
+        macros::record_if_called_by_the_node(state, "dbt", "statement");
         let (name, _rest, kwargs): (Option<Value>, Rest<Value>, Kwargs) = from_args(args)?;
         // As dbt: a statement without a name keeps no result.
         let name = name.filter(|n| !n.is_none()).map(|n| n.to_string());
@@ -620,9 +641,43 @@ pub fn load_result(state: &State<'_, '_>, name: String) -> Value {
     let table = AgateTable(result.clone());
     let mut map = BTreeMap::new();
     map.insert("data", table.data());
-    map.insert("response", crate::to_value(serde_json::json!({"_message": result.status, "code": result.status.split(' ').next(), "rows_affected": result.rows.len()})));
+    // The adapter response: the command tag (`INSERT 0 5`), its verb, and the rows it
+    // affected (its trailing count; the rows fetched when it has none).
+    let rows_affected = result
+        .status
+        .rsplit(' ')
+        .next()
+        .and_then(|n| n.parse::<u64>().ok())
+        .unwrap_or(result.rows.len() as u64);
+    map.insert("response", crate::to_value(serde_json::json!({"_message": result.status, "code": result.status.split(' ').next(), "rows_affected": rows_affected})));
     map.insert("table", AgateTable::to_value(result));
     Value::from(map)
+}
+
+/// dbt's `store_raw_result(name, message=..., code=..., rows_affected=...)`: keeps a result
+/// for `load_result(name)` without running anything (what `noop_statement` does).
+pub fn store_raw_result(
+    state: &State<'_, '_>,
+    name: String,
+    kwargs: Kwargs,
+) -> Result<Value, Error> {
+    let message: Option<String> = kwargs.get("message")?;
+    let code: Option<String> = kwargs.get("code")?;
+    let rows_affected: Option<u64> = kwargs.get("rows_affected")?;
+    let _: Option<Value> = kwargs.get("agate_table")?;
+    kwargs.assert_all_used()?;
+    let status = message
+        .or(code)
+        .or_else(|| rows_affected.map(|n| n.to_string()))
+        .unwrap_or_default();
+    NodeContext::require(state, "store_raw_result")?.store_statement(
+        &name,
+        QueryResult {
+            status,
+            ..QueryResult::default()
+        },
+    );
+    Ok(Value::from(""))
 }
 
 /// `api.Relation.create(database=..., schema=..., identifier=..., type=...)`.
@@ -657,6 +712,17 @@ impl Object for RelationApi {
         method: &str,
         args: &[Value],
     ) -> Result<Value, Error> {
+        if method == "scd_args" {
+            // dbt's `Relation.scd_args(primary_key, updated_at)`: what a snapshot's `dbt_scd_id`
+            // hashes: the key (each part of a composite one), then `updated_at`.
+            let (key, updated_at): (Value, Value) = from_args(args)?;
+            let mut parts: Vec<Value> = match key.kind() {
+                minijinja::value::ValueKind::Seq => key.try_iter()?.collect(),
+                _ => vec![key],
+            };
+            parts.push(updated_at);
+            return Ok(Value::from(parts));
+        }
         if method != "create" {
             return Err(Error::from(ErrorKind::UnknownMethod));
         }

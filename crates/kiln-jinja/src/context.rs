@@ -69,6 +69,9 @@ pub struct Recorded {
     pub sources: Vec<SourceCall>,
     /// The node's config: the base layers with every `config()` call merged on top.
     pub config: RawConfig,
+    /// Macros the node's own template called (not those they called), in call order, as
+    /// dbt's `depends_on.macros`: `macro.<package>.<name>`.
+    pub macros: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -309,6 +312,19 @@ impl NodeContext {
             self.lock().recorded.sources.push(call);
         }
         relation
+    }
+
+    /// A macro the node's template called itself (dbt's `depends_on.macros`), during the
+    /// parse render.
+    pub fn record_macro(&self, package: &str, name: &str) {
+        if self.phase != Phase::Parse {
+            return;
+        }
+        let id = format!("macro.{package}.{name}");
+        let mut state = self.lock();
+        if !state.recorded.macros.contains(&id) {
+            state.recorded.macros.push(id);
+        }
     }
 
     /// A `config(...)` call: merged in during the parse render, ignored after.

@@ -401,6 +401,7 @@ fn add_globals(
     env.add_global("statement", Value::from_object(builtins::StatementFn));
     env.add_function("load_result", builtins::load_result);
     env.add_function("render", builtins::render);
+    env.add_function("store_raw_result", builtins::store_raw_result);
     env.add_function("fromjson", builtins::fromjson);
     env.add_function("tojson", builtins::tojson);
     env.add_function("fromyaml", builtins::fromyaml);

@@ -96,11 +96,24 @@ impl MacroRegistry {
         self.by_package.values().flat_map(BTreeMap::values)
     }
 
-    /// An unqualified call from `package`: its own macros, the root project's, the built-ins.
-    pub fn resolve(&self, package: &str, name: &str) -> Option<&Arc<MacroDef>> {
-        [package, self.root.as_str(), BUILTIN_PACKAGE]
-            .into_iter()
-            .find_map(|p| self.get(p, name))
+    /// An unqualified call, as dbt resolves it: the package of the node being rendered, the
+    /// root project, the built-ins; a macro's own package is not searched by dbt (a package
+    /// macro calling `dateadd` gets dbt's, even if its package has one), so it comes last,
+    /// where dbt would fail.
+    pub fn resolve(
+        &self,
+        node_package: &str,
+        macro_package: &str,
+        name: &str,
+    ) -> Option<&Arc<MacroDef>> {
+        [
+            node_package,
+            self.root.as_str(),
+            BUILTIN_PACKAGE,
+            macro_package,
+        ]
+        .into_iter()
+        .find_map(|p| self.get(p, name))
     }
 
     /// `adapter.dispatch(name, namespace)`: the first `<adapter>__name` or `default__name` in
@@ -190,7 +203,14 @@ pub fn return_(value: Option<Value>) -> Result<Value, Error> {
 fn current_package(state: &State<'_, '_>, registry: &MacroRegistry) -> String {
     PACKAGE_STACK
         .with(|stack| stack.borrow().last().cloned())
-        .or_else(|| NodeContext::current(state).map(|ctx| ctx.node.package.clone()))
+        .unwrap_or_else(|| node_package(state, registry))
+}
+
+/// The package of the node being rendered (the root project for an operation).
+fn node_package(state: &State<'_, '_>, registry: &MacroRegistry) -> String {
+    NodeContext::current(state)
+        .map(|ctx| ctx.node.package.clone())
+        .filter(|package| !package.is_empty())
         .unwrap_or_else(|| registry.root.clone())
 }
 
@@ -198,6 +218,7 @@ fn current_package(state: &State<'_, '_>, registry: &MacroRegistry) -> String {
 /// macro sees the caller's context (`this`, `config`...) and can call a `caller` block or a
 /// macro passed to it from there.
 pub fn call(state: &mut State<'_, '_>, def: &MacroDef, args: &[Value]) -> Result<Value, Error> {
+    record_if_called_by_the_node(state, &def.package, &def.name);
     RETURN_SLOTS.with(|slots| slots.borrow_mut().push(None));
     PACKAGE_STACK.with(|stack| stack.borrow_mut().push(def.package.clone()));
     let result = state.call_template_macro(&def.template, &def.name, args);
@@ -209,6 +230,15 @@ pub fn call(state: &mut State<'_, '_>, def: &MacroDef, args: &[Value]) -> Result
         (None, Err(error)) => {
             Err(Error::new(error.kind(), format!("in macro `{}`", def.name)).with_source(error))
         }
+    }
+}
+
+/// dbt's `depends_on.macros`: a macro called by the node's own template (no macro is running)
+/// is recorded; what macros call is not.
+pub fn record_if_called_by_the_node(state: &State<'_, '_>, package: &str, name: &str) {
+    let from_the_node = PACKAGE_STACK.with(|stack| stack.borrow().is_empty());
+    if from_the_node && let Some(ctx) = NodeContext::current(state) {
+        ctx.record_macro(package, name);
     }
 }
 
@@ -226,7 +256,8 @@ impl Object for MacroFn {
 
     fn call(self: &Arc<Self>, state: &mut State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
         let package = current_package(state, &self.registry);
-        match self.registry.resolve(&package, &self.name) {
+        let node_package = node_package(state, &self.registry);
+        match self.registry.resolve(&node_package, &package, &self.name) {
             Some(def) => call(state, def, args),
             None => {
                 let owners: Vec<&str> = self

@@ -115,7 +115,7 @@ impl Warehouse for SharedConnection {
             let result = conn.execute(sql).map_err(failed)?;
             Ok(to_result(
                 Table::default(),
-                format!("OK {}", result.rows_affected),
+                crate::materialize::command_tag(sql, result.rows_affected),
             ))
         }
     }

@@ -23,15 +23,8 @@ use crate::runner::Executor;
 /// A connection with dbt's transactions, for one run of a materialization macro.
 struct Session {
     conn: SharedConnection,
-    state: Mutex<SessionState>,
-}
-
-#[derive(Default)]
-struct SessionState {
     /// Whether a transaction is open.
-    open: bool,
-    /// The last statement named `main` (the model's build, in dbt's terms) and its result.
-    main: Option<(String, QueryResult)>,
+    open: Mutex<bool>,
 }
 
 /// What a statement that begins or ends a transaction leaves open: `Some(true)` after
@@ -55,12 +48,12 @@ impl Session {
     fn new(conn: SharedConnection) -> Self {
         Session {
             conn,
-            state: Mutex::default(),
+            open: Mutex::new(false),
         }
     }
 
-    fn state(&self) -> std::sync::MutexGuard<'_, SessionState> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    fn open(&self) -> std::sync::MutexGuard<'_, bool> {
+        self.open.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn send(&self, sql: &str) -> Result<(), QueryFailed> {
@@ -75,11 +68,11 @@ impl Session {
 
     /// Rolls back what the macro left uncommitted.
     fn release(&self) {
-        let mut state = self.state();
-        if state.open {
+        let mut open = self.open();
+        if *open {
             // A failed rollback means a broken connection, which the runner replaces.
             let _ = self.send("rollback");
-            state.open = false;
+            *open = false;
         }
     }
 }
@@ -91,38 +84,34 @@ impl Warehouse for Session {
 
     fn statement(
         &self,
-        name: &str,
+        _name: &str,
         sql: &str,
         auto_begin: bool,
     ) -> Result<QueryResult, QueryFailed> {
         let control = transaction_control(sql);
-        let mut state = self.state();
-        if auto_begin && control.is_none() && !state.open {
+        let mut open = self.open();
+        if auto_begin && control.is_none() && !*open {
             self.send("begin")?;
-            state.open = true;
+            *open = true;
         }
         let result = self.conn.query(sql);
         match (&result, control) {
-            (Ok(_), Some(open)) => state.open = open,
+            (Ok(_), Some(now_open)) => *open = now_open,
             // A failed statement in a transaction leaves it aborted: only a rollback helps.
-            (Err(_), _) if state.open => {
+            (Err(_), _) if *open => {
                 let _ = self.send("rollback");
-                state.open = false;
+                *open = false;
             }
             _ => {}
         }
-        let result = result?;
-        if name == "main" {
-            state.main = Some((sql.to_owned(), result.clone()));
-        }
-        Ok(result)
+        result
     }
 
     fn commit(&self) -> Result<(), QueryFailed> {
-        let mut state = self.state();
-        if state.open {
+        let mut open = self.open();
+        if *open {
             self.send("commit")?;
-            state.open = false;
+            *open = false;
         }
         Ok(())
     }
@@ -165,41 +154,6 @@ fn hook_values(hooks: &[kiln_core::config::Hook]) -> Value {
     Value::from(hooks)
 }
 
-/// The adapter's message for the `main` statement: the server's command tag, as dbt prints it
-/// (`SELECT 3` for a `create table ... as`).
-fn message(sql: &str, result: &QueryResult) -> (String, Option<u64>) {
-    let rows = result
-        .status
-        .rsplit(' ')
-        .next()
-        .and_then(|n| n.parse::<u64>().ok());
-    let words: Vec<String> = sql[kiln_compile::leading_trivia_len(sql)..]
-        .split_whitespace()
-        .take(4)
-        .map(str::to_ascii_lowercase)
-        .collect();
-    let words: Vec<&str> = words.iter().map(String::as_str).collect();
-    let rows_or_zero = rows.unwrap_or(0);
-    let tag = match words.as_slice() {
-        ["create", "view", ..] | ["create", "or", "replace", "view"] => "CREATE VIEW".to_owned(),
-        ["create", ..] if sql.to_ascii_lowercase().contains(" as ") => {
-            format!("SELECT {rows_or_zero}")
-        }
-        ["select", ..] | ["with", ..] => format!("SELECT {rows_or_zero}"),
-        ["insert", ..] => format!("INSERT 0 {rows_or_zero}"),
-        [verb @ ("update" | "delete" | "merge"), ..] => {
-            format!("{} {rows_or_zero}", verb.to_ascii_uppercase())
-        }
-        [first, second, ..] => format!(
-            "{} {}",
-            first.to_ascii_uppercase(),
-            second.to_ascii_uppercase()
-        ),
-        _ => "OK".to_owned(),
-    };
-    (tag, rows)
-}
-
 impl Executor<'_> {
     /// Builds `node` with the materialization macro `name`.
     pub(crate) fn run_custom(
@@ -235,12 +189,14 @@ impl Executor<'_> {
             hooks,
         );
         session.release();
-        rendered?;
-        let main = session.state().main.take();
-        let (message, rows) = match &main {
-            Some((sql, main)) => message(sql, main),
-            None => ("OK".to_owned(), None),
-        };
+        // The result of the statement named `main`, as dbt reports the model: its command
+        // tag (`SELECT 3`), or the message a `noop_statement('main', ...)` stored.
+        let main = rendered?.main;
+        let message = main.map_or_else(|| "OK".to_owned(), |main| main.status);
+        let rows = message
+            .rsplit(' ')
+            .next()
+            .and_then(|n| n.parse::<u64>().ok());
         Ok(outcome(message, rows, Vec::new()))
     }
 }

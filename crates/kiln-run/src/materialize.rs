@@ -1042,22 +1042,57 @@ pub fn incremental(
 
 /// A status like PostgreSQL's for SQL that a macro wrote (`INSERT 0 5`, `MERGE 3`): the verb of
 /// its last statement, with the rows all of its statements affected.
-fn command_tag(sql: &str, rows: u64) -> String {
-    let verb = sql
+pub(crate) fn command_tag(sql: &str, rows: u64) -> String {
+    let last = sql
         .split(';')
-        .filter_map(|statement| {
-            statement
-                .lines()
-                .map(str::trim)
-                .find(|line| !line.is_empty() && !line.starts_with("--"))
-                .and_then(|line| line.split_whitespace().next())
-        })
-        .next_back()
-        .unwrap_or("SUCCESS")
-        .to_uppercase();
-    match verb.as_str() {
-        "INSERT" => format!("INSERT 0 {rows}"),
-        _ => format!("{verb} {rows}"),
+        .map(|statement| statement[kiln_compile::leading_trivia_len(statement)..].trim())
+        .rfind(|statement| !statement.is_empty())
+        .unwrap_or_default();
+    let words: Vec<String> = last
+        .split_whitespace()
+        .take(6)
+        .map(str::to_ascii_uppercase)
+        .collect();
+    let words: Vec<&str> = words.iter().map(String::as_str).collect();
+    // `create [or replace] [temporary] ...`: what is created.
+    let created: Vec<&str> = words
+        .iter()
+        .skip(1)
+        .copied()
+        .filter(|w| !matches!(*w, "OR" | "REPLACE" | "TEMPORARY" | "TEMP" | "UNLOGGED"))
+        .collect();
+    match words.as_slice() {
+        [] => format!("SUCCESS {rows}"),
+        ["INSERT", ..] => format!("INSERT 0 {rows}"),
+        [
+            verb @ ("UPDATE" | "DELETE" | "MERGE" | "SELECT" | "WITH" | "COPY"),
+            ..,
+        ] => {
+            let verb = if *verb == "WITH" { "SELECT" } else { verb };
+            format!("{verb} {rows}")
+        }
+        // `create table ... as` / `create materialized view ... as`: PostgreSQL's `SELECT n`.
+        ["CREATE", ..]
+            if matches!(created.first(), Some(&"TABLE" | &"MATERIALIZED"))
+                && last.to_ascii_lowercase().contains(" as ") =>
+        {
+            format!("SELECT {rows}")
+        }
+        ["CREATE", ..] | ["ALTER" | "DROP" | "REFRESH", ..] => {
+            let verb = words[0];
+            let object: Vec<&str> = if verb == "CREATE" {
+                created
+            } else {
+                words[1..].to_vec()
+            };
+            match object.as_slice() {
+                ["MATERIALIZED", "VIEW", ..] => format!("{verb} MATERIALIZED VIEW"),
+                ["UNIQUE", "INDEX", ..] => format!("{verb} INDEX"),
+                [what, ..] => format!("{verb} {what}"),
+                [] => verb.to_owned(),
+            }
+        }
+        [verb, ..] => (*verb).to_owned(),
     }
 }
 
@@ -1077,6 +1112,32 @@ mod tests {
             "INSERT 0 2"
         );
         assert_eq!(command_tag("  ", 0), "SUCCESS 0");
+    }
+
+    #[test]
+    fn statements_are_tagged_as_postgresql_tags_them() {
+        let cases = [
+            ("create table s.t as (select 1)", "SELECT 4"),
+            ("create temporary table t as select 1", "SELECT 4"),
+            (
+                "/* meta */ create materialized view v as select 1",
+                "SELECT 4",
+            ),
+            ("create or replace view v as select 1", "CREATE VIEW"),
+            (
+                "create unique index if not exists i on t (a)",
+                "CREATE INDEX",
+            ),
+            ("refresh materialized view v", "REFRESH MATERIALIZED VIEW"),
+            ("alter table t rename to u", "ALTER TABLE"),
+            ("drop view if exists v cascade", "DROP VIEW"),
+            ("grant select on t to r", "GRANT"),
+            ("with x as (select 1) select * from x", "SELECT 4"),
+            ("update t set a = 1", "UPDATE 4"),
+        ];
+        for (sql, tag) in cases {
+            assert_eq!(command_tag(sql, 4), tag, "{sql}");
+        }
     }
 
     #[test]

@@ -61,8 +61,10 @@ pub fn call_source(name: &str, args: &Map<String, Json>) -> Result<String, Diagn
 pub fn macro_exists(parsed: &Parsed, name: &str) -> bool {
     let registry = parsed.env.registry();
     match name.split_once('.') {
-        Some((package, macro_name)) => registry.resolve(package, macro_name).is_some(),
-        None => registry.resolve(registry.root(), name).is_some(),
+        Some((package, macro_name)) => registry.get(package, macro_name).is_some(),
+        None => registry
+            .resolve(registry.root(), registry.root(), name)
+            .is_some(),
     }
 }
 
