@@ -474,20 +474,31 @@ pub fn view(conn: &SharedConnection, build: &Build<'_>) -> Result<Outcome, Adapt
 
 /// A table, built under a temporary name and swapped in atomically.
 pub fn table(conn: &SharedConnection, build: &Build<'_>) -> Result<Outcome, AdapterError> {
+    create_and_swap(conn, build, RelationKind::Table)
+}
+
+/// A table or materialized view created under a temporary name with its indexes, then
+/// swapped in atomically.
+fn create_and_swap(
+    conn: &SharedConnection,
+    build: &Build<'_>,
+    kind: RelationKind,
+) -> Result<Outcome, AdapterError> {
     let temp = temp_name(build.name(), "tmp", build.suffix);
     in_transaction(conn, build, "", || {
         let created = exec(
             conn,
             &build.with_header(format!(
-                "create table {} as (\n{}\n)",
+                "create {} {} as (\n{}\n)",
+                kind.keyword(),
                 qualified(build.schema(), &temp),
                 build.sql
             )),
         )?;
         create_indexes(conn, build, &temp)?;
-        let recreated = swap(conn, build, &temp, RelationKind::Table)?;
+        let recreated = swap(conn, build, &temp, kind)?;
         grant(build, &build.grants);
-        persist_docs(conn, build, RelationKind::Table)?;
+        persist_docs(conn, build, kind)?;
         Ok(outcome(
             format!("SELECT {}", created.rows_affected),
             Some(created.rows_affected),
@@ -499,8 +510,9 @@ pub fn table(conn: &SharedConnection, build: &Build<'_>) -> Result<Outcome, Adap
 /// dbt-postgres' materialized view. When one exists under the model's name and no full
 /// refresh is asked for (`refresh`), it is refreshed, unless its indexes differ from the
 /// configured ones: then [`OnConfigurationChange`] says whether it is built anew, left as it
-/// is (`continue`, as dbt: not even refreshed) or the model fails. Otherwise it is created under a temporary name
-/// with its indexes and swapped in, as a table is (dependent views kept).
+/// is (`continue`, as dbt: not even refreshed) or the model fails. Otherwise it is created
+/// under a temporary name with its indexes and swapped in, as a table is (dependent views
+/// kept).
 pub fn materialized_view(
     conn: &SharedConnection,
     build: &Build<'_>,
@@ -535,26 +547,7 @@ pub fn materialized_view(
             build.qualified()
         )));
     }
-    let temp = temp_name(build.name(), "tmp", build.suffix);
-    in_transaction(conn, build, "", || {
-        let created = exec(
-            conn,
-            &build.with_header(format!(
-                "create materialized view {} as (\n{}\n)",
-                qualified(build.schema(), &temp),
-                build.sql
-            )),
-        )?;
-        create_indexes(conn, build, &temp)?;
-        let recreated = swap(conn, build, &temp, RelationKind::MaterializedView)?;
-        grant(build, &build.grants);
-        persist_docs(conn, build, RelationKind::MaterializedView)?;
-        Ok(outcome(
-            format!("SELECT {}", created.rows_affected),
-            Some(created.rows_affected),
-            recreated,
-        ))
-    })
+    create_and_swap(conn, build, RelationKind::MaterializedView)
 }
 
 /// Whether the relation has exactly the configured indexes (columns, uniqueness, method), as
