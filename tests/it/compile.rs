@@ -756,3 +756,22 @@ fn model_shows_the_nodes_documented_properties() {
         output.stdout
     );
 }
+
+#[test]
+fn parsing_follows_dbt_where_real_projects_rely_on_it() {
+    // tests/fixtures/parse_semantics: dbt-core 1.11.16 compiles the same project to one model
+    // and this SQL (README). Each case failed the parse before.
+    let fixture = Fixture::new("parse_semantics");
+    let output = fixture.kiln(&["compile"]);
+    assert_eq!(output.code, 0, "{}", output.transcript());
+    assert_eq!(
+        fixture
+            .read("target/compiled/parse_semantics/models/reads_rendered_var.sql")
+            .trim(),
+        "select 4 as year_digits, least(1, 2) as smaller"
+    );
+    let manifest: Value = serde_json::from_str(&fixture.read("target/manifest.json")).unwrap();
+    let nodes: Vec<&String> = manifest["nodes"].as_object().unwrap().keys().collect();
+    assert_eq!(nodes, ["model.parse_semantics.reads_rendered_var"]);
+    assert_eq!(manifest["unit_tests"], serde_json::json!({}));
+}

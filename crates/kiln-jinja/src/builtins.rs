@@ -147,7 +147,24 @@ impl Object for VarFn {
             .map(|ctx| ctx.node.package.clone())
             .unwrap_or_else(|| self.0.root_package.clone());
         match self.0.lookup(&package, &name) {
+            // As dbt: a project var holding Jinja is rendered where it is read.
+            Some(Json::String(text)) if text.contains("{{") || text.contains("{%") => {
+                match NodeContext::current(state) {
+                    Some(context) => state
+                        .env()
+                        .render_str(text, Value::from_dyn_object(context))
+                        .map(Value::from),
+                    None => Ok(Value::from(text.clone())),
+                }
+            }
             Some(value) => Ok(crate::to_value(value)),
+            // As dbt's parser: a missing var is none while parsing (a disabled model may read
+            // vars nobody sets); an enabled node fails when it compiles.
+            None if default.is_none()
+                && NodeContext::current(state).is_some_and(|c| c.phase == crate::Phase::Parse) =>
+            {
+                Ok(Value::from(()))
+            }
             None => default.ok_or_else(|| {
                 invalid(format!(
                     "variable `{name}` is not set: pass --vars '{{{name}: ...}}' or set it under `vars:` in the project file"

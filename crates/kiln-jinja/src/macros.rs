@@ -123,10 +123,14 @@ impl MacroRegistry {
         &self,
         name: &str,
         namespace: Option<&str>,
+        node_package: &str,
         package: &str,
     ) -> Result<&Arc<MacroDef>, NoDispatchCandidate> {
+        // No namespace, or one that is neither configured nor a package (`'macros'`): dbt
+        // looks the name up as an unqualified call.
+        let unqualified = vec![node_package, self.root.as_str(), BUILTIN_PACKAGE, package];
         let order: Vec<&str> = match namespace {
-            None => vec![package, self.root.as_str(), BUILTIN_PACKAGE],
+            None => unqualified,
             Some(namespace) => match self
                 .dispatch
                 .iter()
@@ -139,7 +143,7 @@ impl MacroRegistry {
                 None if self.packages().any(|p| p == namespace) => {
                     vec![self.root.as_str(), namespace]
                 }
-                None => vec![namespace],
+                None => unqualified,
             },
         };
         let prefixes = [self.adapter_type.as_str(), "default"];
@@ -345,8 +349,9 @@ pub fn dispatch(
     let namespace = namespace.or(kwargs.get::<Option<String>>("macro_namespace")?);
     kwargs.get::<Option<Value>>("packages")?;
     let package = current_package(state, registry);
+    let node_package = node_package(state, registry);
     registry
-        .dispatch(&name, namespace.as_deref(), &package)
+        .dispatch(&name, namespace.as_deref(), &node_package, &package)
         .map(|def| Value::from_object(MacroRef(def.clone())))
         .map_err(|error| Error::new(ErrorKind::UnknownFunction, error.to_string()))
 }

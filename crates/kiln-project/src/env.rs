@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use minijinja::value::Rest;
 use minijinja::{Environment, Error, ErrorKind, Value};
@@ -170,8 +170,27 @@ pub fn render_yaml(
             Value::from(minijinja::value::Serde(target.clone())),
         );
     }
-    render_node(&env, node, file, skip, errors);
+    // dbt renders these values natively: when a template's whole output is one value an
+    // `as_bool` / `as_number` / `as_native` filter made (`{% if c -%} {{ x | as_bool }}
+    // {%- endif %}`), the value keeps its type. The filters note what they made last.
+    let made: Marker = Arc::default();
+    for (name, filter) in [
+        ("as_bool", as_bool as fn(Value) -> Value),
+        ("as_number", as_number),
+        ("as_native", as_native),
+    ] {
+        let made = made.clone();
+        env.add_filter(name, move |value: Value| {
+            let value = filter(value);
+            *made.lock().unwrap_or_else(PoisonError::into_inner) = Some(value.clone());
+            value
+        });
+    }
+    render_node(&env, &made, node, file, skip, errors);
 }
+
+/// The value an `as_*` filter made last while rendering one YAML value.
+type Marker = Arc<Mutex<Option<Value>>>;
 
 /// `{{ expr }}` alone (nothing else in the text): the expression.
 fn single_expression(text: &str) -> Option<&str> {
@@ -189,6 +208,7 @@ fn native(value: &Value, line: usize) -> Option<Node> {
 
 fn render_node(
     env: &Environment<'_>,
+    made: &Marker,
     node: &mut Node,
     file: &Path,
     skip: &[&str],
@@ -212,8 +232,15 @@ fn render_node(
                 yaml::Value::String(text) => text,
                 _ => return,
             };
+            made.lock().unwrap_or_else(PoisonError::into_inner).take();
             match env.render_str(text, ()) {
-                Ok(rendered) => *text = rendered,
+                Ok(rendered) => {
+                    let marker = made.lock().unwrap_or_else(PoisonError::into_inner).take();
+                    match marker.filter(|value| value.to_string() == rendered) {
+                        Some(value) if let Some(typed) = native(&value, line) => *node = typed,
+                        _ => *text = rendered,
+                    }
+                }
                 Err(error) => errors.push(
                     Diagnostic::error(
                         error
@@ -230,13 +257,13 @@ fn render_node(
         }
         yaml::Value::Seq(items) => {
             for item in items {
-                render_node(env, item, file, skip, errors);
+                render_node(env, made, item, file, skip, errors);
             }
         }
         yaml::Value::Map(entries) => {
             for (key, value) in entries {
                 if !key.as_str().is_some_and(|k| skip.contains(&k)) {
-                    render_node(env, value, file, skip, errors);
+                    render_node(env, made, value, file, skip, errors);
                 }
             }
         }
@@ -279,6 +306,20 @@ pub fn render_schema(
         ) {
             render_yaml(section, file, SCHEMA_NORENDER, context, errors);
             render_test_configs(section, file, context, errors);
+        }
+        // A unit test's `config:` (`enabled: "{{ var('x') | as_bool }}"`); its rows are data.
+        if key.as_str() == Some("unit_tests")
+            && let yaml::Value::Seq(tests) = &mut section.value
+        {
+            for test in tests {
+                if let yaml::Value::Map(entries) = &mut test.value {
+                    for (key, value) in entries {
+                        if key.as_str() == Some("config") {
+                            render_yaml(value, file, &[], context, errors);
+                        }
+                    }
+                }
+            }
         }
     }
 }

@@ -210,11 +210,13 @@ pub fn load(
     let mut root = yaml::parse(display, &text).map_err(|d| vec![d])?;
     let mut errors = Vec::new();
     // dbt renders Jinja in the project file (`env_var()`, `var()` of --vars, `target`), except
-    // in hooks and the query comment, which are rendered when they run.
+    // in hooks and the query comment, which are rendered when they run, and in `vars:`, whose
+    // values are rendered where `var()` reads them (`{{ run_started_at.astimezone(...) }}`).
     render_yaml(
         &mut root,
         display,
         &[
+            "vars",
             "on-run-start",
             "on-run-end",
             "query-comment",
