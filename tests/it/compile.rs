@@ -772,6 +772,17 @@ fn parsing_follows_dbt_where_real_projects_rely_on_it() {
     );
     let manifest: Value = serde_json::from_str(&fixture.read("target/manifest.json")).unwrap();
     let nodes: Vec<&String> = manifest["nodes"].as_object().unwrap().keys().collect();
-    assert_eq!(nodes, ["model.parse_semantics.reads_rendered_var"]);
+    assert_eq!(
+        nodes,
+        [
+            "model.parse_semantics.reads_rendered_var",
+            "seed.parse_semantics.tiny"
+        ]
+    );
     assert_eq!(manifest["unit_tests"], serde_json::json!({}));
+    // The macros a seed's hooks call are its `depends_on.macros`, as dbt records them.
+    assert_eq!(
+        manifest["nodes"]["seed.parse_semantics.tiny"]["depends_on"]["macros"],
+        serde_json::json!(["macro.parse_semantics.hook_sql"])
+    );
 }

@@ -530,7 +530,22 @@ fn parse_node(
         generic_test_macros(env, &mut node);
         hook_macros(env, &mut node, context);
     } else {
-        node.config = crate::node::resolve_config(&node, base_config, cli)?;
+        let config_json = serde_json::to_value(&base_config).unwrap_or(Json::Null);
+        node.config = crate::node::resolve_config(&node, base_config.clone(), cli)?;
+        // A seed's hooks call macros too (dbt renders them at parse for `depends_on.macros`).
+        let templated = (node.config.pre_hook.iter().chain(&node.config.post_hook))
+            .any(|hook| hook.sql().contains("{{") || hook.sql().contains("{%"));
+        if templated {
+            let context = Arc::new(NodeContext::new(
+                Phase::Parse,
+                node_info(&node),
+                Relation::new(database, schema, &node.name),
+                base_config,
+                config_json,
+                resolver,
+            ));
+            hook_macros(env, &mut node, context);
+        }
     }
     if !node.config.enabled {
         return Ok(node);
