@@ -117,7 +117,7 @@ pub fn load(args: &CommonArgs, which: &str, cli: CliFlags, printer: &Printer) ->
         )),
         Some(_) => None,
     };
-    let profile = if let (true, Some(why)) = (nothing_asked, missing) {
+    let managed = |why: &str| {
         printer.diagnostic(
             &Diagnostic::warning(format!(
                 "{why}: using Kiln's own PostgreSQL for profile `{profile_name}` (target `dev`, schema `analytics`)"
@@ -125,9 +125,25 @@ pub fn load(args: &CommonArgs, which: &str, cli: CliFlags, printer: &Printer) ->
             .help("`kiln init` shows a profiles.yml to copy next to the project file, with a target for an existing server"),
         );
         profiles::managed_default(&profile_name)
-    } else {
-        profiles::load(&dirs, &root, &profile_name, args.target.as_deref())
-            .map_err(Diagnostics::from)?
+    };
+    let profile = match (nothing_asked, missing) {
+        (true, Some(why)) => managed(&why),
+        _ => match profiles::load(&dirs, &root, &profile_name, args.target.as_deref()) {
+            Ok(profile) => profile,
+            // The same for a profile that cannot be rendered here (an `env_var()` this machine
+            // does not set): parse and ls never use its connection.
+            Err(error) if offline && nothing_asked => {
+                let location = error
+                    .location
+                    .as_ref()
+                    .map_or_else(String::new, |at| format!(" ({at})"));
+                managed(&format!(
+                    "profile `{profile_name}` cannot be used{location}: {}",
+                    error.message
+                ))
+            }
+            Err(error) => return Err(Diagnostics::from(error).into()),
+        },
     };
     let context = kiln_project::env::YamlContext {
         cli_vars: cli_vars.clone(),

@@ -99,6 +99,30 @@ fn dbt_utils_integration_project_parses_as_checked_out() {
         "{}",
         run.stderr
     );
+
+    // dbt_utils' own CI profile, whose `env_var()`s this machine does not set: parse works with
+    // a warning naming the file, line and variable; a run fails there.
+    std::fs::write(
+        dbt_home.join("profiles.yml"),
+        "integration_tests:\n  target: postgres\n  outputs:\n    postgres:\n      type: postgres\n      host: \"{{ env_var('KILN_TEST_UNSET_HOST') }}\"\n      user: u\n      password: p\n      dbname: d\n      schema: s\n",
+    )
+    .unwrap();
+    let parse = fixture.kiln(&["parse", "--project-dir", dir.to_str().unwrap()]);
+    assert_eq!(parse.code, 0, "{}", parse.transcript());
+    assert!(
+        parse.stderr.contains(
+            "profile `integration_tests` cannot be used ([home]/.dbt/profiles.yml:6): environment variable `KILN_TEST_UNSET_HOST` is not set"
+        ),
+        "{}",
+        parse.stderr
+    );
+    let run = fixture.kiln(&["run", "--project-dir", dir.to_str().unwrap()]);
+    assert_eq!(run.code, 2, "{}", run.transcript());
+    assert!(
+        run.stderr.contains("KILN_TEST_UNSET_HOST"),
+        "{}",
+        run.stderr
+    );
 }
 
 /// dbt_utils' integration suite is self-checking: most models are compared with expected seeds
